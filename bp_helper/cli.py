@@ -1,0 +1,144 @@
+"""``bp-helper``: the command line, and the one place where errors become one line.
+
+Commands live in their own modules and are imported only when chosen, so that
+``bp-helper token`` with a fresh cached token stays close to the cost of starting Python.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from . import __version__, log
+from .errors import EXIT_FAILURE, BpError, UsageError
+from .settings import Settings
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+# Command-line flags that are settings (see bp_helper.settings).
+SETTING_FLAGS = ("profile", "config", "token_url", "hosts", "client_id", "noninteractive")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    default = argparse.SUPPRESS if suppress else None
+    group = parser.add_argument_group("settings (flag > environment > config profile > default)")
+    group.add_argument("--profile", default=default, help="profile name [BIOPRODICT_PROFILE]")
+    group.add_argument("--config", default=default, help="config file [BIOPRODICT_CONFIG]")
+    group.add_argument("--token-url", default=default, help="token URL [BIOPRODICT_TOKEN_URL]")
+    group.add_argument(
+        "--hosts", default=default, help="hosts the token may go to [BIOPRODICT_HOSTS]"
+    )
+    group.add_argument("--client-id", default=default, help="client id [BIOPRODICT_CLIENT_ID]")
+    group.add_argument(
+        "--non-interactive",
+        dest="noninteractive",
+        action="store_const",
+        const=True,
+        default=default,
+        help="never prompt [BIOPRODICT_NONINTERACTIVE=1]",
+    )
+    group.add_argument(
+        "--debug",
+        action="store_const",
+        const=True,
+        default=default,
+        help="log requests and decisions to stderr (secrets redacted)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="bp-helper",
+        description="Get, cache, refresh and hand out Bio-Prodict (3DM) API access tokens.",
+        epilog="Exit status: 0 ok, 1 failure, 2 usage or configuration error, "
+        "3 login needed but nobody can be asked.",
+    )
+    parser.add_argument("--version", action="version", version=f"bp-helper {__version__}")
+    _common_options(parser, suppress=False)
+    common = _Parser(add_help=False)
+    _common_options(common, suppress=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def command(name: str, help: str, **kwargs: object) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help, parents=[common], **kwargs)  # type: ignore[arg-type]
+
+    p = command("login", "log in with username and password and store the tokens")
+    p.add_argument("--username", help="3DM account username [BIOPRODICT_USERNAME]")
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    p.add_argument("--twofactor", metavar="CODE", help="two-factor code [BIOPRODICT_TWOFACTOR]")
+
+    command("token", "print a valid access token on stdout")
+
+    p = command("status", "show login state, token expiry and where each setting came from")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = command("logout", "forget the stored tokens of the profile")
+    p.add_argument("--all", action="store_true", help="forget the tokens of every profile")
+
+    p = command("sandbox", "run a local stand-in of the Bio-Prodict token server")
+    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free)")
+    p.add_argument(
+        "--token-lifetime", type=int, default=43200, help="access token lifetime in seconds"
+    )
+
+    command("demo", "a self-contained walkthrough on the sandbox server")
+    return parser
+
+
+def _handler(name: str) -> Handler:
+    if name in ("login", "token", "status", "logout"):
+        from . import commands
+
+        handler: Handler = getattr(commands, f"cmd_{name}")
+        return handler
+    if name == "sandbox":
+        from .demo import cmd_sandbox
+
+        return cmd_sandbox
+    if name == "demo":
+        from .demo import cmd_demo
+
+        return cmd_demo
+    raise UsageError(f"unknown command {name!r}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``bp-helper``; every error ends here as one line on stderr."""
+    args: argparse.Namespace | None = None
+    try:
+        args = build_parser().parse_args(argv)
+        if getattr(args, "debug", None):
+            log.enable_debug()
+        if not args.command:
+            raise UsageError("no command given (see `bp-helper --help`)")
+        flags = {name: getattr(args, name, None) for name in SETTING_FLAGS}
+        flags["username"] = getattr(args, "username", None)
+        flags["twofactor"] = getattr(args, "twofactor", None)
+        return _handler(args.command)(args, Settings(flags))
+    except BpError as exc:
+        log.error(exc.message)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return 130
+    except BrokenPipeError:
+        return EXIT_FAILURE
+    except Exception as exc:  # a bug: say so in one line, details only with --debug
+        if log.debug_enabled():
+            import traceback
+
+            log.debug(traceback.format_exc())
+        log.error(f"internal error ({type(exc).__name__}); run with --debug for details")
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

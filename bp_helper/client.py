@@ -1,0 +1,322 @@
+"""The token client: password and refresh grants against the Bio-Prodict token endpoint.
+
+Built on ``requests_oauthlib.OAuth2Session`` with ``oauthlib``'s ``LegacyApplicationClient``,
+designed around their known pitfalls: the HTTP status is checked here (``fetch_token`` does
+not), before oauthlib parses anything, so every answer becomes one typed
+:class:`~bp_helper.errors.TokenRequestError`; refreshes are explicit (no auto-refresh);
+``expires_at`` is computed once, on receipt. Only this module imports requests and oauthlib.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+import requests
+from oauthlib.oauth2 import LegacyApplicationClient
+from requests.auth import HTTPBasicAuth
+from requests_oauthlib import OAuth2Session
+
+from . import __version__, log
+from .errors import (
+    ClientRejected,
+    CredentialsRejected,
+    RefreshRejected,
+    TokenRequestError,
+)
+from .store import StoredToken
+
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+BACKOFF = (0.5, 1.5)  # seconds before the 2nd and 3rd attempt
+MAX_EXPIRES_IN = 366 * 86400
+TWOFACTOR_WORDS = ("two-factor", "two factor", "twofactor", "2fa", "otp", "verification code")
+
+
+@dataclass(frozen=True)
+class ClientCredentials:
+    client_id: str
+    client_secret: str  # may be empty: some clients have none
+
+
+class TokenClient:
+    """Talks to one token URL with one client id; raises only ``TokenRequestError``s."""
+
+    def __init__(
+        self,
+        token_url: str,
+        client: ClientCredentials,
+        *,
+        timeout: float,
+        verify: str | bool = True,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.token_url = token_url
+        self.client = client
+        self.timeout = timeout
+        self.verify = verify
+        self.sleep = sleep
+        self.host = urlsplit(token_url).netloc
+        log.add_secret(client.client_secret)
+
+    # -- the two grants -----------------------------------------------------------------
+
+    def password_grant(self, username: str, password: str, twofactor: str | None) -> StoredToken:
+        log.add_secret(password)
+        log.add_secret(twofactor)
+        extra = {"twofactor": twofactor} if twofactor else {}
+        fields = ["grant_type", "username", "password", "client_id", "client_secret", *extra]
+        log.debug(
+            f"POST {self.token_url} grant_type=password username={username!r} "
+            f"fields={','.join(fields)} (password, client_secret and twofactor redacted), "
+            f"Basic client {self.client.client_id!r}"
+        )
+
+        def fetch(session: OAuth2Session) -> dict[str, Any]:
+            token: dict[str, Any] = session.fetch_token(
+                self.token_url,
+                username=username,
+                password=password,
+                auth=self._basic(),
+                include_client_id=True,
+                client_secret=self.client.client_secret,
+                timeout=self.timeout,
+                verify=self.verify,
+                **extra,
+            )
+            return token
+
+        answer = self._call(fetch, "access_token_response", grant="password")
+        return self._stored(answer, username=username, twofactor=bool(twofactor))
+
+    def refresh_grant(self, previous: StoredToken) -> StoredToken:
+        assert previous.refresh_token
+        log.add_secret(previous.refresh_token)
+        log.debug(
+            f"POST {self.token_url} grant_type=refresh_token fields=grant_type,refresh_token "
+            f"(refresh_token redacted), Basic client {self.client.client_id!r}"
+        )
+
+        def fetch(session: OAuth2Session) -> dict[str, Any]:
+            token: dict[str, Any] = session.refresh_token(
+                self.token_url,
+                refresh_token=previous.refresh_token,
+                auth=self._basic(),
+                timeout=self.timeout,
+                verify=self.verify,
+            )
+            return token
+
+        answer = self._call(fetch, "refresh_token_response", grant="refresh_token")
+        # Always keep the refresh token the server sends back; keep the old one only
+        # when the answer carries none.
+        return self._stored(
+            answer,
+            username=previous.username,
+            twofactor=previous.twofactor,
+            previous=previous,
+        )
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def _basic(self) -> HTTPBasicAuth:
+        return HTTPBasicAuth(self.client.client_id, self.client.client_secret)
+
+    def _session(self, hook: str, grant: str) -> OAuth2Session:
+        session = OAuth2Session(client=LegacyApplicationClient(client_id=self.client.client_id))
+        session.headers["User-Agent"] = f"bp-helper/{__version__}"
+        session.register_compliance_hook(hook, lambda r: self._check_response(r, grant))
+        return session
+
+    def _call(
+        self, fetch: Callable[[OAuth2Session], dict[str, Any]], hook: str, grant: str
+    ) -> dict[str, Any]:
+        """Run one grant with bounded retries for 5xx answers and connection failures."""
+        attempts = len(BACKOFF) + 1
+        for attempt in range(attempts):
+            started = time.monotonic()
+            try:
+                with self._session(hook, grant) as session:
+                    answer = fetch(session)
+                log.debug(f"token endpoint answered in {time.monotonic() - started:.2f} s")
+                return answer
+            except _Retryable as exc:
+                if attempt + 1 == attempts:
+                    raise exc.error from None
+                log.debug(f"{exc.error.message}; retrying in {BACKOFF[attempt]} s")
+                self.sleep(BACKOFF[attempt])
+            except requests.exceptions.SSLError as exc:
+                raise TokenRequestError(
+                    f"TLS verification of {self.host} failed ({_reason(exc)}); if you use a "
+                    "private CA, point REQUESTS_CA_BUNDLE or ca_bundle at its certificate"
+                ) from None
+            except requests.exceptions.Timeout:
+                raise TokenRequestError(
+                    f"the token server {self.host} did not answer within {self.timeout:g} s; "
+                    "try again later, or raise `timeout` in the profile"
+                ) from None
+            except requests.exceptions.ConnectionError as exc:
+                error = TokenRequestError(
+                    f"cannot connect to the token server {self.host} ({_reason(exc)}); "
+                    "check the network and token_url (`bp-helper doctor` helps)"
+                )
+                if attempt + 1 == attempts:
+                    raise error from None
+                log.debug(f"{error.message}; retrying in {BACKOFF[attempt]} s")
+                self.sleep(BACKOFF[attempt])
+            except requests.exceptions.RequestException as exc:
+                raise TokenRequestError(
+                    f"request to the token server {self.host} failed: {_reason(exc)}"
+                ) from None
+            except TokenRequestError:
+                raise
+            except Exception as exc:  # oauthlib's parser: a malformed success answer
+                raise TokenRequestError(
+                    f"the token server {self.host} sent an answer bp-helper cannot use "
+                    f"({type(exc).__name__}); try again later"
+                ) from None
+        raise AssertionError("unreachable")
+
+    def _check_response(self, response: requests.Response, grant: str) -> requests.Response:
+        """Turn every answer that is not a usable token into a typed error."""
+        status = response.status_code
+        log.debug(f"token endpoint: HTTP {status} {response.headers.get('Content-Type', '')}")
+        body = _json_object(response)
+        if status == 200:
+            if body is None:
+                kind = _describe_body(response)
+                raise TokenRequestError(
+                    f"the token server {self.host} answered HTTP 200 with {kind} instead of "
+                    "a token; check token_url"
+                )
+            if not isinstance(body.get("access_token"), str) or not body["access_token"]:
+                raise TokenRequestError(
+                    f"the token server {self.host} answered without an access_token; "
+                    "try again later"
+                )
+            log.add_secret(body["access_token"])
+            if isinstance(body.get("refresh_token"), str):
+                log.add_secret(body["refresh_token"])
+            return response
+        if status in RETRY_STATUSES:
+            raise _Retryable(
+                TokenRequestError(
+                    f"the token server {self.host} is unavailable (HTTP {status}"
+                    f"{', ' + _describe_body(response) if body is None else ''}); try again later"
+                )
+            )
+        self._refusal(response, body, grant)
+
+    def _refusal(
+        self, response: requests.Response, body: dict[str, Any] | None, grant: str
+    ) -> NoReturn:
+        status = response.status_code
+        error = str((body or {}).get("error", ""))
+        description = log.scrub(str((body or {}).get("error_description", "")))
+        said = f"{error}: {description}" if description else error or f"HTTP {status}"
+        basic = "basic" in response.headers.get("WWW-Authenticate", "").lower()
+        if (status == 401 and (basic or grant == "password" or body is None)) or (
+            error in ("invalid_client", "unauthorized_client") and "grant type" not in description
+        ):
+            raise ClientRejected(
+                f"the token server rejected client id {self.client.client_id!r} (HTTP {status}"
+                f"{', ' + said if body else ''}); check the client id and client secret"
+            )
+        if grant == "refresh_token":
+            if error in ("invalid_grant", "invalid_token", "invalid_client", "invalid_request"):
+                raise RefreshRejected(f"the token server refused the refresh token ({said})")
+        elif error == "invalid_grant":
+            maybe_2fa = any(word in description.lower() for word in TWOFACTOR_WORDS)
+            raise CredentialsRejected(
+                f"the token server refused the login ({said})", maybe_twofactor=maybe_2fa
+            )
+        raise TokenRequestError(
+            f"the token server {self.host} refused the request (HTTP {status}, {said})"
+        )
+
+    def _stored(
+        self,
+        answer: dict[str, Any],
+        *,
+        username: str,
+        twofactor: bool,
+        previous: StoredToken | None = None,
+    ) -> StoredToken:
+        now = time.time()
+        expires_in = _seconds(answer.get("expires_in"))
+        if expires_in is None:
+            expires_in = 3600.0
+            log.warn("the token server sent no usable expires_in; assuming one hour")
+        elif not 0 < expires_in <= MAX_EXPIRES_IN:
+            log.warn(f"the token server sent expires_in={expires_in:g}; treating it as bounded")
+            expires_in = min(max(expires_in, 0.0), MAX_EXPIRES_IN)
+        refresh = answer.get("refresh_token")
+        if not isinstance(refresh, str) or not refresh:
+            refresh = previous.refresh_token if previous else None
+        userid = answer.get("userid", previous.userid if previous else None)
+        return StoredToken(
+            access_token=str(answer["access_token"]),
+            expires_at=now + expires_in,
+            obtained_at=now,
+            username=str(answer.get("username") or username),
+            token_url=self.token_url,
+            client_id=self.client.client_id,
+            refresh_token=refresh,
+            token_type=str(answer.get("token_type") or "bearer"),
+            fullname=_str_or_none(answer.get("fullname"))
+            or (previous.fullname if previous else None),
+            userid=userid if isinstance(userid, int | str) else None,
+            scope=_str_or_none(answer.get("scope")),
+            twofactor=twofactor,
+        )
+
+
+class _Retryable(Exception):
+    def __init__(self, error: TokenRequestError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def _json_object(response: requests.Response) -> dict[str, Any] | None:
+    try:
+        body = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _describe_body(response: requests.Response) -> str:
+    ctype = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if "html" in ctype or response.content.lstrip()[:1] == b"<":
+        return "an HTML page"
+    if not response.content:
+        return "an empty body"
+    return f"a non-JSON body ({ctype or 'no content type'})"
+
+
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _reason(exc: BaseException) -> str:
+    """A short, secret-free reason from a requests/urllib3 exception chain."""
+    inner: BaseException = exc
+    while inner.args and isinstance(inner.args[0], BaseException):
+        inner = inner.args[0]
+    text = str(getattr(inner, "reason", None) or inner)
+    for marker in ("Caused by ", "] "):
+        if marker in text:
+            text = text.rsplit(marker, 1)[-1]
+    return log.scrub(text.strip("()'\" "), limit=120) or type(inner).__name__

@@ -1,0 +1,146 @@
+"""The account commands: ``login``, ``token``, ``status`` and ``logout``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from typing import Any
+
+from . import log
+from .credentials import strip_line
+from .errors import BpError, UsageError
+from .settings import SOURCES, Settings
+from .store import StoredToken, TokenStore
+from .tokens import TokenService
+
+
+def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
+    token = TokenService(settings).get()
+    sys.stdout.write(token.access_token + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
+    password = None
+    if args.password_stdin:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise UsageError("--password-stdin needs the password on standard input")
+        password = strip_line(sys.stdin.read())
+        if not password:
+            raise UsageError("--password-stdin: standard input was empty")
+        log.add_secret(password)
+    service = TokenService(settings)
+    token = service.login(username=args.username, password=password, twofactor=args.twofactor)
+    print(f"Logged in to profile {settings.profile!r} as {describe_user(token)}.")
+    print(f"Access token valid until {format_time(token.expires_at)}; {refresh_note(token)}.")
+    return 0
+
+
+def cmd_logout(args: argparse.Namespace, settings: Settings) -> int:
+    if args.all:
+        directory = settings.store_dir / "tokens"
+        names = TokenStore.profiles(directory)
+        for name in names:
+            TokenStore(directory, name).delete()
+        print(f"Forgot the tokens of {len(names)} profile(s).")
+        return 0
+    if TokenService(settings).logout():
+        print(f"Logged out of profile {settings.profile!r}.")
+    else:
+        print(f"Profile {settings.profile!r} had no stored tokens.")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    report = status_report(settings)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    login = report["login"]
+    print(f"Profile:        {report['profile']['value']} ({report['profile']['source']})")
+    print(f"Config file:    {report['config_file']}")
+    print(f"Token store:    {report['store']}")
+    if report.get("env_token"):
+        print("Login:          BIOPRODICT_TOKEN is set: it is handed out as is, nothing is cached")
+    elif login:
+        print(f"Logged in as:   {login['user']}")
+        print(f"Token expires:  {login['expires']}")
+        print(f"Refresh token:  {'available' if login['refresh_token'] else 'none'}")
+    else:
+        print("Logged in as:   nobody (run `bp-helper login`)")
+    print("Settings:")
+    for name, item in report["settings"].items():
+        print(f"  {name:22} {item['value']}  [{item['source']}]")
+    for problem in report["problems"]:
+        print(f"Problem:        {problem}")
+    return 0
+
+
+def status_report(settings: Settings) -> dict[str, Any]:
+    """What ``status`` shows; secrets appear only as "(set)"."""
+    problems: list[str] = []
+    shown: dict[str, dict[str, str]] = {}
+    profile = settings.resolve("profile")
+    for name in SOURCES:
+        if name in ("profile", "config"):
+            continue
+        try:
+            resolved = settings.resolve(name)
+            shown[name] = {"value": resolved.shown(), "source": resolved.source}
+        except BpError as exc:
+            problems.append(exc.message)
+            shown[name] = {"value": "(invalid)", "source": ""}
+    login: dict[str, Any] | None = None
+    service = TokenService(settings)
+    token: StoredToken | None = None
+    try:
+        token = service.stored() if settings.value("client_id") else service.store.load()
+    except BpError as exc:
+        problems.append(exc.message)
+    if token is not None:
+        login = {
+            "user": describe_user(token),
+            "username": token.username,
+            "expires_at": token.expires_at,
+            "expires": f"{format_time(token.expires_at)} ({relative(token.expires_at)})",
+            "fresh": token.fresh(settings.refresh_margin) if not problems else False,
+            "refresh_token": token.refresh_token is not None,
+        }
+    return {
+        "profile": {"value": profile.value, "source": profile.source},
+        "config_file": str(settings.config_path)
+        + ("" if settings.config_path.exists() else " (does not exist)"),
+        "store": str(service.store.path),
+        "env_token": bool(shown.get("token", {}).get("value") == "(set)"),
+        "login": login,
+        "settings": shown,
+        "problems": problems,
+    }
+
+
+def describe_user(token: StoredToken) -> str:
+    return f"{token.fullname} ({token.username})" if token.fullname else token.username
+
+
+def refresh_note(token: StoredToken) -> str:
+    if token.refresh_token:
+        return "it is refreshed automatically"
+    return "the client gets no refresh token, so the password is asked again after that"
+
+
+def format_time(epoch: float) -> str:
+    if math.isinf(epoch):
+        return "never"
+    return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(epoch))
+
+
+def relative(epoch: float) -> str:
+    seconds = int(epoch - time.time())
+    if seconds <= 0:
+        return "expired"
+    hours, rest = divmod(seconds, 3600)
+    return f"in {hours} h {rest // 60} min" if hours else f"in {rest // 60} min {rest % 60} s"

@@ -1,0 +1,181 @@
+"""``bp-helper sandbox`` and ``bp-helper demo``: the local token server, and a walkthrough on it.
+
+The demo runs the real ``bp-helper`` executables in a throwaway home folder against the
+sandbox, shows each command with its output, and checks what the server saw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import BpError
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .testing import Sandbox
+
+DEMO_LIFETIME = 6  # seconds: short, so that the demo can show a refresh
+
+
+def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
+    from .testing import Sandbox
+
+    sandbox = Sandbox(port=args.port, token_lifetime=args.token_lifetime)
+    try:
+        sandbox.start()
+    except (OSError, RuntimeError) as exc:
+        raise BpError(f"cannot start the sandbox: {exc}") from None
+    sandbox.serve_forever_cli(sys.stdout)
+    return 0
+
+
+class DemoFailed(BpError):
+    pass
+
+
+class Walkthrough:
+    """Runs bp-helper commands in an isolated home, narrating each step."""
+
+    def __init__(self, sandbox: Sandbox, home: Path) -> None:
+        self.sandbox = sandbox
+        self.home = home
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BIOPRODICT_")}
+        env.update(
+            HOME=str(home),
+            XDG_CONFIG_HOME=str(home / ".config"),
+            XDG_STATE_HOME=str(home / ".local" / "state"),
+            BIOPRODICT_NONINTERACTIVE="1",
+        )
+        env.update(sandbox.env("bp-demo"))
+        self.env = env
+        self.step_no = 0
+
+    def step(self, title: str) -> None:
+        self.step_no += 1
+        print(f"\n== Step {self.step_no}: {title}")
+
+    def say(self, text: str) -> None:
+        print(f"   {text}")
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: str | None = None,
+        expect: int = 0,
+        extra_env: dict[str, str] | None = None,
+        show_output: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
+        shown = " ".join(argv)
+        prefix = "echo '<password>' | " if stdin is not None else ""
+        print(f"   $ {prefix}bp-helper {shown}")
+        done = subprocess.run(
+            [sys.executable, "-m", "bp_helper", *argv],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env={**self.env, **(extra_env or {})},
+            timeout=60,
+            check=False,
+        )
+        if show_output:
+            for line in (done.stdout + done.stderr).splitlines():
+                print(f"     {line}")
+        if done.returncode != expect:
+            raise DemoFailed(
+                f"demo step {self.step_no}: `bp-helper {shown}` exited {done.returncode}, "
+                f"expected {expect}"
+            )
+        return done
+
+    def check(self, condition: bool, what: str) -> None:
+        if not condition:
+            raise DemoFailed(f"demo step {self.step_no}: {what}")
+        self.say(f"ok: {what}")
+
+
+def short(token: str) -> str:
+    return f"{token[:12]}…({len(token)} characters)"
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from .testing import DEMO_USERS, Sandbox
+
+    alice = DEMO_USERS["alice"]
+    print("bp-helper demo: a walkthrough on the local sandbox token server.")
+    print("Nothing here touches your own configuration or tokens.")
+    with (
+        tempfile.TemporaryDirectory(prefix="bp-helper-demo-") as home,
+        Sandbox(token_lifetime=DEMO_LIFETIME) as sandbox,
+    ):
+        print(f"Sandbox token URL: {sandbox.token_url} (client id bp-demo)")
+        demo = Walkthrough(sandbox, Path(home))
+
+        demo.step("log in (password on standard input, never on the command line)")
+        demo.say(f"The demo user {alice.username!r} has the password {alice.password!r}.")
+        demo.run(["login", "--username", alice.username, "--password-stdin"], stdin=alice.password)
+        grants = sandbox.token_requests("password")
+        demo.check(len(grants) == 1, "the server saw one password grant")
+        demo.check(
+            grants[-1].form.get("password") == [alice.password],
+            "the password arrived byte for byte, form-encoded exactly once",
+        )
+
+        demo.step("hand out the token: `bp-helper token` answers from the cache")
+        before = len(sandbox.requests)
+        token = demo.run(["token"], show_output=False).stdout.strip()
+        demo.say(f"stdout: {short(token)}")
+        demo.check(len(sandbox.requests) == before, "no request reached the token server")
+
+        demo.step("use it: GET the sandbox's protected API with `Authorization: Bearer`")
+        answer = call_api(sandbox, "demo/hello", token)
+        demo.say(f"HTTP 200: {json.dumps(answer)}")
+        demo.check(answer.get("username") == alice.username, "the API knows who is calling")
+
+        demo.step("status: who is logged in, and where every setting came from")
+        demo.run(["status"])
+
+        demo.step(f"wait for the {DEMO_LIFETIME} s token to come close to expiry, then refresh")
+        time.sleep(DEMO_LIFETIME / 2 + 0.5)
+        refreshed = demo.run(["token"], show_output=False).stdout.strip()
+        demo.say(f"stdout: {short(refreshed)}")
+        demo.check(refreshed != token, "a new access token")
+        demo.check(len(sandbox.token_requests("refresh_token")) == 1, "made by one refresh grant")
+        call_api(sandbox, "demo/again", refreshed)
+        demo.check(True, "the new token works on the API")
+
+        demo.step("log out, then ask for a token with nobody to type a password")
+        demo.run(["logout"])
+        failed = demo.run(["token"], expect=3)
+        demo.check(
+            len(failed.stderr.strip().splitlines()) == 1, "one line on stderr that says what to do"
+        )
+        print(
+            f"\nDemo finished: {len(sandbox.requests)} token requests, "
+            f"{len(sandbox.api_requests)} API calls, all checks passed."
+        )
+    return 0
+
+
+def call_api(sandbox: Sandbox, path: str, token: str) -> dict[str, object]:
+    import requests
+
+    response = requests.get(
+        sandbox.api_url + path,
+        headers={"Authorization": f"Bearer {token}"},
+        verify=str(sandbox.ca_path),
+        timeout=10,
+    )
+    if response.status_code != 200:
+        raise DemoFailed(f"the sandbox API answered HTTP {response.status_code}")
+    data: dict[str, object] = response.json()
+    return data

@@ -1,0 +1,81 @@
+"""The one exception family bp-helper raises on purpose, and its exit codes.
+
+Every error that reaches a user is a :class:`BpError`: one line that names the cause and
+the fix. The command-line front-ends turn it into ``bp-helper: <message>`` on stderr and
+exit with its ``exit_code``; nothing else prints tracebacks.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILURE = 1  # network, server refusal, storage
+EXIT_USAGE = 2  # bad flags, bad configuration
+EXIT_LOGIN_REQUIRED = 3  # a login is needed and nobody can be asked
+
+
+class BpError(Exception):
+    """An error with a one-line, secret-free message that says what to do."""
+
+    exit_code = EXIT_FAILURE
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(BpError):
+    """The command line or an argument is wrong."""
+
+    exit_code = EXIT_USAGE
+
+
+class ConfigError(BpError):
+    """A setting is missing or invalid."""
+
+    exit_code = EXIT_USAGE
+
+
+class LoginRequired(BpError):
+    """A (new) password login is needed, but no password or terminal is available."""
+
+    exit_code = EXIT_LOGIN_REQUIRED
+
+
+class StoreError(BpError):
+    """The token store cannot be read, locked or written."""
+
+
+class TokenRequestError(BpError):
+    """The token endpoint could not be reached or did not give a usable answer.
+
+    ``transient`` is true for failures that say nothing about the credentials (5xx,
+    HTML pages, timeouts, connection errors, malformed answers): stored credentials stay.
+    """
+
+    transient = True
+
+
+class CredentialsRejected(TokenRequestError):
+    """The server refused the username, password or two-factor code (password grant)."""
+
+    transient = False
+
+    def __init__(self, message: str, *, maybe_twofactor: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_twofactor = maybe_twofactor
+
+
+class RefreshRejected(TokenRequestError):
+    """The server refused the refresh token: it is unknown, expired, revoked or not allowed."""
+
+    transient = False
+
+
+class ClientRejected(TokenRequestError):
+    """The server refused the client id or client secret (the Basic header)."""
+
+    transient = False
+    exit_code = EXIT_FAILURE

@@ -1,0 +1,111 @@
+"""Private files: written atomically with mode 0600, read only when they are safe to trust."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from pathlib import Path
+
+from .errors import StoreError
+
+MAX_PRIVATE_FILE = 1 << 20
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Replace ``path`` with ``data``: temp file in the same folder, fsync, rename, fsync dir.
+
+    Readers see the old or the new content, never a mix; the file never exists with a
+    mode wider than ``mode``. Symlinks at ``path`` are replaced, not followed.
+    """
+    folder = path.parent
+    tmp = folder / f".{path.name}.{os.urandom(6).hex()}.tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+        try:
+            os.fchmod(fd, mode)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def ensure_private_dir(folder: Path) -> None:
+    """Create ``folder`` (mode 0700) or tighten it; refuse one that is not ours."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = os.lstat(folder)
+    except OSError as exc:
+        raise StoreError(f"cannot create {folder}: {exc.strerror or exc}") from None
+    problem = unsafe_dir_reason(st, check_mode=False)
+    if problem:
+        raise StoreError(f"refusing to use {folder}: it {problem}")
+    if stat.S_IMODE(st.st_mode) & 0o077:
+        from . import log
+
+        log.warn(f"{folder} had mode {stat.S_IMODE(st.st_mode):04o}; set it to 0700")
+        os.chmod(folder, 0o700)
+
+
+def unsafe_dir_reason(st: os.stat_result, check_mode: bool = True) -> str | None:
+    if stat.S_ISLNK(st.st_mode):
+        return "is a symbolic link"
+    if not stat.S_ISDIR(st.st_mode):
+        return "is not a directory"
+    if st.st_uid != os.geteuid():
+        return f"is owned by uid {st.st_uid}, not by you"
+    if check_mode and stat.S_IMODE(st.st_mode) & 0o077:
+        return f"has mode {stat.S_IMODE(st.st_mode):04o} (expected 0700; run chmod 700 on it)"
+    return None
+
+
+def read_private_file(path: Path) -> bytes | None:
+    """The content of a file only we can read, ``None`` if it does not exist.
+
+    Raises ``ValueError`` with the reason when the file exists but must not be trusted:
+    a symlink, not a regular file, owned by someone else, readable by group or others,
+    or larger than 1 MiB.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if os.path.islink(path):
+            raise ValueError("it is a symbolic link") from None
+        raise ValueError(exc.strerror or str(exc)) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError("it is not a regular file")
+        if st.st_uid != os.geteuid():
+            raise ValueError(f"it is owned by uid {st.st_uid}, not by you")
+        if stat.S_IMODE(st.st_mode) & 0o077:
+            raise ValueError(f"it has mode {stat.S_IMODE(st.st_mode):04o} (expected 0600)")
+        if st.st_size > MAX_PRIVATE_FILE:
+            raise ValueError(f"it is too large ({st.st_size} bytes)")
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+            if sum(map(len, chunks)) > MAX_PRIVATE_FILE:
+                raise ValueError("it is too large")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)

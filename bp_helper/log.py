@@ -1,0 +1,72 @@
+"""Stderr output: warnings, ``--debug`` traces and error lines, all redacted.
+
+Deliberately not the ``logging`` module: this is imported on the cached path, where
+start-up time matters, and every line must pass through :func:`redact`.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+_secrets: set[str] = set()
+_debug = False
+
+# A JSON Web Token: what Bio-Prodict's access and refresh tokens are.
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+# Server text may echo other token-like strings ("Invalid refresh token: 3f2a...").
+_OPAQUE = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|[A-Za-z0-9+/_~=-]{24,}"
+)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+REDACTED = "[redacted]"
+
+
+def add_secret(value: str | None) -> None:
+    """Remember a secret so that it is masked wherever it might be printed."""
+    if value and len(value) >= 3:
+        _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    """Mask every known secret and every token-like string in ``text``."""
+    for secret in sorted(_secrets, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return _JWT.sub(REDACTED, text)
+
+
+def scrub(text: str, limit: int = 200) -> str:
+    """Make untrusted server text safe for a one-line message: redacted, one line, short."""
+    text = _OPAQUE.sub(REDACTED, redact(_CONTROL.sub(" ", text))).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def enable_debug(on: bool = True) -> None:
+    global _debug
+    _debug = on
+
+
+def debug_enabled() -> bool:
+    return _debug
+
+
+def debug(message: str) -> None:
+    if _debug:
+        _emit(f"bp-helper: debug: {message}")
+
+
+def warn(message: str) -> None:
+    _emit(f"bp-helper: warning: {message}")
+
+
+def error(message: str) -> None:
+    _emit(f"bp-helper: {message}")
+
+
+def _emit(line: str) -> None:
+    try:
+        sys.stderr.write(redact(line) + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass

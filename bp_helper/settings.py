@@ -1,0 +1,337 @@
+"""Settings: where each value comes from, decided in one place.
+
+:meth:`Settings.resolve` is the one resolver. For every setting it takes, in order:
+
+1. the command-line flag, if the setting has one and it was given;
+2. the environment variable (``BIOPRODICT_*``, or requests' CA bundle variables);
+3. the key in ``[profiles.<profile>]`` of the TOML config file;
+4. the default.
+
+Each answer is a :class:`Resolved` that carries the value and a human-readable source
+(``flag --token-url``, ``env BIOPRODICT_TOKEN_URL``, ``config ~/.config/bp-helper/config.toml
+[profiles.default]``, ``default``), which ``bp-helper status`` and ``--debug`` show.
+Secrets (client secret, password, two-factor code) are resolved by :mod:`bp_helper.secrets`
+from the same sources; this module only says where they would come from.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from . import log
+from .errors import ConfigError
+
+APP = "bp-helper"
+DEFAULT_TOKEN_URL = "https://api.bio-prodict.nl/oauth/oauth/token"
+DEFAULT_REFRESH_MARGIN = 300.0
+DEFAULT_TIMEOUT = 15.0
+PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+# name -> (flag, environment variables, config key)
+SOURCES: dict[str, tuple[str | None, tuple[str, ...], str | None]] = {
+    "profile": ("--profile", ("BIOPRODICT_PROFILE",), None),
+    "config": ("--config", ("BIOPRODICT_CONFIG",), None),
+    "token_url": ("--token-url", ("BIOPRODICT_TOKEN_URL",), "token_url"),
+    "hosts": ("--hosts", ("BIOPRODICT_HOSTS",), "hosts"),
+    "client_id": ("--client-id", ("BIOPRODICT_CLIENT_ID",), "client_id"),
+    "client_secret": (None, ("BIOPRODICT_CLIENT_SECRET",), "client_secret"),
+    "client_secret_command": (None, (), "client_secret_command"),
+    "username": ("--username", ("BIOPRODICT_USERNAME",), "username"),
+    "password": (None, ("BIOPRODICT_PASSWORD",), None),
+    "password_command": (None, (), "password_command"),
+    "twofactor": ("--twofactor", ("BIOPRODICT_TWOFACTOR",), None),
+    "twofactor_command": (None, (), "twofactor_command"),
+    "token": (None, ("BIOPRODICT_TOKEN",), None),
+    "ca_bundle": (None, ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"), "ca_bundle"),
+    "refresh_margin": (None, (), "refresh_margin"),
+    "timeout": (None, (), "timeout"),
+    "noninteractive": ("--non-interactive", ("BIOPRODICT_NONINTERACTIVE",), None),
+}
+SECRET_SETTINGS = frozenset({"client_secret", "password", "twofactor", "token"})
+CONFIG_KEYS = frozenset(key for _, _, key in SOURCES.values() if key)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A setting's value and where it came from (``None`` value: not set anywhere)."""
+
+    name: str
+    value: Any
+    source: str
+
+    def shown(self) -> str:
+        """The value as ``status`` may print it: secrets are never shown."""
+        if self.value is None:
+            return "(not set)"
+        if self.name in SECRET_SETTINGS:
+            return "(set)" if self.value else "(empty)"
+        if isinstance(self.value, list | tuple):
+            return ", ".join(str(v) for v in self.value)
+        return str(self.value)
+
+
+def user_config_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir(APP, appauthor=False))
+
+
+def user_state_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir(APP, appauthor=False))
+
+
+def is_loopback(host: str) -> bool:
+    return host.lower() in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def netloc_of(url: str) -> str:
+    """``host[:port]`` of an URL, lower case, without the scheme's default port."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"invalid port in URL {url!r}") from exc
+    default = {"https": 443, "http": 80}.get(parts.scheme)
+    return host if port is None or port == default else f"{host}:{port}"
+
+
+def normalize_host(value: str) -> str:
+    """``host[:port]`` as given by a user or a protocol, normalised like :func:`netloc_of`."""
+    value = value.strip()
+    if not value or "/" in value or "@" in value or any(c.isspace() for c in value):
+        raise ConfigError(f"invalid host {value!r}: use host or host:port")
+    return netloc_of(f"https://{value}")
+
+
+class Settings:
+    """Every setting of one invocation, resolved on first use (see the module docstring)."""
+
+    def __init__(
+        self, flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    ) -> None:
+        self.flags = {k: v for k, v in (flags or {}).items() if v is not None}
+        self.environ = os.environ if environ is None else environ
+        self._cache: dict[str, Resolved] = {}
+
+    # -- the resolver -------------------------------------------------------------------
+
+    def resolve(self, name: str) -> Resolved:
+        """Flag, then environment, then the profile's config key, then the default."""
+        if name in self._cache:
+            return self._cache[name]
+        flag, envs, key = SOURCES[name]
+        result: Resolved | None = None
+        if flag and name in self.flags:
+            result = Resolved(name, self.flags[name], f"flag {flag}")
+        if result is None:
+            for env in envs:
+                if env in self.environ and (self.environ[env] or name in SECRET_SETTINGS):
+                    result = Resolved(name, self.environ[env], f"env {env}")
+                    break
+        if result is None and key and key in self.profile_table:
+            result = Resolved(name, self.profile_table[key], self.profile_source)
+        if result is None:
+            result = Resolved(name, self._default(name), "default")
+        result = Resolved(name, self._convert(name, result.value, result.source), result.source)
+        self._cache[name] = result
+        if name not in ("profile", "config"):
+            log.debug(f"setting {name} = {result.shown()} (from {result.source})")
+        return result
+
+    def _default(self, name: str) -> Any:
+        if name == "profile":
+            return "default"
+        if name == "config":
+            return str(user_config_dir() / "config.toml")
+        if name == "token_url":
+            return DEFAULT_TOKEN_URL
+        if name == "hosts":
+            return [netloc_of(self.token_url)]
+        if name == "refresh_margin":
+            return DEFAULT_REFRESH_MARGIN
+        if name == "timeout":
+            return DEFAULT_TIMEOUT
+        if name == "noninteractive":
+            return False
+        return None
+
+    def _convert(self, name: str, value: Any, source: str) -> Any:
+        if value is None:
+            return None
+        where = f"{name} (from {source})"
+        if name in ("refresh_margin", "timeout"):
+            if isinstance(value, bool) or not isinstance(value, int | float | str):
+                raise ConfigError(f"{where} must be a number of seconds")
+            try:
+                seconds = float(value)
+            except ValueError as exc:
+                raise ConfigError(f"{where} must be a number of seconds") from exc
+            if not 0 <= seconds <= 86400 or (name == "timeout" and seconds == 0):
+                raise ConfigError(f"{where} must be between 0 and 86400 seconds")
+            return seconds
+        if name == "noninteractive":
+            return value is True or str(value).strip().lower() in ("1", "true", "yes", "on")
+        if name == "hosts":
+            items = value.split(",") if isinstance(value, str) else value
+            if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+                raise ConfigError(f"{where} must be a list of host[:port] strings")
+            hosts = [normalize_host(i) for i in items if i.strip()]
+            if not hosts:
+                raise ConfigError(f"{where} names no host")
+            return hosts
+        if name in ("client_secret_command", "password_command", "twofactor_command"):
+            if isinstance(value, str) and value.strip():
+                return value
+            if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+                return value
+            raise ConfigError(f"{where} must be a command string or a list of strings")
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a string")
+        if name == "token_url":
+            return check_token_url(value, where)
+        if name == "profile" and not PROFILE_NAME.fullmatch(value):
+            raise ConfigError(
+                f"invalid profile name {value!r}: use letters, digits, '.', '_' and '-'"
+            )
+        return value
+
+    # -- the config file ----------------------------------------------------------------
+
+    @property
+    def profile(self) -> str:
+        return str(self.resolve("profile").value)
+
+    @property
+    def config_path(self) -> Path:
+        return Path(self.resolve("config").value).expanduser()
+
+    @cached_property
+    def config(self) -> dict[str, Any]:
+        """The parsed config file; ``{}`` when the default file does not exist."""
+        path = self.config_path
+        try:
+            with path.open("rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            if self.resolve("config").source != "default":
+                raise ConfigError(f"config file {path} does not exist") from None
+            return {}
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        profiles = data.get("profiles", {})
+        if not isinstance(profiles, dict) or not all(
+            isinstance(t, dict) for t in profiles.values()
+        ):
+            raise ConfigError(f"config file {path}: [profiles] must hold [profiles.NAME] tables")
+        return data
+
+    @cached_property
+    def profile_table(self) -> dict[str, Any]:
+        profiles: dict[str, Any] = self.config.get("profiles", {})
+        name = self.profile
+        if name not in profiles:
+            if name != "default":
+                known = ", ".join(sorted(profiles)) or "none"
+                raise ConfigError(
+                    f"profile {name!r} is not in {self.config_path} (profiles: {known}); "
+                    f"add a [profiles.{name}] table"
+                )
+            return {}
+        table: dict[str, Any] = profiles[name]
+        for key in sorted(set(table) - CONFIG_KEYS - EXTRA_CONFIG_KEYS):
+            log.warn(f"unknown key {key!r} in [profiles.{name}] of {self.config_path}: ignored")
+        return table
+
+    @property
+    def profile_source(self) -> str:
+        return f"config {self.config_path} [profiles.{self.profile}]"
+
+    def profile_names(self) -> list[str]:
+        return sorted(self.config.get("profiles", {}))
+
+    # -- convenient accessors -----------------------------------------------------------
+
+    def value(self, name: str) -> Any:
+        return self.resolve(name).value
+
+    @property
+    def token_url(self) -> str:
+        return str(self.value("token_url"))
+
+    @property
+    def hosts(self) -> list[str]:
+        return list(self.value("hosts"))
+
+    @property
+    def client_id(self) -> str:
+        client_id = self.value("client_id")
+        if not client_id:
+            raise ConfigError(
+                "no client id: set BIOPRODICT_CLIENT_ID, or client_id in "
+                f"[profiles.{self.profile}] of {self.config_path} (Bio-Prodict provides it)"
+            )
+        return str(client_id)
+
+    @property
+    def username(self) -> str | None:
+        value = self.value("username")
+        return str(value) if value else None
+
+    @property
+    def timeout(self) -> float:
+        return float(self.value("timeout"))
+
+    @property
+    def refresh_margin(self) -> float:
+        return float(self.value("refresh_margin"))
+
+    @property
+    def noninteractive(self) -> bool:
+        return bool(self.value("noninteractive"))
+
+    @property
+    def ca_bundle(self) -> str | bool:
+        """What requests' ``verify`` gets: a CA bundle path, or ``True`` for the system store."""
+        value = self.value("ca_bundle")
+        if not value:
+            return True
+        path = Path(value).expanduser()
+        if not path.exists():
+            raise ConfigError(
+                f"CA bundle {path} (from {self.resolve('ca_bundle').source}) does not exist"
+            )
+        return str(path)
+
+    @property
+    def store_dir(self) -> Path:
+        return user_state_dir()
+
+
+# Keys other issues' features read from a profile; known here so they are not "unknown".
+EXTRA_CONFIG_KEYS: frozenset[str] = frozenset()
+
+
+def check_token_url(url: str, where: str = "token_url") -> str:
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        shown = url if "@" not in url else f"{parts.scheme}://..."
+        raise ConfigError(f"{where}: the token URL must be an https:// URL, not {shown!r}")
+    if parts.username or parts.password:
+        raise ConfigError(f"{where}: the token URL must not contain credentials")
+    return url

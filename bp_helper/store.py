@@ -1,0 +1,174 @@
+"""The token store: one JSON file per profile, 0600 in a 0700 folder, plus a lock file.
+
+Reading takes no lock (writes are atomic renames), so the cached path is one ``open`` and
+one ``json.loads``. Whoever wants to change a profile's tokens takes the profile's
+cross-process lock and reads again inside it (see :mod:`bp_helper.tokens`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from . import log
+from .errors import StoreError
+from .files import atomic_write, ensure_private_dir, read_private_file, unsafe_dir_reason
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class StoredToken:
+    """What a profile keeps between runs. ``expires_at`` is persisted, never recomputed."""
+
+    access_token: str
+    expires_at: float
+    obtained_at: float
+    username: str
+    token_url: str
+    client_id: str
+    refresh_token: str | None = None
+    token_type: str = "bearer"
+    fullname: str | None = None
+    userid: int | str | None = None
+    scope: str | None = None
+    twofactor: bool = False  # the last password login needed a two-factor code
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def fresh(self, margin: float, now: float | None = None) -> bool:
+        """Usable for at least ``margin`` more seconds (at most half the token's lifetime)."""
+        if not self.access_token:
+            return False
+        now = time.time() if now is None else now
+        lifetime = max(self.expires_at - self.obtained_at, 0.0)
+        return now < self.expires_at - min(margin, lifetime / 2)
+
+    def expired(self, now: float | None = None) -> bool:
+        return not self.access_token or (time.time() if now is None else now) >= self.expires_at
+
+    def without_access_token(self) -> StoredToken:
+        return replace(self, access_token="", expires_at=0.0)
+
+    def without_refresh_token(self) -> StoredToken:
+        return replace(self, refresh_token=None)
+
+    def to_json(self) -> bytes:
+        data = {"version": FORMAT_VERSION, **asdict(self)}
+        return json.dumps(data, indent=1, sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> StoredToken:
+        """Parse a store file; ``ValueError`` says what is wrong with it."""
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise ValueError("it is not valid JSON") from None
+        if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
+            raise ValueError("it is not a bp-helper token file of this version")
+        kinds: dict[str, tuple[type, ...]] = {
+            "access_token": (str,),
+            "expires_at": (int, float),
+            "obtained_at": (int, float),
+            "username": (str,),
+            "token_url": (str,),
+            "client_id": (str,),
+            "refresh_token": (str, type(None)),
+            "token_type": (str,),
+            "fullname": (str, type(None)),
+            "userid": (int, str, type(None)),
+            "scope": (str, type(None)),
+            "twofactor": (bool,),
+            "extra": (dict,),
+        }
+        values: dict[str, Any] = {}
+        for key, types in kinds.items():
+            if key not in data:
+                continue
+            if not isinstance(data[key], types) or isinstance(data[key], bool) is not (
+                bool in types
+            ):
+                raise ValueError(f"its field {key!r} has the wrong type")
+            values[key] = data[key]
+        try:
+            return cls(**values)
+        except TypeError:
+            raise ValueError("it lacks required fields") from None
+
+
+class TokenStore:
+    """The tokens of one profile, in ``<state dir>/tokens/<profile>.json``."""
+
+    def __init__(self, directory: Path, profile: str) -> None:
+        self.directory = directory
+        self.profile = profile
+        self.path = directory / f"{profile}.json"
+        self.lock_path = directory / f"{profile}.lock"
+
+    def load(self) -> StoredToken | None:
+        """The stored token, or ``None``; a file that cannot be trusted is reported and ignored."""
+        try:
+            problem = unsafe_dir_reason(os.lstat(self.directory))
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            problem = exc.strerror or str(exc)
+        try:
+            if problem:
+                raise ValueError(f"its folder {self.directory} {problem}")
+            raw = read_private_file(self.path)
+            if raw is None:
+                return None
+            return StoredToken.from_json(raw)
+        except ValueError as exc:
+            log.warn(f"ignoring token file {self.path}: {exc}; it is replaced at the next login")
+            return None
+
+    def save(self, token: StoredToken) -> None:
+        ensure_private_dir(self.directory)
+        atomic_write(self.path, token.to_json())
+        log.debug(f"stored tokens of profile {self.profile!r} in {self.path}")
+
+    def delete(self) -> bool:
+        """Forget the profile's tokens; true if there was something to forget."""
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise StoreError(f"cannot remove {self.path}: {exc.strerror}") from None
+        return True
+
+    @contextmanager
+    def lock(self, timeout: float) -> Iterator[None]:
+        """Hold the profile's cross-process lock (released by the kernel if we die)."""
+        import filelock
+
+        ensure_private_dir(self.directory)
+        lock = filelock.FileLock(str(self.lock_path), timeout=timeout, mode=0o600)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            raise StoreError(
+                f"another bp-helper process has held {self.lock_path} for over "
+                f"{timeout:.0f} s; try again"
+            ) from None
+        except OSError as exc:
+            raise StoreError(f"cannot lock {self.lock_path}: {exc.strerror or exc}") from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    @staticmethod
+    def profiles(directory: Path) -> list[str]:
+        """Profiles that have a token file in ``directory``."""
+        try:
+            return sorted(p.stem for p in directory.glob("*.json") if not p.name.startswith("."))
+        except OSError:
+            return []

@@ -1,0 +1,223 @@
+"""Getting a valid access token: cached, refreshed, or from a new password login.
+
+:meth:`TokenService.get` is the path every front-end takes. While the stored token is
+fresh it costs one file read and imports nothing from the network stack. Otherwise it
+takes the profile's cross-process lock, reads the store again (another process may have
+refreshed meanwhile: a burst of callers makes one token request), then refreshes, or
+logs in with a password when there is no usable refresh token.
+
+A failed refresh keeps the refresh token unless the server rejected it; a transient
+failure while the old access token is still valid hands out the old token.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from . import credentials, log
+from .errors import CredentialsRejected, LoginRequired, RefreshRejected, TokenRequestError
+from .prompt import Prompter, choose_prompter
+from .settings import Settings
+from .store import StoredToken, TokenStore
+
+if TYPE_CHECKING:
+    from .client import TokenClient
+
+
+class TokenService:
+    """Tokens of one profile, as its :class:`~bp_helper.settings.Settings` describe it."""
+
+    def __init__(
+        self, settings: Settings, prompter_factory: Callable[[], Prompter] | None = None
+    ) -> None:
+        self.settings = settings
+        self._prompter_factory = prompter_factory or (
+            lambda: choose_prompter(settings.noninteractive)
+        )
+
+    @cached_property
+    def store(self) -> TokenStore:
+        return TokenStore(self.settings.store_dir / "tokens", self.settings.profile)
+
+    @cached_property
+    def prompter(self) -> Prompter:
+        return self._prompter_factory()
+
+    @property
+    def lock_timeout(self) -> float:
+        # Long enough for a holder's full retry cycle, bounded all the same.
+        return 3 * self.settings.timeout + 10
+
+    # -- reading ------------------------------------------------------------------------
+
+    def env_token(self) -> StoredToken | None:
+        """``BIOPRODICT_TOKEN``: handed out as it is, never cached."""
+        value = self.settings.value("token")
+        if not value:
+            return None
+        log.add_secret(value)
+        log.debug("using the access token from BIOPRODICT_TOKEN")
+        return StoredToken(
+            access_token=value,
+            expires_at=math.inf,
+            obtained_at=0.0,
+            username=self.settings.username or "token",
+            token_url=self.settings.token_url,
+            client_id="",
+        )
+
+    def matches(self, token: StoredToken) -> bool:
+        """Was ``token`` issued for this profile's current token URL, client and user?"""
+        username = self.settings.username
+        return (
+            token.token_url == self.settings.token_url
+            and token.client_id == self.settings.client_id
+            and (username is None or token.username == username)
+        )
+
+    def cached(self) -> StoredToken | None:
+        """The stored token if it is fresh and matches the settings; no network, no lock."""
+        token = self.store.load()
+        if token is None:
+            return None
+        if not self.matches(token):
+            log.debug("stored token belongs to another token URL, client or user")
+            return None
+        if token.fresh(self.settings.refresh_margin):
+            log.debug(f"stored token is fresh (expires at {token.expires_at:.0f})")
+            return token
+        return None
+
+    def stored(self) -> StoredToken | None:
+        token = self.store.load()
+        return token if token is not None and self.matches(token) else None
+
+    # -- getting one --------------------------------------------------------------------
+
+    def get(self) -> StoredToken:
+        """A valid access token: from the environment, the cache, a refresh or a login."""
+        token = self.env_token() or self.cached()
+        if token is not None:
+            return token
+        with self.store.lock(self.lock_timeout):
+            token = self.cached()
+            if token is not None:
+                log.debug("another process refreshed the token meanwhile")
+                return token
+            previous = self.store.load()
+            if previous is not None and self.matches(previous) and previous.refresh_token:
+                refreshed = self._refresh(previous)
+                if refreshed is not None:
+                    return refreshed
+                previous = self.store.load()
+            try:
+                return self._login_locked(previous=previous)
+            except LoginRequired as exc:
+                raise LoginRequired(f"login needed: {exc.message}; {self.login_hint()}") from None
+
+    def login_hint(self) -> str:
+        profile = self.settings.profile
+        flag = "" if profile == "default" else f" --profile {profile}"
+        return f"run `bp-helper{flag} login` in a terminal, or set BIOPRODICT_PASSWORD"
+
+    def _refresh(self, previous: StoredToken) -> StoredToken | None:
+        try:
+            token = self.client().refresh_grant(previous)
+        except RefreshRejected as exc:
+            log.debug(f"{exc.message}; a password login is needed")
+            self.store.save(previous.without_refresh_token())
+            return None
+        except TokenRequestError as exc:
+            if exc.transient and not previous.expired():
+                log.warn(f"{exc.message}; using the current token until it expires")
+                return previous
+            raise
+        self.store.save(token)
+        log.debug("refreshed the access token")
+        return token
+
+    def login(
+        self,
+        username: str | None = None,
+        password: str | None = None,
+        twofactor: str | None = None,
+    ) -> StoredToken:
+        """A new password login, whatever is cached."""
+        with self.store.lock(self.lock_timeout):
+            return self._login_locked(
+                previous=self.store.load(),
+                username=username,
+                password=password,
+                twofactor=twofactor,
+            )
+
+    def _login_locked(
+        self,
+        previous: StoredToken | None,
+        username: str | None = None,
+        password: str | None = None,
+        twofactor: str | None = None,
+    ) -> StoredToken:
+        prompter = self.prompter
+        if previous is not None and not self.matches(previous):
+            previous = None
+        username = username or self.settings.username or (previous.username if previous else None)
+        if not username:
+            username = prompter.ask("Bio-Prodict username: ", secret=False).strip()
+            if not username:
+                raise LoginRequired("no username given")
+        if password is None:
+            password = credentials.password(self.settings, prompter, username).value
+        code = twofactor
+        if code is None:
+            expected = previous is not None and previous.twofactor and prompter.interactive
+            found = credentials.twofactor(self.settings, prompter if expected else None)
+            code = found.value if found else None
+        client = self.client()
+        try:
+            token = client.password_grant(username, password, code)
+        except CredentialsRejected as exc:
+            if not exc.maybe_twofactor:
+                raise CredentialsRejected(
+                    f"{exc.message}: check the username and password of {username!r}, "
+                    "then run `bp-helper login`"
+                ) from None
+            if code is not None or not prompter.interactive:
+                raise CredentialsRejected(
+                    f"{exc.message}: give the current two-factor code with "
+                    "`bp-helper login --twofactor CODE` or BIOPRODICT_TWOFACTOR",
+                    maybe_twofactor=True,
+                ) from None
+            found = credentials.twofactor(self.settings, prompter)
+            assert found is not None
+            token = client.password_grant(username, password, found.value)
+        self.store.save(token)
+        log.debug(f"logged in as {token.username!r}")
+        return token
+
+    def client(self) -> TokenClient:
+        from .client import ClientCredentials, TokenClient
+
+        secret = credentials.client_secret(self.settings)
+        return TokenClient(
+            self.settings.token_url,
+            ClientCredentials(self.settings.client_id, secret.value),
+            timeout=self.settings.timeout,
+            verify=self.settings.ca_bundle,
+        )
+
+    # -- forgetting ---------------------------------------------------------------------
+
+    def logout(self) -> bool:
+        with self.store.lock(self.lock_timeout):
+            return self.store.delete()
+
+    def forget_access_token(self) -> None:
+        """Drop the cached access token (keeping the refresh token): the next get refreshes."""
+        with self.store.lock(self.lock_timeout):
+            token = self.store.load()
+            if token is not None and token.access_token:
+                self.store.save(token.without_access_token())
