@@ -1,0 +1,19 @@
+"""A local stand-in of the Bio-Prodict token server, for tests, `bp-helper sandbox` and `demo`.
+
+``with Sandbox() as sandbox:`` serves HTTPS on a random loopback port; ``sandbox.env(user="alice")``
+gives the environment (token URL, demo client, CA bundle variables) that points clients at it.
+"""
+
+from .handler import FAULTS, RecordedRequest
+from .server import Sandbox
+from .tokens import DEMO_CLIENTS, DEMO_USERS, DemoClient, DemoUser
+
+__all__ = [
+    "DEMO_CLIENTS",
+    "DEMO_USERS",
+    "FAULTS",
+    "DemoClient",
+    "DemoUser",
+    "RecordedRequest",
+    "Sandbox",
+]

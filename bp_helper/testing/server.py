@@ -1,0 +1,301 @@
+"""A local, faithful stand-in of the Bio-Prodict token server, on loopback HTTPS.
+
+``with Sandbox() as sandbox:`` starts it on a random port; clients trust ``sandbox.ca_path``. It
+serves ``POST /oauth/oauth/token`` (password and refresh_token grants, see ``tokens.py``) and a
+protected resource under ``/api/``, records every request, and can inject faults.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import ssl
+import tempfile
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from types import TracebackType
+from typing import TextIO
+
+from .handler import FAULTS, Fault, RecordedRequest, SandboxServer
+from .tokens import DEMO_CLIENTS, DEMO_USERS, TOKEN_PATH, TokenService
+
+__all__ = ["RecordedRequest", "Sandbox"]
+
+
+class Sandbox:
+    """The sandbox token server; see the module docstring. Start it once, stop it once."""
+
+    def __init__(
+        self,
+        *,
+        token_lifetime: int = 43200,
+        refresh_lifetime: int = 30 * 86400,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        rotate_refresh_tokens: bool = True,
+    ) -> None:
+        self.token_lifetime = token_lifetime
+        self.delay = 0.0
+        self.accept_basic_token = False
+        self._host = host
+        self._port = port
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._tokens = TokenService(
+            self._lock,
+            refresh_lifetime=refresh_lifetime,
+            rotate_refresh_tokens=rotate_refresh_tokens,
+        )
+        self._faults: deque[Fault] = deque()
+        self._requests: list[RecordedRequest] = []
+        self._api_requests: list[RecordedRequest] = []
+        self._server: SandboxServer | None = None
+        self._thread: threading.Thread | None = None
+        self._tmpdir: Path | None = None
+        self._ca_pem = b""
+        self._netloc = ""
+        self._used = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        with self._lock:
+            if self._used:
+                raise RuntimeError("a Sandbox can be started only once")
+            self._used = True
+        try:
+            import trustme
+        except ImportError as exc:
+            raise RuntimeError(
+                "the sandbox needs trustme: pip install 'bp-helper[sandbox]'"
+            ) from exc
+        ca = trustme.CA(organization_name="bp-helper sandbox")
+        identities = ["127.0.0.1", "localhost", "::1"]
+        if self._host not in identities:
+            identities.insert(0, self._host)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        ca.issue_cert(*identities).configure_cert(context)
+        server = SandboxServer((self._host, self._port), self, context)
+        host, port = str(server.server_address[0]), int(server.server_address[1])
+        self._netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self._ca_pem = ca.cert_pem.bytes()
+        self._tmpdir = Path(tempfile.mkdtemp(prefix="bp-sandbox-"))
+        self.ca_path.write_bytes(self._ca_pem)
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"bp-sandbox-{port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        with self._lock:
+            server, thread, tmpdir = self._server, self._thread, self._tmpdir
+            self._server, self._thread, self._used = None, None, True
+        self._stopping.set()  # ends "hang" faults and delays at once
+        if server is not None:
+            deadline = time.monotonic() + 3.0
+            server.shutdown()
+            server.server_close()
+            server.abort(deadline)
+        if thread is not None:
+            thread.join(1.0)
+        if tmpdir is not None:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- addresses ---------------------------------------------------------------------------
+
+    @property
+    def netloc(self) -> str:
+        if not self._netloc:
+            raise RuntimeError("the sandbox is not started")
+        return self._netloc
+
+    @property
+    def base_url(self) -> str:
+        return f"https://{self.netloc}"
+
+    @property
+    def token_url(self) -> str:
+        return self.base_url + TOKEN_PATH
+
+    @property
+    def api_url(self) -> str:
+        return self.base_url + "/api/"
+
+    @property
+    def ca_pem(self) -> bytes:
+        if not self._ca_pem:
+            raise RuntimeError("the sandbox is not started")
+        return self._ca_pem
+
+    @property
+    def ca_path(self) -> Path:
+        if self._tmpdir is None:
+            raise RuntimeError("the sandbox is not started")
+        return self._tmpdir / "ca.pem"
+
+    def env(self, client: str = "bp-demo", user: str | None = None) -> dict[str, str]:
+        """Environment variables that point bp-helper, requests, curl and git at the sandbox."""
+        if client not in DEMO_CLIENTS:
+            raise ValueError(f"unknown demo client {client!r}; known: {', '.join(DEMO_CLIENTS)}")
+        ca = str(self.ca_path)
+        env = {
+            "BIOPRODICT_TOKEN_URL": self.token_url,
+            "BIOPRODICT_CLIENT_ID": client,
+            "BIOPRODICT_CLIENT_SECRET": DEMO_CLIENTS[client].secret,
+            "REQUESTS_CA_BUNDLE": ca,
+            "SSL_CERT_FILE": ca,
+            "CURL_CA_BUNDLE": ca,
+            "GIT_SSL_CAINFO": ca,
+        }
+        if user is not None:
+            if user not in DEMO_USERS:
+                raise ValueError(f"unknown demo user {user!r}; known: {', '.join(DEMO_USERS)}")
+            env["BIOPRODICT_USERNAME"] = user
+            env["BIOPRODICT_PASSWORD"] = DEMO_USERS[user].password
+        return env
+
+    # -- faults and server-side token state --------------------------------------------------
+
+    def inject(self, fault: str, count: int = 1, **params: object) -> None:
+        """Queue ``fault`` for the next ``count`` token-endpoint requests (see FAULTS)."""
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; known: {', '.join(sorted(FAULTS))}")
+        allowed = {"hang": {"seconds"}, "expires_in": {"value"}}.get(fault, set())
+        unknown = sorted(set(params) - allowed)
+        if unknown:
+            raise ValueError(f"fault {fault!r} takes no parameter(s) {', '.join(unknown)}")
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        seconds = params.get("seconds", 30.0)
+        value = params.get("value", 0)
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+            raise ValueError("seconds must be a non-negative number")
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError("value must be an int")
+        if fault == "expires_in" and "value" not in params:
+            raise ValueError("the expires_in fault needs value=<int>")
+        with self._lock:
+            self._faults.extend([Fault(fault, float(seconds), value)] * count)
+
+    def expire_access_tokens(self) -> None:
+        self._tokens.expire_access_tokens()
+
+    def revoke_access_tokens(self) -> None:
+        self._tokens.revoke_access_tokens()
+
+    def revoke_refresh_tokens(self) -> None:
+        self._tokens.revoke_refresh_tokens()
+
+    def _next_fault(self) -> Fault | None:
+        with self._lock:
+            return self._faults.popleft() if self._faults else None
+
+    def _record(self, token_endpoint: bool, request: RecordedRequest) -> None:
+        with self._lock:
+            (self._requests if token_endpoint else self._api_requests).append(request)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """A snapshot of every token-endpoint request, in order."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def api_requests(self) -> list[RecordedRequest]:
+        """A snapshot of every /api/ request, in order."""
+        with self._lock:
+            return list(self._api_requests)
+
+    def token_requests(self, grant_type: str | None = None) -> list[RecordedRequest]:
+        """Token-endpoint requests, all of them or only those with this grant_type."""
+        return [r for r in self.requests if grant_type is None or r.grant_type == grant_type]
+
+    def reset_counters(self) -> None:
+        """Forget the recorded requests (queued faults and tokens stay)."""
+        with self._lock:
+            self._requests.clear()
+            self._api_requests.clear()
+
+    # -- command line ------------------------------------------------------------------------
+
+    def serve_forever_cli(self, out: TextIO) -> None:
+        """Print how to use the sandbox, then serve until Ctrl-C (or stop()), then stop."""
+        if self._server is None and not self._used:
+            self.start()
+        try:
+            out.write(self.usage())
+            out.flush()
+            while not self._stopping.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            out.write("\nStopping the sandbox.\n")
+        finally:
+            self.stop()
+
+    def usage(self) -> str:
+        """The text ``serve_forever_cli`` prints."""
+        q = shlex.quote
+        ca = q(str(self.ca_path))
+        alice = DEMO_USERS["alice"]
+        lines = [
+            "bp-helper sandbox: a local stand-in of the Bio-Prodict token server",
+            "",
+            f"  token URL  {self.token_url}",
+            f"  API        {self.api_url}...  (any path below it; needs a Bearer token)",
+            f"  CA         {self.ca_path}  (deleted when the sandbox stops)",
+            "",
+            "Point bp-helper, curl, git and requests at it (in another shell):",
+            "",
+            *(f"  export {name}={q(value)}" for name, value in self.env().items()),
+            "",
+            "Demo accounts:",
+        ]
+        for user in DEMO_USERS.values():
+            note = ""
+            if user.twofactor is not None:
+                note = f"  (two-factor code: {user.twofactor})"
+            if user.locked:
+                note = "  (locked: every login fails)"
+            lines.append(f"  {user.username:<6} password: {q(user.password)}{note}")
+        lines += ["", "Demo clients:"]
+        for client in DEMO_CLIENTS.values():
+            secret = q(client.secret) if client.secret else "(empty secret)"
+            kind = "refresh tokens" if client.refresh else "no refresh tokens"
+            lines.append(f"  {client.client_id:<13} secret: {secret}  ({kind})")
+        lines += [
+            "",
+            "Try it:",
+            "",
+            "  bp-helper login --username alice",
+            f'  curl --cacert {ca} -H "Authorization: Bearer $(bp-helper token)" '
+            f"{self.api_url}hello",
+            "",
+            "or by hand, without bp-helper:",
+            "",
+            f"  curl --cacert {ca} -u bp-demo:demo-secret -d grant_type=password "
+            f"-d username=alice --data-urlencode {q('password=' + alice.password)} "
+            f"-d client_id=bp-demo -d client_secret=demo-secret {self.token_url}",
+            "",
+            "Press Ctrl-C to stop.",
+            "",
+        ]
+        return "\n".join(lines)
