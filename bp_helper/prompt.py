@@ -6,6 +6,7 @@ just calls ``ask``. Prompts never go to stdout, which belongs to the token.
 
 from __future__ import annotations
 
+import io
 import os
 from typing import Protocol
 
@@ -32,10 +33,12 @@ class TerminalPrompter:
 
                 answer = getpass.getpass(question)
             else:
-                with open(TTY, "r+", encoding="utf-8", errors="replace") as tty:
-                    tty.write(question)
-                    tty.flush()
-                    answer = tty.readline()
+                fd = os.open(TTY, os.O_RDWR | os.O_NOCTTY)
+                with io.FileIO(fd, "r+") as tty:  # a terminal is not seekable: no buffering
+                    tty.write(question.encode())
+                    answer = tty.readline().decode("utf-8", errors="replace")
+                if not answer:
+                    raise EOFError
         except (OSError, EOFError):
             raise LoginRequired(f"cannot read the answer to {question.strip()!r}") from None
         except KeyboardInterrupt:

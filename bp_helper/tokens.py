@@ -99,7 +99,11 @@ class TokenService:
 
     def get(self) -> StoredToken:
         """A valid access token: from the environment, the cache, a refresh or a login."""
-        token = self.env_token() or self.cached()
+        token = self.env_token()
+        if token is not None:
+            return token
+        self.settings.client_id  # noqa: B018 -- a missing client id is a config error first
+        token = self.cached()
         if token is not None:
             return token
         with self.store.lock(self.lock_timeout):
@@ -161,6 +165,7 @@ class TokenService:
         password: str | None = None,
         twofactor: str | None = None,
     ) -> StoredToken:
+        client = self.client()  # configuration errors before any prompt
         prompter = self.prompter
         if previous is not None and not self.matches(previous):
             previous = None
@@ -176,7 +181,6 @@ class TokenService:
             expected = previous is not None and previous.twofactor and prompter.interactive
             found = credentials.twofactor(self.settings, prompter if expected else None)
             code = found.value if found else None
-        client = self.client()
         try:
             token = client.password_grant(username, password, code)
         except CredentialsRejected as exc:
@@ -208,6 +212,18 @@ class TokenService:
             timeout=self.settings.timeout,
             verify=self.settings.ca_bundle,
         )
+
+    def renew(self, rejected_access_token: str) -> StoredToken:
+        """A token to retry with after a resource server rejected ``rejected_access_token``.
+
+        If the store still holds that token, it is dropped (the refresh token stays) and a
+        new one is obtained; if another caller already replaced it, the new one is used.
+        """
+        with self.store.lock(self.lock_timeout):
+            token = self.store.load()
+            if token is not None and token.access_token == rejected_access_token:
+                self.store.save(token.without_access_token())
+        return self.get()
 
     # -- forgetting ---------------------------------------------------------------------
 

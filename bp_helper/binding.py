@@ -1,0 +1,81 @@
+"""Which profile, if any, may send its token to a host.
+
+A profile's token goes only to its bound hosts (``hosts``, default the token URL's
+``host[:port]``), over https, or plain http to loopback hosts (tests, the sandbox). The
+protocol front-ends and the Python/HTTPie adapters ask here before answering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from . import log
+from .errors import BpError
+from .settings import Settings, is_loopback, normalize_host
+
+
+def scheme_allowed(scheme: str, netloc: str) -> bool:
+    """https anywhere; plain http only to a loopback host."""
+    scheme = scheme.lower()
+    if scheme == "https":
+        return True
+    host = netloc.rsplit(":", 1)[0] if not netloc.endswith("]") else netloc
+    return scheme == "http" and is_loopback(host.strip("[]"))
+
+
+def is_bound(settings: Settings, scheme: str, netloc: str) -> bool:
+    """May ``settings``' token go to ``scheme://netloc``?"""
+    if not scheme_allowed(scheme, netloc):
+        return False
+    try:
+        wanted = normalize_host(netloc)
+    except BpError:
+        return False
+    if scheme.lower() == "http" and ":" not in wanted.rsplit("]", 1)[-1]:
+        wanted = f"{wanted}:80"
+    return wanted in settings.hosts
+
+
+def select_profile(
+    scheme: str,
+    netloc: str,
+    username: str | None = None,
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings | None:
+    """The settings of the profile bound to ``netloc``, or ``None`` when none is.
+
+    An explicit profile (flag or ``BIOPRODICT_PROFILE``) is the only candidate. Otherwise
+    every profile of the config file (and ``default``) is, and a ``username`` picks between
+    profiles bound to the same host. Ties go to ``default``, then to the first by name.
+    """
+    base = Settings(flags, environ)
+    explicit = base.resolve("profile").source != "default"
+    names = [base.profile] if explicit else ["default", *base.profile_names()]
+    matches: list[Settings] = []
+    for name in dict.fromkeys(names):
+        settings = Settings({**(flags or {}), "profile": name}, environ)
+        try:
+            if not is_bound(settings, scheme, netloc):
+                continue
+        except BpError as exc:
+            log.debug(f"profile {name!r} skipped: {exc.message}")
+            continue
+        matches.append(settings)
+    if username and len(matches) > 1:
+        named = [s for s in matches if _username(s) == username]
+        matches = named or matches
+    if not matches:
+        log.debug(f"no profile is bound to {scheme}://{netloc}")
+        return None
+    return matches[0]
+
+
+def _username(settings: Settings) -> str | None:
+    if settings.username:
+        return settings.username
+    from .tokens import TokenService
+
+    token = TokenService(settings).store.load()
+    return token.username if token else None

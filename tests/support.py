@@ -1,0 +1,93 @@
+"""Shared test plumbing: run the installed executables in an isolated home."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BIN = Path(sys.executable).parent
+PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+
+
+def executable(name: str) -> str:
+    path = BIN / name
+    assert path.exists(), f"{name} is not installed next to {sys.executable}"
+    return str(path)
+
+
+@dataclass
+class Home:
+    """A throwaway HOME with its own config and state folders, and an environment for it."""
+
+    root: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def make(cls, root: Path, extra: Mapping[str, str] | None = None) -> Home:
+        root.mkdir(parents=True, exist_ok=True)
+        env = {k: os.environ[k] for k in PASSTHROUGH if k in os.environ}
+        env.update(
+            HOME=str(root),
+            XDG_CONFIG_HOME=str(root / "config"),
+            XDG_STATE_HOME=str(root / "state"),
+            PYTHONDONTWRITEBYTECODE="1",
+        )
+        env.update(extra or {})
+        return cls(root, env)
+
+    @property
+    def store_dir(self) -> Path:
+        return self.root / "state" / "bp-helper" / "tokens"
+
+    def store_file(self, profile: str = "default") -> Path:
+        return self.store_dir / f"{profile}.json"
+
+    def stored(self, profile: str = "default") -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.store_file(profile).read_text())
+        return data
+
+    def write_config(self, text: str) -> Path:
+        path = self.root / "config" / "bp-helper" / "config.toml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
+    def run(
+        self,
+        args: Sequence[str],
+        *,
+        input: str | bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        program: str = "bp-helper",
+        timeout: float = 60,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run an installed executable with no controlling terminal."""
+        return subprocess.run(
+            [executable(program), *args],
+            input=input.decode() if isinstance(input, bytes) else input,
+            capture_output=True,
+            text=True,
+            env={**self.env, **(env or {})},
+            timeout=timeout,
+            start_new_session=True,  # no controlling terminal: /dev/tty cannot be opened
+            check=False,
+            cwd=self.root,
+        )
+
+    def bp(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        return self.run(args, **kwargs)
+
+
+def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
+    """Assert that a failed run printed exactly one line on stderr, no traceback; return it."""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got: {done.stderr!r}"
+    assert "Traceback" not in done.stderr
+    assert lines[0].startswith("bp-helper: "), lines[0]
+    return lines[0]

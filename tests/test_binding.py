@@ -1,0 +1,87 @@
+"""Host binding: which profile's token may go where."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bp_helper.binding import is_bound, scheme_allowed, select_profile
+from bp_helper.settings import Settings
+
+CONFIG = """
+[profiles.default]
+client_id = "c"
+[profiles.staging]
+token_url = "https://staging.example.org:8443/oauth/oauth/token"
+username = "sam"
+[profiles.other-user]
+token_url = "https://staging.example.org:8443/oauth/oauth/token"
+username = "olga"
+[profiles.wide]
+hosts = ["api.example.net", "127.0.0.1:9999"]
+"""
+
+
+@pytest.fixture
+def environ(tmp_path: Path) -> dict[str, str]:
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG)
+    return {"BIOPRODICT_CONFIG": str(config), "XDG_STATE_HOME": str(tmp_path / "state")}
+
+
+@pytest.mark.parametrize(
+    ("scheme", "netloc", "allowed"),
+    [
+        ("https", "api.bio-prodict.nl", True),
+        ("http", "api.bio-prodict.nl", False),
+        ("http", "127.0.0.1:8080", True),
+        ("http", "localhost", True),
+        ("http", "[::1]:80", True),
+        ("ftp", "127.0.0.1", False),
+    ],
+)
+def test_scheme_allowed(scheme: str, netloc: str, allowed: bool) -> None:
+    assert scheme_allowed(scheme, netloc) is allowed
+
+
+def test_default_binding_is_the_token_url_host() -> None:
+    settings = Settings(environ={})
+    assert settings.hosts == ["api.bio-prodict.nl"]
+    assert is_bound(settings, "https", "api.bio-prodict.nl")
+    assert is_bound(settings, "https", "API.Bio-Prodict.nl:443")
+    assert not is_bound(settings, "https", "api.bio-prodict.nl:8443")
+    assert not is_bound(settings, "https", "evil.example.org")
+    assert not is_bound(settings, "http", "api.bio-prodict.nl")
+    assert not is_bound(settings, "https", "api.bio-prodict.nl@evil.example.org")
+
+
+def test_profile_selected_by_host_and_username(environ: dict[str, str]) -> None:
+    def chosen(netloc: str, username: str | None = None, scheme: str = "https") -> str | None:
+        settings = select_profile(scheme, netloc, username, environ=environ)
+        return settings.profile if settings else None
+
+    assert chosen("api.bio-prodict.nl") == "default"
+    assert chosen("staging.example.org:8443") == "other-user"  # first by name
+    assert chosen("staging.example.org:8443", "sam") == "staging"
+    assert chosen("staging.example.org:8443", "olga") == "other-user"
+    assert chosen("api.example.net") == "wide"
+    assert chosen("127.0.0.1:9999", scheme="http") == "wide"
+    assert chosen("127.0.0.1:9998", scheme="http") is None
+    assert chosen("unbound.example.org") is None
+
+
+def test_explicit_profile_is_the_only_candidate(environ: dict[str, str]) -> None:
+    environ = {**environ, "BIOPRODICT_PROFILE": "wide"}
+    assert select_profile("https", "api.bio-prodict.nl", environ=environ) is None
+    chosen = select_profile("https", "api.example.net", environ=environ)
+    assert chosen is not None and chosen.profile == "wide"
+
+
+def test_env_hosts_override_every_profile(environ: dict[str, str]) -> None:
+    environ = {**environ, "BIOPRODICT_HOSTS": "one.example.org, two.example.org:444"}
+    settings = Settings(environ=environ)
+    assert settings.hosts == ["one.example.org", "two.example.org:444"]
+    assert settings.resolve("hosts").source == "env BIOPRODICT_HOSTS"
+    chosen = select_profile("https", "two.example.org:444", environ=environ)
+    assert chosen is not None and chosen.profile == "default"

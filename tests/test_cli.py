@@ -1,0 +1,189 @@
+"""The command line as a user meets it: prompts, the lean cached path, leaks, the demo."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import select
+import subprocess
+import termios
+import time
+from pathlib import Path
+
+from bp_helper.testing import DEMO_USERS, Sandbox
+
+from .support import Home, executable, one_line_error
+
+ALICE = DEMO_USERS["alice"]
+HEAVY = ("requests", "oauthlib", "requests_oauthlib", "keyring", "urllib3")
+
+
+def imported_modules(done: subprocess.CompletedProcess[str]) -> set[str]:
+    """Top-level module names from a `-X importtime` report on stderr."""
+    names = set()
+    for line in done.stderr.splitlines():
+        match = re.match(r"import time:\s+\d+\s+\|\s+\d+\s+\|\s+(\S.*)$", line)
+        if match:
+            names.add(match.group(1).strip().split(".")[0])
+    return names
+
+
+def test_cached_token_path_imports_no_network_stack(sandbox: Sandbox, home: Home) -> None:
+    done = home.bp("login", "--username", "alice", "--password-stdin", input=ALICE.password)
+    assert done.returncode == 0
+    cached = home.bp("token", env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert cached.returncode == 0
+    modules = imported_modules(cached)
+    assert "bp_helper" in modules  # the report is real
+    assert modules.isdisjoint(HEAVY), sorted(modules & set(HEAVY))
+    # ... while a refresh does import them (the test would notice a broken report)
+    home.bp("logout")
+    login = home.bp(
+        "token",
+        env={
+            "PYTHONPROFILEIMPORTTIME": "1",
+            "BIOPRODICT_USERNAME": "alice",
+            "BIOPRODICT_PASSWORD": ALICE.password,
+        },
+    )
+    assert login.returncode == 0
+    assert {"requests", "oauthlib"} <= imported_modules(login)
+
+
+def _spawn_with_terminal(
+    home: Home, args: list[str], stdin: int | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Run bp-helper with a pseudo-terminal as its controlling terminal, stdio as pipes."""
+    master, slave = os.openpty()
+    attrs = termios.tcgetattr(slave)
+    attrs[3] &= ~termios.ECHO
+    termios.tcsetattr(slave, termios.TCSANOW, attrs)
+
+    def make_controlling_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen(
+        [executable("bp-helper"), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=home.env,
+        preexec_fn=make_controlling_terminal,
+        pass_fds=(slave,),
+    )
+    os.close(slave)
+    return proc, master
+
+
+def _read_until(master: int, text: bytes, timeout: float = 20) -> bytes:
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while text not in seen:
+        ready, _, _ = select.select([master], [], [], max(0.0, deadline - time.monotonic()))
+        assert ready, f"no {text!r} on the terminal; saw {seen!r}"
+        seen += os.read(master, 1024)
+    return seen
+
+
+def test_login_prompts_on_the_terminal_never_on_stdout(sandbox: Sandbox, home: Home) -> None:
+    proc, master = _spawn_with_terminal(home, ["login"])
+    try:
+        _read_until(master, b"Bio-Prodict username: ")
+        os.write(master, b"alice\n")
+        _read_until(master, b"Bio-Prodict password for alice: ")
+        os.write(master, ALICE.password.encode() + b"\n")
+        out, err = proc.communicate(timeout=30)
+    finally:
+        os.close(master)
+    assert proc.returncode == 0, err
+    assert b"Logged in to profile 'default' as Alice Example (alice)" in out
+    assert b"password" not in out.lower().replace(b"the password is asked", b"")
+    assert b"Bio-Prodict" not in out
+    assert sandbox.token_requests("password")[0].form["password"] == [ALICE.password]
+
+
+def test_two_factor_code_is_asked_on_the_terminal(sandbox: Sandbox, home: Home) -> None:
+    bob = DEMO_USERS["bob"]
+    assert bob.twofactor
+    home.env["BIOPRODICT_PASSWORD"] = bob.password
+    proc, master = _spawn_with_terminal(home, ["login", "--username", "bob"])
+    try:
+        _read_until(master, b"Two-factor code: ")
+        os.write(master, bob.twofactor.encode() + b"\n")
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        os.close(master)
+    assert proc.returncode == 0, err
+    assert [r.status for r in sandbox.requests] == [400, 200]
+
+
+def test_no_terminal_fails_fast_with_exit_3(sandbox: Sandbox, home: Home) -> None:
+    started = time.monotonic()
+    done = home.bp("token", input="")
+    assert done.returncode == 3
+    line = one_line_error(done)
+    assert "bp-helper login" in line and "BIOPRODICT_PASSWORD" in line
+    assert time.monotonic() - started < 10
+    assert done.stdout == ""
+    assert sandbox.requests == []
+
+
+def test_canary_secrets_never_leak(sandbox: Sandbox, home: Home) -> None:
+    """Every command, with --debug, on good and bad paths: no secret where it does not belong."""
+    password = ALICE.password
+    client_secret = home.env["BIOPRODICT_CLIENT_SECRET"]
+    outputs: list[str] = []
+
+    def run(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+        done = home.run(["--debug", *args], input=stdin, env=env)
+        outputs.append(done.stderr)
+        if args[0] != "token":
+            outputs.append(done.stdout)
+        return done
+
+    run("login", "--username", "alice", "--password-stdin", stdin=password)
+    refresh_token = home.stored()["refresh_token"]
+    access_token = home.stored()["access_token"]
+    assert run("token").stdout.strip() == access_token
+    run("status")
+    run("status", "--json")
+    run("login", "--username", "alice", "--password-stdin", stdin=password + "-wrong")
+    sandbox.revoke_refresh_tokens()  # the server echoes the rejected refresh token
+    sandbox.expire_access_tokens()
+    home.store_file().write_text(
+        home.store_file().read_text().replace(str(home.stored()["expires_at"]), "1")
+    )
+    run("token", BIOPRODICT_PASSWORD=password)
+    run("token", BIOPRODICT_TOKEN=access_token)
+    run("logout")
+    assert any("debug:" in o for o in outputs)
+    for text in outputs:
+        for secret in (password, password + "-wrong", client_secret, refresh_token, access_token):
+            assert secret not in text, f"a secret leaked into: {text[:200]!r}"
+
+
+def test_debug_shows_decisions_and_sources(sandbox: Sandbox, home: Home) -> None:
+    done = home.bp("--debug", "login", "--username", "alice", "--password-stdin", input="x")
+    assert "setting client_id = bp-demo (from env BIOPRODICT_CLIENT_ID)" in done.stderr
+    assert "grant_type=password" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_version_and_help(home: Home) -> None:
+    done = home.bp("--version")
+    assert re.fullmatch(r"bp-helper \d+\.\d+\.\d+\n", done.stdout)
+    helped = home.bp("--help")
+    assert "login" in helped.stdout and "Exit status" in helped.stdout
+    missing = home.bp()
+    assert missing.returncode == 2
+    one_line_error(missing)
+
+
+def test_demo_runs_from_a_fresh_home(tmp_path: Path) -> None:
+    home = Home.make(tmp_path / "fresh")
+    done = home.bp("demo", timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "all checks passed" in done.stdout
+    assert not (tmp_path / "fresh" / "state").exists()  # the demo kept to its own home

@@ -1,0 +1,339 @@
+"""The token engine end to end: the installed `bp-helper` against the sandbox over HTTPS."""
+
+from __future__ import annotations
+
+import base64
+import os
+import stat
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from bp_helper.testing import DEMO_USERS, Sandbox
+
+from .support import Home, one_line_error
+
+ALICE = DEMO_USERS["alice"]
+BOB = DEMO_USERS["bob"]
+
+
+def login(home: Home, user: str = "alice", **kwargs: object) -> None:
+    done = home.bp(
+        "login", "--username", user, "--password-stdin", input=DEMO_USERS[user].password, **kwargs
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_password_grant_sends_exactly_the_documented_request(sandbox: Sandbox, home: Home) -> None:
+    login(home)
+    (grant,) = sandbox.token_requests("password")
+    assert grant.status == 200
+    assert sorted(grant.form) == sorted(
+        ["grant_type", "username", "password", "client_id", "client_secret"]
+    )
+    assert grant.form["password"] == [ALICE.password]  # &, =, +, %, space, #, Ä: unchanged
+    assert grant.form["username"] == ["alice"]
+    assert grant.form["client_id"] == ["bp-demo"]
+    assert grant.form["client_secret"] == ["demo-secret"]
+    expected = base64.b64encode(b"bp-demo:demo-secret").decode()
+    assert grant.headers["authorization"] == f"Basic {expected}"
+    assert grant.headers["content-type"].startswith("application/x-www-form-urlencoded")
+    stored = home.stored()
+    assert stored["username"] == "alice"
+    assert stored["fullname"] == "Alice Example"
+    assert stored["userid"] == 1001
+    assert stored["refresh_token"]
+
+
+def test_cached_token_makes_no_request(sandbox: Sandbox, home: Home) -> None:
+    login(home)
+    before = len(sandbox.requests)
+    first = home.bp("token")
+    second = home.bp("token")
+    assert first.returncode == second.returncode == 0
+    assert first.stdout == second.stdout == home.stored()["access_token"] + "\n"
+    assert len(sandbox.requests) == before
+    assert first.stderr == ""
+
+
+def test_expiry_leads_to_exactly_one_refresh_grant(sandbox: Sandbox, home: Home) -> None:
+    sandbox.token_lifetime = 3  # expires_in 2: refreshed once half of it has passed
+    login(home)
+    old = home.stored()
+    time.sleep(1.2)
+    done = home.bp("token")
+    assert done.returncode == 0, done.stderr
+    (refresh,) = sandbox.token_requests("refresh_token")
+    assert sorted(refresh.form) == ["grant_type", "refresh_token"]
+    assert refresh.form["refresh_token"] == [old["refresh_token"]]
+    new = home.stored()
+    assert done.stdout.strip() == new["access_token"] != old["access_token"]
+    # the server rotates refresh tokens: the one it sent back is the one kept
+    assert new["refresh_token"] != old["refresh_token"]
+    assert len(sandbox.token_requests("password")) == 1
+
+
+def test_client_without_refresh_tokens_logs_in_again_from_env_password(
+    sandbox: Sandbox, home: Home
+) -> None:
+    home.env.update(sandbox.env("bp-norefresh"))
+    sandbox.token_lifetime = 3
+    login(home)
+    assert home.stored()["refresh_token"] is None
+    time.sleep(1.2)
+    no_password = home.bp("token")
+    assert no_password.returncode == 3
+    assert "BIOPRODICT_PASSWORD" in one_line_error(no_password)
+    done = home.bp("token", env={"BIOPRODICT_PASSWORD": ALICE.password})
+    assert done.returncode == 0, done.stderr
+    assert len(sandbox.token_requests("password")) == 2
+    assert sandbox.token_requests("refresh_token") == []
+
+
+def test_empty_client_secret_is_valid(sandbox: Sandbox, home: Home) -> None:
+    home.env.update(sandbox.env("bp-public"))
+    assert home.env["BIOPRODICT_CLIENT_SECRET"] == ""
+    login(home)
+    (grant,) = sandbox.token_requests("password")
+    assert grant.form["client_secret"] == [""]
+    assert grant.headers["authorization"] == "Basic " + base64.b64encode(b"bp-public:").decode()
+
+
+def test_bioprodict_token_short_circuits_everything(sandbox: Sandbox, home: Home) -> None:
+    done = home.bp("token", env={"BIOPRODICT_TOKEN": "ci-token-value"})
+    assert (done.returncode, done.stdout) == (0, "ci-token-value\n")
+    assert sandbox.requests == []
+    assert not home.store_file().exists()
+
+
+def test_store_files_are_private(sandbox: Sandbox, home: Home) -> None:
+    login(home)
+    assert stat.S_IMODE(home.store_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE(home.store_file().stat().st_mode) == 0o600
+    assert stat.S_IMODE((home.store_dir / "default.lock").stat().st_mode) == 0o600
+
+
+def test_sixteen_concurrent_callers_share_one_refresh(sandbox: Sandbox, home: Home) -> None:
+    sandbox.token_lifetime = 3
+    login(home)
+    time.sleep(1.2)
+    sandbox.delay = 0.5  # the refresh is slow, so every caller arrives while it runs
+    with ThreadPoolExecutor(16) as pool:
+        runs = list(pool.map(lambda _: home.bp("token"), range(16)))
+    assert [r.returncode for r in runs] == [0] * 16, [r.stderr for r in runs]
+    assert len({r.stdout for r in runs}) == 1
+    assert len(sandbox.token_requests("refresh_token")) == 1
+    assert len(sandbox.requests) == 2  # the login and the one refresh
+
+
+@pytest.mark.parametrize(
+    ("user", "password", "expected"),
+    [
+        ("alice", "wrong-password", "Bad credentials"),
+        ("carol", DEMO_USERS["carol"].password, "locked"),
+    ],
+)
+def test_refused_login_is_one_line(
+    sandbox: Sandbox, home: Home, user: str, password: str, expected: str
+) -> None:
+    done = home.bp("login", "--username", user, "--password-stdin", input=password)
+    assert done.returncode == 1
+    line = one_line_error(done)
+    assert expected in line
+    assert "bp-helper login" in line
+    assert password not in done.stderr + done.stdout
+
+
+def test_two_factor_code(sandbox: Sandbox, home: Home) -> None:
+    missing = home.bp("login", "--username", "bob", "--password-stdin", input=BOB.password)
+    assert missing.returncode == 1
+    assert "--twofactor" in one_line_error(missing)
+    assert BOB.twofactor
+    done = home.bp(
+        "login",
+        "--username",
+        "bob",
+        "--password-stdin",
+        "--twofactor",
+        BOB.twofactor,
+        input=BOB.password,
+    )
+    assert done.returncode == 0, done.stderr
+    assert sandbox.token_requests("password")[-1].form["twofactor"] == [BOB.twofactor]
+    # the code may also come from the environment
+    home.bp("logout")
+    done = home.bp(
+        "login",
+        "--username",
+        "bob",
+        "--password-stdin",
+        input=BOB.password,
+        env={"BIOPRODICT_TWOFACTOR": BOB.twofactor},
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_rejected_client_is_one_line(sandbox: Sandbox, home: Home) -> None:
+    done = home.bp(
+        "login",
+        "--username",
+        "alice",
+        "--password-stdin",
+        input=ALICE.password,
+        env={"BIOPRODICT_CLIENT_SECRET": "not-the-secret"},
+    )
+    assert done.returncode == 1
+    line = one_line_error(done)
+    assert "client id 'bp-demo'" in line and "HTTP 401" in line
+    assert "not-the-secret" not in line
+
+
+FAULTS = [  # fault, how many requests it spoils (3 for retried faults), parameters, message
+    ("http500", 3, {}, "HTTP 500"),
+    ("http502html", 3, {}, "HTML page"),
+    ("reset", 3, {}, "cannot connect"),
+    ("html200", 1, {}, "HTML page"),
+    ("nonjson200", 1, {}, "non-JSON"),
+    ("no_access_token", 1, {}, "without an access_token"),
+    ("hang", 1, {"seconds": 10}, "did not answer within 1 s"),
+]
+
+
+@pytest.mark.parametrize(("fault", "count", "params", "expected"), FAULTS)
+def test_server_failure_keeps_the_refresh_token(
+    sandbox: Sandbox,
+    home: Home,
+    fault: str,
+    count: int,
+    params: dict[str, object],
+    expected: str,
+) -> None:
+    home.write_config("[profiles.default]\ntimeout = 1\n")
+    login(home)
+    good = home.stored()
+    home.store_file().write_text(
+        home.store_file().read_text().replace(str(good["expires_at"]), "1")
+    )  # the access token is now expired
+    sandbox.inject(fault, count=count, **params)
+    started = time.monotonic()
+    done = home.bp("token")
+    assert done.returncode == 1
+    assert expected in one_line_error(done)
+    assert time.monotonic() - started < 10
+    assert home.stored()["refresh_token"] == good["refresh_token"]
+    recovered = home.bp("token")
+    assert recovered.returncode == 0, recovered.stderr
+    assert sandbox.token_requests("refresh_token")[-1].status == 200
+
+
+def test_transient_5xx_is_retried(sandbox: Sandbox, home: Home) -> None:
+    sandbox.inject("http503", count=1)
+    login(home)
+    assert [r.status for r in sandbox.requests] == [503, 200]
+
+
+def test_rejected_refresh_token_falls_back_to_password(sandbox: Sandbox, home: Home) -> None:
+    sandbox.token_lifetime = 3
+    login(home)
+    sandbox.revoke_refresh_tokens()
+    time.sleep(1.2)
+    no_password = home.bp("token")
+    assert no_password.returncode == 3
+    one_line_error(no_password)
+    assert home.stored()["refresh_token"] is None  # the rejected one is gone
+    done = home.bp("token", env={"BIOPRODICT_PASSWORD": ALICE.password})
+    assert done.returncode == 0
+    assert [r.grant_type for r in sandbox.requests] == [
+        "password",
+        "refresh_token",
+        "password",
+    ]
+
+
+def test_untrusted_store_files_are_ignored(sandbox: Sandbox, home: Home) -> None:
+    login(home)
+    path = home.store_file()
+    os.chmod(path, 0o644)
+    done = home.bp("token")
+    assert done.returncode == 3  # not trusted, and no password to log in again
+    assert "mode 0644" in done.stderr
+    login(home)
+    path.write_text("{not json")
+    os.chmod(path, 0o600)
+    done = home.bp("token")
+    assert "not valid JSON" in done.stderr
+    assert done.returncode == 3
+
+
+def test_settings_precedence_and_sources(sandbox: Sandbox, home: Home) -> None:
+    config = home.write_config(
+        '[profiles.default]\nclient_id = "from-config"\ntimeout = 7\nusername = "carol"\n'
+        '[profiles.staging]\nclient_id = "staging-client"\n'
+    )
+    import json
+
+    def report(*args: str, env: dict[str, str] | None = None) -> dict[str, object]:
+        done = home.bp(*args, "status", "--json", env=env)
+        assert done.returncode == 0, done.stderr
+        data: dict[str, object] = json.loads(done.stdout)
+        return data
+
+    settings = report()["settings"]
+    assert isinstance(settings, dict)
+    assert settings["client_id"] == {"value": "bp-demo", "source": "env BIOPRODICT_CLIENT_ID"}
+    assert settings["timeout"]["value"] == "7.0"
+    assert settings["timeout"]["source"] == f"config {config} [profiles.default]"
+    assert settings["username"]["value"] == "carol"
+    assert settings["refresh_margin"]["source"] == "default"
+    assert settings["client_secret"]["value"] == "(set)"
+    settings = report("--client-id", "from-flag")["settings"]
+    assert isinstance(settings, dict)
+    assert settings["client_id"] == {"value": "from-flag", "source": "flag --client-id"}
+    env = {k: v for k, v in home.env.items() if k != "BIOPRODICT_CLIENT_ID"}
+    home.env = env
+    data = report("--profile", "staging")
+    assert data["profile"] == {"value": "staging", "source": "flag --profile"}
+    settings = data["settings"]
+    assert isinstance(settings, dict)
+    assert settings["client_id"]["value"] == "staging-client"
+    data = report(env={"BIOPRODICT_PROFILE": "staging"})
+    assert data["profile"] == {"value": "staging", "source": "env BIOPRODICT_PROFILE"}
+
+
+def test_profiles_keep_separate_tokens(sandbox: Sandbox, home: Home) -> None:
+    home.write_config("[profiles.default]\n[profiles.other]\n")
+    login(home)
+    done = home.bp("--profile", "other", "token")
+    assert done.returncode == 3  # nothing stored for "other"
+    login(home, "alice", env={"BIOPRODICT_PROFILE": "other"})
+    assert home.store_file("other").exists()
+    assert home.stored("other")["access_token"] != home.stored()["access_token"]
+    done = home.bp("logout", "--all")
+    assert done.returncode == 0
+    assert not home.store_file().exists() and not home.store_file("other").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected", "code"),
+    [
+        ([], {"BIOPRODICT_CLIENT_ID": ""}, "no client id", 2),
+        ([], {"BIOPRODICT_TOKEN_URL": "http://example.org/token"}, "https://", 2),
+        (["--profile", "nope"], {}, "profile 'nope' is not in", 2),
+        (["--profile", "../x"], {}, "invalid profile name", 2),
+        (["--bogus"], {}, "unrecognized arguments", 2),
+    ],
+)
+def test_bad_settings_are_one_line_usage_errors(
+    sandbox: Sandbox, home: Home, args: list[str], env: dict[str, str], expected: str, code: int
+) -> None:
+    done = home.run([*args, "token"], env=env)
+    assert done.returncode == code
+    assert expected in one_line_error(done)
+
+
+def test_bad_config_file_is_one_line(sandbox: Sandbox, home: Home) -> None:
+    home.write_config("[profiles.default\n")
+    done = home.bp("token")
+    assert done.returncode == 2
+    assert "not valid TOML" in one_line_error(done)
