@@ -11,6 +11,7 @@ import sys
 
 _secrets: set[str] = set()
 _debug = False
+_warned: set[str] = set()
 
 # A JSON Web Token: what Bio-Prodict's access and refresh tokens are.
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
@@ -57,7 +58,10 @@ def debug(message: str) -> None:
 
 
 def warn(message: str) -> None:
-    _emit(f"bp-helper: warning: {message}")
+    """A warning, said once per process however often it recurs."""
+    if message not in _warned:
+        _warned.add(message)
+        _emit(f"bp-helper: warning: {message}")
 
 
 def error(message: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -101,6 +101,15 @@ class StoredToken:
             raise ValueError("it lacks required fields") from None
 
 
+_thread_locks: dict[Path, Any] = {}
+
+
+def _thread_lock(path: Path) -> Any:
+    import threading  # not on the cached path
+
+    return _thread_locks.setdefault(path, threading.Lock())  # atomic under the GIL
+
+
 class TokenStore:
     """The tokens of one profile, in ``<state dir>/tokens/<profile>.json``."""
 
@@ -145,23 +154,60 @@ class TokenStore:
         return True
 
     @contextmanager
-    def lock(self, timeout: float) -> Iterator[None]:
-        """Hold the profile's cross-process lock (released by the kernel if we die)."""
+    def lock(
+        self, timeout: float, until: Callable[[], StoredToken | None] | None = None
+    ) -> Iterator[StoredToken | None]:
+        """Hold the profile's cross-process lock (released by the kernel if we die).
+
+        Yields ``None`` while holding it. With ``until``, waiting stops early when
+        ``until()`` returns a token (another holder stored a fresh one): that token is
+        yielded and the lock is not taken, so a burst of callers does not queue up.
+        """
+        deadline = time.monotonic() + timeout
+        # Threads of one process queue on a plain lock first: no polling among them.
+        local = _thread_lock(self.lock_path)
+        if not local.acquire(timeout=timeout):
+            raise StoreError(f"another thread has held {self.lock_path} for over {timeout:.0f} s")
+        try:
+            found = until() if until is not None else None
+            if found is not None:
+                yield found
+                return
+            with self._file_lock(deadline, timeout, until) as found:
+                yield found
+        finally:
+            local.release()
+
+    @contextmanager
+    def _file_lock(
+        self, deadline: float, timeout: float, until: Callable[[], StoredToken | None] | None
+    ) -> Iterator[StoredToken | None]:
         import filelock
 
         ensure_private_dir(self.directory)
-        lock = filelock.FileLock(str(self.lock_path), timeout=timeout, mode=0o600)
+        lock = filelock.FileLock(str(self.lock_path), mode=0o600, thread_local=False)
+        pause = 0.002
+        while True:
+            try:
+                lock.acquire(timeout=0)
+                break
+            except filelock.Timeout:
+                pass
+            except OSError as exc:
+                raise StoreError(f"cannot lock {self.lock_path}: {exc.strerror or exc}") from None
+            found = until() if until is not None else None
+            if found is not None:
+                yield found
+                return
+            if time.monotonic() > deadline:
+                raise StoreError(
+                    f"another bp-helper process has held {self.lock_path} for over "
+                    f"{timeout:.0f} s; try again"
+                )
+            time.sleep(pause)
+            pause = min(pause * 1.5, 0.02)
         try:
-            lock.acquire()
-        except filelock.Timeout:
-            raise StoreError(
-                f"another bp-helper process has held {self.lock_path} for over "
-                f"{timeout:.0f} s; try again"
-            ) from None
-        except OSError as exc:
-            raise StoreError(f"cannot lock {self.lock_path}: {exc.strerror or exc}") from None
-        try:
-            yield
+            yield None
         finally:
             lock.release()
 

@@ -106,8 +106,8 @@ class TokenService:
         token = self.cached()
         if token is not None:
             return token
-        with self.store.lock(self.lock_timeout):
-            token = self.cached()
+        with self.store.lock(self.lock_timeout, until=self.cached) as fresh:
+            token = fresh or self.cached()
             if token is not None:
                 log.debug("another process refreshed the token meanwhile")
                 return token
