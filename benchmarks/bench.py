@@ -1,0 +1,242 @@
+"""bp-helper benchmark: medians and ratios, all measured in one run against the sandbox.
+
+    python benchmarks/bench.py           # full run (about a minute)
+    python benchmarks/bench.py --quick   # a few repetitions: checks that it works (CI)
+
+What it reports:
+
+- start-up: cached ``bp-helper token`` and cached ``git-credential-bioprodict get`` against
+  ``python -c pass`` in the same venv and against ``git credential-store get`` (C);
+- HTTPie: ``http --offline`` start-up in this venv (plugin installed) against a venv with
+  HTTPie alone (made once, in a temporary folder);
+- burst: 32 callers on an expired token (threads in one process, and processes), their wall
+  time against a single refresh, and how many token requests the server saw.
+
+It measures; it never fails on a number. Targets are printed beside the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bp_helper.settings import Settings
+from bp_helper.testing import DEMO_USERS, Sandbox
+from bp_helper.tokens import TokenService
+
+BIN = Path(sys.executable).parent
+ALICE = DEMO_USERS["alice"]
+BIOPRODICT_TOKEN_EXE = BIN / "bp-helper"
+
+
+def burst_child(count: int) -> None:
+    """In a process of its own: ``count`` threads ask for a token at once; print the wall time."""
+    barrier = threading.Barrier(count + 1)
+    tokens: list[str] = []
+
+    def caller() -> None:
+        barrier.wait()
+        tokens.append(TokenService(Settings()).get().access_token)
+
+    threads = [threading.Thread(target=caller) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    if len(tokens) != count or len(set(tokens)) != 1:
+        raise SystemExit(f"bench: {len(tokens)} of {count} callers got {len(set(tokens))} tokens")
+    print(wall)
+
+
+def median_seconds(action: Callable[[], object], runs: int) -> float:
+    action()  # warm the page cache
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+def command(
+    argv: Sequence[str], env: dict[str, str], stdin: str | None = None
+) -> Callable[[], None]:
+    def run() -> None:
+        subprocess.run(argv, input=stdin, env=env, capture_output=True, text=True, check=True)
+
+    return run
+
+
+class Bench:
+    def __init__(self, sandbox: Sandbox, root: Path, runs: int) -> None:
+        self.sandbox = sandbox
+        self.root = root
+        self.runs = runs
+        self.env = {
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "HOME": str(root),
+            "XDG_CONFIG_HOME": str(root / "config"),
+            "XDG_STATE_HOME": str(root / "state"),
+            **sandbox.env("bp-demo"),
+        }
+        self.rows: list[tuple[str, str]] = []
+        self.outer_env = dict(os.environ)  # pip needs the real HOME (its configuration)
+        os.environ.update(self.env)  # the in-process callers use the same home and sandbox
+
+    def report(self, name: str, value: str) -> None:
+        self.rows.append((name, value))
+        print(f"{name:58} {value}", flush=True)
+
+    def login(self) -> None:
+        command(
+            [str(BIN / "bp-helper"), "login", "--username", "alice", "--password-stdin"],
+            self.env,
+            ALICE.password,
+        )()
+
+    def expire(self) -> None:
+        """Make the stored access token stale (as if its lifetime had passed)."""
+        settings = Settings(environ=self.env)
+        service = TokenService(settings)
+        token = service.store.load()
+        assert token is not None
+        service.store.save(token.without_access_token())
+
+    def startup(self) -> None:
+        self.login()
+        base = median_seconds(command([sys.executable, "-c", "pass"], self.env), self.runs)
+        self.report("python -c pass (same venv)", f"{base * 1000:7.1f} ms")
+        token = median_seconds(command([str(BIN / "bp-helper"), "token"], self.env), self.runs)
+        self.report(
+            "bp-helper token, cached", f"{token * 1000:7.1f} ms  {token / base:4.2f}x python"
+        )
+        git_input = f"protocol=https\nhost={self.sandbox.netloc}\n\n"
+        helper = BIN / "git-credential-bioprodict"
+        if helper.exists():
+            get = median_seconds(command([str(helper), "get"], self.env, git_input), self.runs)
+            self.report(
+                "git-credential-bioprodict get, cached",
+                f"{get * 1000:7.1f} ms  {get / base:4.2f}x python (target <= 3x)",
+            )
+        else:
+            get = float("nan")
+        store = self.root / "git-credentials"
+        store.write_text(f"https://alice:secret@{self.sandbox.netloc}\n")
+        c_get = median_seconds(
+            command(["git", "credential-store", f"--file={store}", "get"], self.env, git_input),
+            self.runs,
+        )
+        self.report(
+            "git credential-store get (C baseline)",
+            f"{c_get * 1000:7.1f} ms  helper is {get / c_get:4.2f}x of it",
+        )
+
+    def httpie(self) -> None:
+        http = BIN / "http"
+        if not http.exists():
+            self.report("http start-up", "skipped: HTTPie is not installed in this venv")
+            return
+        bare = self.root / "httpie-only"
+        subprocess.run([sys.executable, "-m", "venv", str(bare)], check=True, env=self.outer_env)
+        version = subprocess.run(
+            [str(http), "--version"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        subprocess.run(
+            [str(bare / "bin" / "pip"), "install", "-q", f"httpie=={version}"],
+            check=True,
+            capture_output=True,
+            env=self.outer_env,
+        )
+        argv = ["--offline", "--ignore-stdin", "GET", "https://api.bio-prodict.nl/x"]
+        without = median_seconds(command([str(bare / "bin" / "http"), *argv], self.env), self.runs)
+        with_plugin = median_seconds(command([str(http), *argv], self.env), self.runs)
+        self.report("http --offline, HTTPie alone", f"{without * 1000:7.1f} ms")
+        self.report(
+            "http --offline, bp-helper plugin installed",
+            f"{with_plugin * 1000:7.1f} ms  {(with_plugin / without - 1) * 100:+5.1f}% "
+            "(target within 5%)",
+        )
+
+    def burst(self, callers: int = 32) -> None:
+        """Callers on an expired token: threads (in a child process, apart from the server's
+        threads) and processes, against one caller timed the same way."""
+        self.login()
+
+        def threads(count: int) -> float:
+            self.expire()
+            self.sandbox.reset_counters()
+            child = [sys.executable, __file__, "--burst-child", str(count)]
+            done = subprocess.run(child, env=self.env, capture_output=True, text=True, check=True)
+            return float(done.stdout)
+
+        one = statistics.median(threads(1) for _ in range(max(3, self.runs // 3)))
+        self.report("one caller on an expired token (a refresh)", f"{one * 1000:7.1f} ms")
+        walls = []
+        for _ in range(max(3, self.runs // 3)):
+            walls.append(threads(callers))
+            requests = len(self.sandbox.requests)
+        wall = statistics.median(walls)
+        self.report(
+            f"{callers} threads on an expired token",
+            f"{wall * 1000:7.1f} ms  {wall / one:4.2f}x one refresh (target < 2x), "
+            f"{requests} token request(s)",
+        )
+        argv = [str(BIOPRODICT_TOKEN_EXE), "token"]
+        cached = self._processes(argv, callers)
+        self.expire()
+        self.sandbox.reset_counters()
+        expired = self._processes(argv, callers)
+        self.report(f"{callers} bp-helper token processes, cached", f"{cached * 1000:7.1f} ms")
+        self.report(
+            f"{callers} bp-helper token processes, expired",
+            f"{expired * 1000:7.1f} ms  {expired / cached:4.2f}x the cached burst, "
+            f"{len(self.sandbox.requests)} token request(s)",
+        )
+
+    def _processes(self, argv: list[str], count: int) -> float:
+        started = time.perf_counter()
+        procs = [
+            subprocess.Popen(argv, env=self.env, stdout=subprocess.DEVNULL) for _ in range(count)
+        ]
+        codes = [p.wait() for p in procs]
+        wall = time.perf_counter() - started
+        if any(codes):
+            raise SystemExit(f"bench: a caller failed: exit codes {codes}")
+        return wall
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few repetitions (CI smoke run)")
+    parser.add_argument("--runs", type=int, default=None, help="repetitions per median")
+    parser.add_argument("--burst-child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.burst_child:
+        burst_child(args.burst_child)
+        return 0
+    runs = args.runs or (3 if args.quick else 30)
+    if shutil.which("git") is None:
+        raise SystemExit("bench: git is needed for the C baseline")
+    with Sandbox() as sandbox, tempfile.TemporaryDirectory(prefix="bp-bench-") as tmp:
+        bench = Bench(sandbox, Path(tmp), runs)
+        print(f"bp-helper benchmark: {runs} runs per median, {os.cpu_count()} CPUs")
+        bench.startup()
+        bench.httpie()
+        bench.burst()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
