@@ -10,7 +10,6 @@ import time
 from typing import Any
 
 from . import log
-from .credentials import strip_line
 from .errors import BpError, UsageError
 from .settings import SOURCES, Settings
 from .store import StoredToken, TokenStore
@@ -29,6 +28,8 @@ def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
     if args.password_stdin:
         if sys.stdin is None or sys.stdin.isatty():
             raise UsageError("--password-stdin needs the password on standard input")
+        from .credentials import strip_line
+
         password = strip_line(sys.stdin.read())
         if not password:
             raise UsageError("--password-stdin: standard input was empty")

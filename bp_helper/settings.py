@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from . import log
@@ -60,8 +58,7 @@ SECRET_SETTINGS = frozenset({"client_secret", "password", "twofactor", "token"})
 CONFIG_KEYS = frozenset(key for _, _, key in SOURCES.values() if key)
 
 
-@dataclass(frozen=True)
-class Resolved:
+class Resolved(NamedTuple):
     """A setting's value and where it came from (``None`` value: not set anywhere)."""
 
     name: str
@@ -224,16 +221,19 @@ class Settings:
         """The parsed config file; ``{}`` when the default file does not exist."""
         path = self.config_path
         try:
-            with path.open("rb") as fh:
-                data = tomllib.load(fh)
+            raw = path.read_bytes()
         except FileNotFoundError:
             if self.resolve("config").source != "default":
                 raise ConfigError(f"config file {path} does not exist") from None
             return {}
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
         except OSError as exc:
             raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        import tomllib  # only when there is a config file to read
+
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
         profiles = data.get("profiles", {})
         if not isinstance(profiles, dict) or not all(
             isinstance(t, dict) for t in profiles.values()

@@ -12,9 +12,8 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import log
 from .errors import StoreError
@@ -23,9 +22,12 @@ from .files import atomic_write, ensure_private_dir, read_private_file, unsafe_d
 FORMAT_VERSION = 1
 
 
-@dataclass(frozen=True)
-class StoredToken:
-    """What a profile keeps between runs. ``expires_at`` is persisted, never recomputed."""
+class StoredToken(NamedTuple):
+    """What a profile keeps between runs. ``expires_at`` is persisted, never recomputed.
+
+    A NamedTuple rather than a dataclass: importing ``dataclasses`` costs the cached path
+    several milliseconds.
+    """
 
     access_token: str
     expires_at: float
@@ -39,7 +41,7 @@ class StoredToken:
     userid: int | str | None = None
     scope: str | None = None
     twofactor: bool = False  # the last password login needed a two-factor code
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = {}  # noqa: RUF012 -- never mutated
 
     def fresh(self, margin: float, now: float | None = None) -> bool:
         """Usable for at least ``margin`` more seconds (at most half the token's lifetime)."""
@@ -53,13 +55,13 @@ class StoredToken:
         return not self.access_token or (time.time() if now is None else now) >= self.expires_at
 
     def without_access_token(self) -> StoredToken:
-        return replace(self, access_token="", expires_at=0.0)
+        return self._replace(access_token="", expires_at=0.0)
 
     def without_refresh_token(self) -> StoredToken:
-        return replace(self, refresh_token=None)
+        return self._replace(refresh_token=None)
 
     def to_json(self) -> bytes:
-        data = {"version": FORMAT_VERSION, **asdict(self)}
+        data = {"version": FORMAT_VERSION, **self._asdict()}
         return json.dumps(data, indent=1, sort_keys=True).encode()
 
     @classmethod

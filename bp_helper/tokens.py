@@ -17,7 +17,7 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from . import credentials, log
+from . import log
 from .errors import CredentialsRejected, LoginRequired, RefreshRejected, TokenRequestError
 from .prompt import Prompter, choose_prompter
 from .settings import Settings
@@ -165,6 +165,8 @@ class TokenService:
         password: str | None = None,
         twofactor: str | None = None,
     ) -> StoredToken:
+        from . import credentials
+
         client = self.client()  # configuration errors before any prompt
         prompter = self.prompter
         if previous is not None and not self.matches(previous):
@@ -203,6 +205,7 @@ class TokenService:
         return token
 
     def client(self) -> TokenClient:
+        from . import credentials
         from .client import ClientCredentials, TokenClient
 
         secret = credentials.client_secret(self.settings)
