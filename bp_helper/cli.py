@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     command("demo", "a self-contained walkthrough on the sandbox server")
+
+    for name, actions in (("git", "get|store|erase"), ("docker", "get|store|erase|list|version")):
+        p = command(name, f"{name}'s credential-helper protocol (as {name}-credential-bioprodict)")
+        p.add_argument("action", metavar=actions, help="the protocol action; request on stdin")
     return parser
 
 
@@ -107,6 +111,13 @@ def _handler(name: str) -> Handler:
         from .demo import cmd_demo
 
         return cmd_demo
+    if name in ("git", "docker"):
+        from .protocols import docker, git
+
+        serve = {"git": git.serve, "docker": docker.serve}[name]
+        return lambda args, settings: serve(
+            args.action, sys.stdin.buffer, sys.stdout.buffer, settings.flags, settings.environ
+        )
     raise UsageError(f"unknown command {name!r}")
 
 
