@@ -111,13 +111,14 @@ def _handler(name: str) -> Handler:
         from .demo import cmd_demo
 
         return cmd_demo
-    if name in ("git", "docker"):
-        from .protocols import docker, git
+    if name == "git":
+        from .protocols.git import cmd_git
 
-        serve = {"git": git.serve, "docker": docker.serve}[name]
-        return lambda args, settings: serve(
-            args.action, sys.stdin.buffer, sys.stdout.buffer, settings.flags, settings.environ
-        )
+        return cmd_git
+    if name == "docker":
+        from .protocols.docker import cmd_docker
+
+        return cmd_docker
     raise UsageError(f"unknown command {name!r}")
 
 

@@ -19,9 +19,10 @@ stdout); refused input gets one line on stderr and nothing on stdout.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlsplit
 
 from .. import __version__, log
@@ -32,6 +33,9 @@ from ..settings import Settings
 from ..store import StoredToken
 from ..tokens import TokenService
 from .wire import MAX_LINE, InvalidRequest, check_plain, check_value, decode, read_all
+
+if TYPE_CHECKING:
+    import argparse
 
 NOT_FOUND = "credentials not found in native keychain"
 PROGRAM = "docker-credential-bioprodict"
@@ -70,11 +74,11 @@ def parse_server(data: bytes) -> Server:
 
 
 def _server(url: str) -> Server:
-    check_plain(url, "the server URL")
+    check_plain(url, "the server URL")  # no control characters, tabs included
     if not url:
         raise InvalidRequest("no server URL")
-    if " " in url or "\t" in url:
-        raise InvalidRequest("the server URL contains white space")
+    if " " in url:
+        raise InvalidRequest("the server URL contains a space")
     try:
         parts = urlsplit(url if "://" in url else f"https://{url}")
     except ValueError:
@@ -238,6 +242,12 @@ ACTIONS: dict[str, Callable[[BinaryIO, Flags, Mapping[str, str]], bytes]] = {
     "list": listing,
     "version": version,
 }
+
+
+def cmd_docker(args: argparse.Namespace, settings: Settings) -> int:
+    """``bp-helper docker ACTION``: the same protocol behind the main command."""
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    return serve(args.action, stdin, stdout, settings.flags, settings.environ)
 
 
 def main(argv: list[str] | None = None) -> int:

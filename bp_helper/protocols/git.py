@@ -18,9 +18,10 @@ joins them to host binding and the :class:`~bp_helper.tokens.TokenService`:
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .. import log
 from ..binding import select_profile
@@ -30,6 +31,9 @@ from ..settings import Settings
 from ..store import StoredToken
 from ..tokens import TokenService
 from .wire import MAX_INPUT, MAX_LINE, InvalidRequest, check_plain, check_value, decode, read_lines
+
+if TYPE_CHECKING:
+    import argparse
 
 ACTIONS = ("get", "store", "erase")
 # Attributes with one value; everything else but capability[] is ignored.
@@ -171,6 +175,12 @@ def _no_prompt(settings: Settings, environ: Mapping[str, str]) -> tuple[bool, st
     if value.lower() in ("0", "false", "no", "off"):  # git reads it as a boolean
         return True, f"GIT_TERMINAL_PROMPT={value}"
     return False, ""
+
+
+def cmd_git(args: argparse.Namespace, settings: Settings) -> int:
+    """``bp-helper git ACTION``: the same protocol behind the main command."""
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    return serve(args.action, stdin, stdout, settings.flags, settings.environ)
 
 
 def main(argv: list[str] | None = None) -> int:
