@@ -71,6 +71,7 @@ def test_parse_request_reads_what_git_sends() -> None:
         (b"protocol=https\nhost=a\nhost=b\n", "two different values for 'host'"),
         (b"protocol=https\nhost=h\x1b[31m\n", "host contains a control character"),
         (b"protocol=ht\ttps\nhost=h\n", "protocol contains a control character"),
+        (b"protocol=https\nhost=h\nusername=\x1b]0;pwned\x07\n", "username contains a control"),
     ],
 )
 def test_parse_request_refuses(data: bytes, problem: str) -> None:
@@ -154,6 +155,7 @@ def test_parse_store_request() -> None:
         {"ServerURL": "h", "Username": 1, "Secret": "s"},
         {"ServerURL": "h", "Username": "u", "Secret": "s\x00"},
         {"ServerURL": "h\r", "Username": "u", "Secret": "s"},
+        {"ServerURL": "h", "Username": "u\x1b[2J", "Secret": "s"},
     ]
     for document in documents:
         with pytest.raises(InvalidRequest):

@@ -103,7 +103,7 @@ def parse_store_request(data: bytes) -> StoreRequest:
         value = document.get(key)
         if not isinstance(value, str) or not value:
             raise InvalidRequest(f"the JSON has no {key} string")
-        fields[key] = check_value(value, key)
+        fields[key] = (check_value if key == "Secret" else check_plain)(value, key)
     return StoreRequest(_server(fields["ServerURL"]), fields["Username"], fields["Secret"])
 
 

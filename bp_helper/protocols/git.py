@@ -68,7 +68,8 @@ def parse_request(data: bytes) -> GitRequest:
 
     Refused: a line over ``MAX_LINE`` bytes (with its newline), a NUL or CR anywhere, bytes
     that are not UTF-8, a line without ``=``, two different values for one attribute, no
-    ``protocol`` or no ``host``, or a control character in either.
+    ``protocol`` or no ``host``, or a control character in either or in ``username`` (it is
+    shown in a terminal prompt).
     """
     if len(data) > MAX_INPUT:
         raise InvalidRequest(f"more than {MAX_INPUT} bytes of input")
@@ -99,7 +100,7 @@ def parse_request(data: bytes) -> GitRequest:
     return GitRequest(
         protocol=check_plain(protocol, "protocol").lower(),
         host=check_plain(host, "host"),
-        username=values.get("username") or None,
+        username=check_plain(values.get("username", ""), "username") or None,
         path=values.get("path"),
         secret=values.get("password") or values.get("credential") or None,
         capabilities=frozenset(capabilities),
