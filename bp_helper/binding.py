@@ -46,21 +46,21 @@ def select_profile(
 ) -> Settings | None:
     """The settings of the profile bound to ``netloc``, or ``None`` when none is.
 
-    An explicit profile (flag or ``BIOPRODICT_PROFILE``) is the only candidate. Otherwise
-    every profile of the config file (and ``default``) is, and a ``username`` picks between
-    profiles bound to the same host. Ties go to ``default``, then to the first by name.
+    An explicit profile (flag or ``BIOPRODICT_PROFILE``) is the only candidate, and its
+    configuration errors are raised. Otherwise every profile of the config file (and
+    ``default``) is, a broken one is skipped, and a ``username`` picks between profiles bound
+    to the same host. Ties go to ``default``, then to the first by name.
     """
-    base = Settings(flags, environ)
-    explicit = base.resolve("profile").source != "default"
-    names = [base.profile] if explicit else ["default", *base.profile_names()]
+    explicit = Settings(flags, environ).resolve("profile").source != "default"
     matches: list[Settings] = []
-    for name in dict.fromkeys(names):
-        settings = Settings({**(flags or {}), "profile": name}, environ)
+    for settings in candidate_profiles(flags, environ):
         try:
             if not is_bound(settings, scheme, netloc):
                 continue
         except BpError as exc:
-            log.debug(f"profile {name!r} skipped: {exc.message}")
+            if explicit:
+                raise
+            log.debug(f"profile {settings.flags['profile']!r} skipped: {exc.message}")
             continue
         matches.append(settings)
     if username and len(matches) > 1:
@@ -70,6 +70,16 @@ def select_profile(
         log.debug(f"no profile is bound to {scheme}://{netloc}")
         return None
     return matches[0]
+
+
+def candidate_profiles(
+    flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> list[Settings]:
+    """The explicit profile alone, or else ``default`` and every profile of the config file."""
+    base = Settings(flags, environ)
+    explicit = base.resolve("profile").source != "default"
+    names = [base.profile] if explicit else ["default", *base.profile_names()]
+    return [Settings({**(flags or {}), "profile": name}, environ) for name in dict.fromkeys(names)]
 
 
 def _username(settings: Settings) -> str | None:

@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     command("demo", "a self-contained walkthrough on the sandbox server")
+
+    for name, actions in (("git", "get|store|erase"), ("docker", "get|store|erase|list|version")):
+        p = command(name, f"{name}'s credential-helper protocol (as {name}-credential-bioprodict)")
+        p.add_argument("action", metavar=actions, help="the protocol action; request on stdin")
     return parser
 
 
@@ -107,6 +111,14 @@ def _handler(name: str) -> Handler:
         from .demo import cmd_demo
 
         return cmd_demo
+    if name == "git":
+        from .protocols.git import cmd_git
+
+        return cmd_git
+    if name == "docker":
+        from .protocols.docker import cmd_docker
+
+        return cmd_docker
     raise UsageError(f"unknown command {name!r}")
 
 

@@ -153,12 +153,18 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         call_api(sandbox, "demo/again", refreshed)
         demo.check(True, "the new token works on the API")
 
+        from .protocols import walkthrough
+
+        walkthrough.git_steps(demo, sandbox)
+        walkthrough.docker_steps(demo, sandbox)
+
         demo.step("log out, then ask for a token with nobody to type a password")
         demo.run(["logout"])
         failed = demo.run(["token"], expect=3)
         demo.check(
             len(failed.stderr.strip().splitlines()) == 1, "one line on stderr that says what to do"
         )
+        walkthrough.docker_login_steps(demo, sandbox, alice.password)
         print(
             f"\nDemo finished: {len(sandbox.requests)} token requests, "
             f"{len(sandbox.api_requests)} API calls, all checks passed."

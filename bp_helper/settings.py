@@ -94,7 +94,10 @@ def is_loopback(host: str) -> bool:
 
 def netloc_of(url: str) -> str:
     """``host[:port]`` of an URL, lower case, without the scheme's default port."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. an unclosed "[" of an IPv6 address
+        raise ConfigError(f"invalid URL {url!r}: {exc}") from None
     host = (parts.hostname or "").lower()
     if ":" in host:
         host = f"[{host}]"

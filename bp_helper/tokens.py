@@ -222,10 +222,7 @@ class TokenService:
         If the store still holds that token, it is dropped (the refresh token stays) and a
         new one is obtained; if another caller already replaced it, the new one is used.
         """
-        with self.store.lock(self.lock_timeout):
-            token = self.store.load()
-            if token is not None and token.access_token == rejected_access_token:
-                self.store.save(token.without_access_token())
+        self.forget_access_token(rejected=rejected_access_token)
         return self.get()
 
     # -- forgetting ---------------------------------------------------------------------
@@ -234,9 +231,18 @@ class TokenService:
         with self.store.lock(self.lock_timeout):
             return self.store.delete()
 
-    def forget_access_token(self) -> None:
-        """Drop the cached access token (keeping the refresh token): the next get refreshes."""
+    def forget_access_token(self, rejected: str | None = None) -> bool:
+        """Drop the cached access token (keeping the refresh token): the next get refreshes.
+
+        With ``rejected``, only if the store still holds that very token: whoever was turned
+        away with an old token must not throw away the one another process just got.
+        """
         with self.store.lock(self.lock_timeout):
             token = self.store.load()
-            if token is not None and token.access_token:
-                self.store.save(token.without_access_token())
+            if token is None or not token.access_token:
+                return False
+            if rejected is not None and token.access_token != rejected:
+                log.debug("the rejected access token was already replaced")
+                return False
+            self.store.save(token.without_access_token())
+            return True

@@ -1,0 +1,257 @@
+"""``docker-credential-bioprodict``: the docker credential-helper protocol over the token engine.
+
+docker (and docker-py's ``docker.credentials.Store``) runs ``docker-credential-bioprodict
+ACTION`` with the server URL on stdin for ``get`` and ``erase``, a JSON object for ``store``
+and nothing for ``list`` and ``version`` (the docker-credential-helpers README). Reading and
+answering are pure functions; :func:`serve` joins them to host binding and the token engine:
+
+- ``get``: ``{"ServerURL", "Username", "Secret"}`` with the access token as the secret, for a
+  server bound to a profile. Unbound, or bound but logged out (nobody can be asked here):
+  exactly ``credentials not found in native keychain`` on stdout and exit 1, as docker expects.
+- ``store``: ``{"ServerURL", "Username", "Secret"}`` from ``docker login`` is a password login
+  for the bound profile; the tokens are stored, the password is not.
+- ``erase``: logs that profile out. ``list``: bound servers and their usernames.
+
+Like docker's own helpers, failures are reported on stdout (docker shows the helper's
+stdout); refused input gets one line on stderr and nothing on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import urlsplit
+
+from .. import __version__, log
+from ..binding import candidate_profiles, select_profile
+from ..errors import EXIT_FAILURE, BpError, LoginRequired
+from ..prompt import NoPrompter, choose_prompter
+from ..settings import Settings
+from ..store import StoredToken
+from ..tokens import TokenService
+from .wire import MAX_LINE, InvalidRequest, check_plain, check_value, decode, read_all
+
+if TYPE_CHECKING:
+    import argparse
+
+NOT_FOUND = "credentials not found in native keychain"
+PROGRAM = "docker-credential-bioprodict"
+MAX_JSON = 65536
+IDENTITY_TOKEN_USER = "<token>"  # docker's username for "the secret is an identity token"
+
+USAGE = f"""\
+usage: {PROGRAM} [--profile NAME] [--config FILE] [--debug] get|store|erase|list|version
+
+docker's credential helper for Bio-Prodict access tokens. Configure it in
+~/.docker/config.json with
+  {{"credHelpers": {{"api.bio-prodict.nl": "bioprodict"}}}}"""
+
+
+@dataclass(frozen=True)
+class Server:
+    """A server as docker names it: ``host[:port]`` or an URL; https unless it says otherwise."""
+
+    url: str  # as given, echoed back in answers
+    scheme: str
+    netloc: str
+
+
+@dataclass(frozen=True)
+class StoreRequest:
+    server: Server
+    username: str
+    secret: str
+
+
+def parse_server(data: bytes) -> Server:
+    """The server URL that docker sends for ``get`` and ``erase``."""
+    if len(data) > MAX_LINE:
+        raise InvalidRequest(f"a server URL of more than {MAX_LINE} bytes")
+    return _server(decode(data, "the server URL").strip(" \t\n"))
+
+
+def _server(url: str) -> Server:
+    check_plain(url, "the server URL")  # no control characters, tabs included
+    if not url:
+        raise InvalidRequest("no server URL")
+    if " " in url:
+        raise InvalidRequest("the server URL contains a space")
+    try:
+        parts = urlsplit(url if "://" in url else f"https://{url}")
+    except ValueError:
+        raise InvalidRequest("the server URL cannot be parsed") from None
+    if not parts.netloc:
+        raise InvalidRequest("the server URL names no host")
+    return Server(url, parts.scheme.lower(), parts.netloc)
+
+
+def parse_store_request(data: bytes) -> StoreRequest:
+    """The JSON object ``{"ServerURL", "Username", "Secret"}`` of ``store``."""
+    if len(data) > MAX_JSON:
+        raise InvalidRequest(f"JSON of more than {MAX_JSON} bytes")
+    try:
+        document = json.loads(decode(data, "the JSON"), object_pairs_hook=_unique_keys)
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+        raise InvalidRequest("the input is not valid JSON") from None
+    if not isinstance(document, dict):
+        raise InvalidRequest("the JSON is not an object")
+    fields = {}
+    for key in ("ServerURL", "Username", "Secret"):
+        value = document.get(key)
+        if not isinstance(value, str) or not value:
+            raise InvalidRequest(f"the JSON has no {key} string")
+        fields[key] = (check_value if key == "Secret" else check_plain)(value, key)
+    return StoreRequest(_server(fields["ServerURL"]), fields["Username"], fields["Secret"])
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        raise ValueError("duplicate key")  # which one counts would be a guess
+    return document
+
+
+def format_credentials(server: Server, token: StoredToken) -> bytes:
+    answer = {"ServerURL": server.url, "Username": token.username, "Secret": token.access_token}
+    return json.dumps(answer).encode() + b"\n"
+
+
+def format_listing(usernames: Mapping[str, str]) -> bytes:
+    return json.dumps(dict(usernames), sort_keys=True).encode() + b"\n"
+
+
+# -- the token side -------------------------------------------------------------------------
+
+
+class Answer(Exception):
+    """Ends an action with ``text`` on stdout and an exit status (docker's error channel)."""
+
+    def __init__(self, text: str, exit_code: int = EXIT_FAILURE) -> None:
+        super().__init__(text)
+        self.text = text
+        self.exit_code = exit_code
+
+
+def serve(
+    action: str,
+    stdin: BinaryIO,
+    stdout: BinaryIO,
+    flags: Mapping[str, Any],
+    environ: Mapping[str, str],
+) -> int:
+    """Answer one docker request; the exit status."""
+    try:
+        if action not in ACTIONS:
+            raise Answer(f"bp-helper: unknown action {action!r}: use {', '.join(ACTIONS)}")
+        stdout.write(ACTIONS[action](stdin, flags, environ))
+        code = 0
+    except InvalidRequest:
+        raise  # one line on stderr, nothing on stdout
+    except Answer as answer:
+        stdout.write(answer.text.encode() + b"\n")
+        code = answer.exit_code
+    except BpError as exc:
+        stdout.write(log.redact(f"bp-helper: {exc.message}").encode() + b"\n")
+        code = exc.exit_code
+    stdout.flush()
+    return code
+
+
+Flags = Mapping[str, Any]
+
+
+def get(stdin: BinaryIO, flags: Flags, environ: Mapping[str, str]) -> bytes:
+    server = parse_server(read_all(stdin, MAX_LINE))
+    settings = _bound(server, None, flags, environ)
+    reason = "nobody can be asked over docker's credential protocol"
+    service = TokenService(settings, lambda: NoPrompter(reason))
+    try:
+        token = service.get()
+    except LoginRequired as exc:
+        log.error(f"{exc.message}; or run `docker login {server.netloc}`")
+        raise Answer(NOT_FOUND) from None
+    return format_credentials(server, token)
+
+
+def store(stdin: BinaryIO, flags: Flags, environ: Mapping[str, str]) -> bytes:
+    request = parse_store_request(read_all(stdin, MAX_JSON))
+    log.add_secret(request.secret)
+    if request.username == IDENTITY_TOKEN_USER:
+        raise BpError("docker sent an identity token, not a password: log in with a username")
+    server = request.server
+    chosen = select_profile(server.scheme, server.netloc, request.username, flags, environ)
+    if chosen is None:
+        raise BpError(
+            f"no profile may send its token to {server.scheme}://{server.netloc}: add the host "
+            "to `hosts` of a profile (https only; http only to loopback)"
+        )
+    settings = Settings({**flags, "profile": chosen.profile, "username": request.username}, environ)
+    service = TokenService(settings, lambda: choose_prompter(settings.noninteractive))
+    service.login(username=request.username, password=request.secret)
+    log.debug(f"logged in to profile {settings.profile!r} as {request.username!r}")
+    return b""
+
+
+def erase(stdin: BinaryIO, flags: Flags, environ: Mapping[str, str]) -> bytes:
+    server = parse_server(read_all(stdin, MAX_LINE))
+    settings = _bound(server, None, flags, environ)
+    if TokenService(settings).logout():
+        log.debug(f"logged out of profile {settings.profile!r}")
+    return b""
+
+
+def listing(stdin: BinaryIO, flags: Flags, environ: Mapping[str, str]) -> bytes:
+    """Every bound host of a profile with a usable login, and whose login it is."""
+    usernames: dict[str, str] = {}
+    for settings in candidate_profiles(flags, environ):
+        try:
+            service = TokenService(settings)
+            token = service.env_token() or service.stored()
+            hosts = settings.hosts
+        except BpError as exc:
+            log.debug(f"profile {settings.flags['profile']!r} skipped: {exc.message}")
+            continue
+        if token is None:
+            continue
+        for host in hosts:
+            usernames.setdefault(host, token.username)
+    return format_listing(usernames)
+
+
+def version(stdin: BinaryIO, flags: Flags, environ: Mapping[str, str]) -> bytes:
+    return f"{PROGRAM} (bp-helper) {__version__}\n".encode()
+
+
+def _bound(
+    server: Server, username: str | None, flags: Flags, environ: Mapping[str, str]
+) -> Settings:
+    settings = select_profile(server.scheme, server.netloc, username, flags, environ)
+    if settings is None:
+        log.debug(f"{server.scheme}://{server.netloc} is not bound to any profile")
+        raise Answer(NOT_FOUND)
+    return settings
+
+
+ACTIONS: dict[str, Callable[[BinaryIO, Flags, Mapping[str, str]], bytes]] = {
+    "get": get,
+    "store": store,
+    "erase": erase,
+    "list": listing,
+    "version": version,
+}
+
+
+def cmd_docker(args: argparse.Namespace, settings: Settings) -> int:
+    """``bp-helper docker ACTION``: the same protocol behind the main command."""
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    return serve(args.action, stdin, stdout, settings.flags, settings.environ)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``docker-credential-bioprodict``."""
+    from .program import run
+
+    return run(PROGRAM, USAGE, serve, argv)

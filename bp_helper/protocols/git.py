@@ -1,0 +1,191 @@
+"""``git-credential-bioprodict``: git's credential-helper protocol over the token engine.
+
+git runs ``git-credential-bioprodict get|store|erase`` with ``key=value`` lines on stdin, up to
+a blank line or the end of input (git's ``git-credential`` documentation). Reading and
+answering are pure functions (:func:`parse_request`, :func:`format_answer`); :func:`serve`
+joins them to host binding and the :class:`~bp_helper.tokens.TokenService`:
+
+- ``get`` for a bound host answers ``username``, ``password`` (the access token) and
+  ``password_expiry_utc``; when the request carries ``capability[]=authtype`` (git 2.46 and
+  later) also ``capability[]=authtype``, ``authtype=Bearer`` and ``credential``. A ``username``
+  in the request says whose token is wanted. Any other host: no answer, exit 0, and git asks
+  its next helper. A login that nobody can type: a one-line hint on stderr, no answer.
+- ``erase`` drops the cached access token (when it is the one git saw rejected), so that the
+  next ``get`` refreshes. ``store`` changes nothing: the token store is already up to date.
+- Unknown attributes and actions are ignored, as git asks of helpers.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from .. import log
+from ..binding import select_profile
+from ..errors import BpError, LoginRequired
+from ..prompt import choose_prompter
+from ..settings import Settings
+from ..store import StoredToken
+from ..tokens import TokenService
+from .wire import MAX_INPUT, MAX_LINE, InvalidRequest, check_plain, check_value, decode, read_lines
+
+if TYPE_CHECKING:
+    import argparse
+
+ACTIONS = ("get", "store", "erase")
+# Attributes with one value; everything else but capability[] is ignored.
+SINGLE = frozenset({"protocol", "host", "path", "username", "password", "credential"})
+
+USAGE = """\
+usage: git-credential-bioprodict [--profile NAME] [--config FILE] [--debug] get|store|erase
+
+git's credential helper for Bio-Prodict access tokens. Configure it with
+  git config --global credential.https://api.bio-prodict.nl.helper bioprodict
+then git asks it for a token when a bound host wants a password."""
+
+
+@dataclass(frozen=True)
+class GitRequest:
+    """What git asks about: a protocol and host, and perhaps a username or a credential."""
+
+    protocol: str
+    host: str  # host[:port], as git sends it
+    username: str | None = None
+    path: str | None = None
+    secret: str | None = None  # the password (or pre-encoded credential) being stored or erased
+    capabilities: frozenset[str] = frozenset()
+
+    @property
+    def where(self) -> str:
+        return f"{self.protocol}://{self.host}"
+
+
+def parse_request(data: bytes) -> GitRequest:
+    """The request in ``data``; :class:`InvalidRequest` when it breaks a rule.
+
+    Refused: a line over ``MAX_LINE`` bytes (with its newline), a NUL or CR anywhere, bytes
+    that are not UTF-8, a line without ``=``, two different values for one attribute, no
+    ``protocol`` or no ``host``, or a control character in either or in ``username`` (it is
+    shown in a terminal prompt).
+    """
+    if len(data) > MAX_INPUT:
+        raise InvalidRequest(f"more than {MAX_INPUT} bytes of input")
+    values: dict[str, str] = {}
+    capabilities: list[str] = []
+    for number, raw in enumerate(data.split(b"\n"), 1):
+        if not raw:
+            break  # a blank line (or the end of input) ends the request
+        what = f"line {number}"
+        if len(raw) >= MAX_LINE:
+            raise InvalidRequest(f"{what} is longer than {MAX_LINE} bytes")
+        key, sep, value = check_value(decode(raw, what), what).partition("=")
+        if not sep or not key:
+            raise InvalidRequest(f"{what} is not key=value")
+        if key == "capability[]":
+            if value:
+                capabilities.append(value)
+            else:
+                capabilities.clear()  # an empty array value resets the list
+        elif key in SINGLE and values.setdefault(key, value) != value:
+            raise InvalidRequest(f"two different values for {key!r}")
+    protocol = values.get("protocol")
+    host = values.get("host")
+    if not protocol:
+        raise InvalidRequest("no protocol in the request")
+    if not host:
+        raise InvalidRequest("no host in the request")
+    return GitRequest(
+        protocol=check_plain(protocol, "protocol").lower(),
+        host=check_plain(host, "host"),
+        username=check_plain(values.get("username", ""), "username") or None,
+        path=values.get("path"),
+        secret=values.get("password") or values.get("credential") or None,
+        capabilities=frozenset(capabilities),
+    )
+
+
+def format_answer(token: StoredToken, capabilities: frozenset[str]) -> bytes:
+    """git's answer for ``token``: the authtype/credential pair only when git can take it."""
+    lines: list[str] = []
+    if "authtype" in capabilities:
+        lines += ["capability[]=authtype", "authtype=Bearer", f"credential={token.access_token}"]
+    lines += [f"username={token.username}", f"password={token.access_token}"]
+    if math.isfinite(token.expires_at):
+        lines.append(f"password_expiry_utc={int(token.expires_at)}")
+    for line in lines:
+        if any(char in line for char in "\0\r\n"):
+            raise BpError("the stored username or token holds a line break; run `bp-helper login`")
+    return "".join(f"{line}\n" for line in lines).encode()
+
+
+# -- the token side -------------------------------------------------------------------------
+
+
+def serve(
+    action: str,
+    stdin: BinaryIO,
+    stdout: BinaryIO,
+    flags: Mapping[str, Any],
+    environ: Mapping[str, str],
+) -> int:
+    """Answer one git request; the exit status (always 0 unless something failed)."""
+    if action not in ACTIONS:
+        log.debug(f"ignoring the unknown action {action!r}")
+        return 0
+    request = parse_request(read_lines(stdin))
+    if action == "store":
+        log.debug(f"store for {request.where}: nothing to do, bp-helper keeps its own tokens")
+        return 0
+    settings = bound_settings(request, flags, environ)
+    if settings is None:
+        log.debug(f"{request.where} is not bound to any profile: no answer")
+        return 0
+    service = TokenService(settings, lambda: choose_prompter(*_no_prompt(settings, environ)))
+    if action == "erase":
+        if service.forget_access_token(rejected=request.secret):
+            log.debug(f"dropped the access token of profile {settings.profile!r}")
+        return 0
+    try:
+        token = service.get()
+    except LoginRequired as exc:
+        log.error(f"no token for {request.where}: {exc.message}")
+        return 0
+    stdout.write(format_answer(token, request.capabilities))
+    stdout.flush()
+    return 0
+
+
+def bound_settings(
+    request: GitRequest, flags: Mapping[str, Any], environ: Mapping[str, str]
+) -> Settings | None:
+    """The profile bound to the request's host; a username in the request is the login's."""
+    chosen = select_profile(request.protocol, request.host, request.username, flags, environ)
+    if chosen is None or request.username is None:
+        return chosen
+    return Settings({**flags, "profile": chosen.profile, "username": request.username}, environ)
+
+
+def _no_prompt(settings: Settings, environ: Mapping[str, str]) -> tuple[bool, str]:
+    """Whether prompting is off, and why: git's GIT_TERMINAL_PROMPT=0 counts too."""
+    if settings.noninteractive:
+        return True, f"set by {settings.resolve('noninteractive').source}"
+    value = environ.get("GIT_TERMINAL_PROMPT", "").strip()
+    if value.lower() in ("0", "false", "no", "off"):  # git reads it as a boolean
+        return True, f"GIT_TERMINAL_PROMPT={value}"
+    return False, ""
+
+
+def cmd_git(args: argparse.Namespace, settings: Settings) -> int:
+    """``bp-helper git ACTION``: the same protocol behind the main command."""
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    return serve(args.action, stdin, stdout, settings.flags, settings.environ)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``git-credential-bioprodict``."""
+    from .program import run
+
+    return run("git-credential-bioprodict", USAGE, serve, argv)

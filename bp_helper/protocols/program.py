@@ -1,0 +1,90 @@
+"""The command lines of the two helper executables, and their one exit point.
+
+``git-credential-bioprodict [--profile NAME] [--config FILE] [--debug] ACTION``: git appends
+the action to the helper's configured command line (``credential.helper = "bioprodict
+--profile staging"``). ``docker-credential-bioprodict`` reads the same options. There is no
+argparse here: git and docker start these programs for every request, so they import as
+little as they can. :func:`run` turns every error into one line on stderr, as
+:func:`bp_helper.cli.main` does for ``bp-helper``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from .. import __version__, log
+from ..errors import EXIT_FAILURE, BpError, UsageError
+
+Serve = Callable[[str, BinaryIO, BinaryIO, Mapping[str, Any], Mapping[str, str]], int]
+VALUED = {"--profile": "profile", "--config": "config"}  # option -> setting name
+SWITCHES = frozenset({"--debug", "--help", "-h", "--version"})
+
+
+@dataclass(frozen=True)
+class Invocation:
+    action: str | None
+    flags: dict[str, str] = field(default_factory=dict)
+    switches: frozenset[str] = frozenset()
+
+
+def parse_argv(argv: Sequence[str]) -> Invocation:
+    """Options and the one action; a :class:`UsageError` for anything else."""
+    flags: dict[str, str] = {}
+    switches: set[str] = set()
+    actions: list[str] = []
+    items = iter(argv)
+    for item in items:
+        name, equals, value = item.partition("=")
+        if name in VALUED:
+            if not equals:
+                value = next(items, "")
+            if not value:
+                raise UsageError(f"{name} needs a value")
+            flags[VALUED[name]] = value
+        elif item in SWITCHES:
+            switches.add(item)
+        elif item.startswith("-"):
+            raise UsageError(f"unknown option {item!r}")
+        else:
+            actions.append(item)
+    if len(actions) > 1:
+        raise UsageError(f"one action expected, got {len(actions)}")
+    return Invocation(actions[0] if actions else None, flags, frozenset(switches))
+
+
+def run(program: str, usage: str, serve: Serve, argv: Sequence[str] | None = None) -> int:
+    """Run ``program``; every error ends here as one line on stderr."""
+    try:
+        invocation = parse_argv(sys.argv[1:] if argv is None else argv)
+        if "--debug" in invocation.switches:
+            log.enable_debug()
+        if invocation.switches & {"--help", "-h"}:
+            print(usage)
+            return 0
+        if "--version" in invocation.switches:
+            print(f"{program} (bp-helper) {__version__}")
+            return 0
+        if invocation.action is None:
+            raise UsageError(f"no action given (see `{program} --help`)")
+        stdin = sys.stdin.buffer if sys.stdin is not None else io.BytesIO()
+        return serve(invocation.action, stdin, sys.stdout.buffer, invocation.flags, os.environ)
+    except BpError as exc:
+        log.error(exc.message)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return 130
+    except BrokenPipeError:
+        return EXIT_FAILURE
+    except Exception as exc:  # a bug: say so in one line, details only with --debug
+        if log.debug_enabled():
+            import traceback
+
+            log.debug(traceback.format_exc())
+        log.error(f"internal error ({type(exc).__name__}); run with --debug for details")
+        return EXIT_FAILURE

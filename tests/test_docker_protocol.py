@@ -1,0 +1,253 @@
+"""docker's credential-helper protocol, driven by docker-py's credentials client."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+from docker import credentials
+from docker.credentials import errors as docker_errors
+
+from bp_helper.testing import DEMO_USERS, Sandbox
+
+from .protocol_support import (
+    DOCKER,
+    GIT,
+    HEAVY,
+    assert_refused,
+    call_api,
+    git_request,
+    imported_modules,
+    login,
+    path_with_helpers,
+    run_bytes,
+)
+from .support import Home
+
+ALICE = DEMO_USERS["alice"]
+NOT_FOUND = b"credentials not found in native keychain\n"
+
+
+@pytest.fixture
+def store(home: Home, monkeypatch: pytest.MonkeyPatch) -> credentials.Store:
+    """docker-py's client for `docker-credential-bioprodict`, in the test's home."""
+    monkeypatch.setenv("PATH", path_with_helpers())  # docker-py looks the helper up here
+    for name in list(os.environ):
+        if name.startswith("BIOPRODICT_"):
+            monkeypatch.delenv(name)  # docker-py passes its own environment on
+    return credentials.Store("bioprodict", environment=home.env)
+
+
+def test_get_and_list_after_a_login(sandbox: Sandbox, home: Home, store: credentials.Store) -> None:
+    login(home)
+    token = home.stored()["access_token"]
+    answer = store.get(sandbox.netloc)
+    assert answer == {"ServerURL": sandbox.netloc, "Username": "alice", "Secret": token}
+    assert store.get(f"https://{sandbox.netloc}/v2/")["Secret"] == token
+    assert store.list() == {sandbox.netloc: "alice"}
+    assert len(sandbox.requests) == 1  # from the cache
+    assert call_api(sandbox, f"Bearer {answer['Secret']}").status_code == 200
+
+
+def test_unbound_or_logged_out_is_not_found(
+    sandbox: Sandbox, home: Home, store: credentials.Store
+) -> None:
+    with pytest.raises(docker_errors.CredentialsNotFound):
+        store.get(sandbox.netloc)  # bound, but nobody is logged in
+    assert store.list() == {}
+    login(home)
+    for server in ("index.docker.io", "https://index.docker.io/v1/", "127.0.0.1:1"):
+        with pytest.raises(docker_errors.CredentialsNotFound):
+            store.get(server)
+    raw = run_bytes(home, DOCKER, ["get"], b"registry.example.org")
+    assert (raw.returncode, raw.stdout, raw.stderr) == (1, NOT_FOUND, b"")
+    home.env["BIOPRODICT_HOSTS"] = f"{sandbox.netloc},registry.example.org"
+    plain_http = run_bytes(home, DOCKER, ["get"], b"http://registry.example.org")
+    assert (plain_http.returncode, plain_http.stdout) == (1, NOT_FOUND)
+    loopback = run_bytes(home, DOCKER, ["get"], f"http://{sandbox.netloc}".encode())
+    assert json.loads(loopback.stdout)["Username"] == "alice"
+
+
+def test_logged_out_hint_goes_to_stderr(sandbox: Sandbox, home: Home) -> None:
+    done = run_bytes(home, DOCKER, ["get"], sandbox.netloc.encode())
+    assert (done.returncode, done.stdout) == (1, NOT_FOUND)
+    hint = done.stderr.decode().strip()
+    assert len(hint.splitlines()) == 1 and f"docker login {sandbox.netloc}" in hint
+    assert sandbox.requests == []
+
+
+def test_store_is_a_password_login(sandbox: Sandbox, home: Home, store: credentials.Store) -> None:
+    store.store(sandbox.netloc, "alice", ALICE.password)
+    grants = sandbox.token_requests("password")
+    assert len(grants) == 1 and grants[0].form["password"] == [ALICE.password]
+    assert store.get(sandbox.netloc)["Secret"] == home.stored()["access_token"]
+    for path in home.root.rglob("*"):  # the password itself is kept nowhere
+        if path.is_file():
+            assert ALICE.password.encode() not in path.read_bytes(), path
+
+
+def test_a_refused_store_keeps_the_login(
+    sandbox: Sandbox, home: Home, store: credentials.Store
+) -> None:
+    login(home)
+    before = home.store_file().read_bytes()
+    with pytest.raises(docker_errors.StoreError) as refused:
+        store.store(sandbox.netloc, "alice", "not-the-password")
+    assert "Bad credentials" in str(refused.value)
+    assert "not-the-password" not in str(refused.value)
+    assert home.store_file().read_bytes() == before
+    with pytest.raises(docker_errors.StoreError) as unbound:
+        store.store("registry.example.org", "alice", ALICE.password)
+    assert "registry.example.org" in str(unbound.value)
+    identity = run_bytes(
+        home,
+        DOCKER,
+        ["store"],
+        json.dumps({"ServerURL": sandbox.netloc, "Username": "<token>", "Secret": "x"}).encode(),
+    )
+    assert identity.returncode == 1 and b"identity token" in identity.stdout
+    assert home.store_file().read_bytes() == before
+
+
+def test_store_with_two_factor(sandbox: Sandbox, home: Home, store: credentials.Store) -> None:
+    bob = DEMO_USERS["bob"]
+    with pytest.raises(docker_errors.StoreError) as refused:
+        store.store(sandbox.netloc, "bob", bob.password)
+    assert "two-factor" in str(refused.value)
+    assert bob.twofactor is not None
+    with_code = credentials.Store(
+        "bioprodict", environment={**home.env, "BIOPRODICT_TWOFACTOR": bob.twofactor}
+    )
+    with_code.store(sandbox.netloc, "bob", bob.password)
+    assert store.get(sandbox.netloc)["Username"] == "bob"
+
+
+def test_erase_logs_out(sandbox: Sandbox, home: Home, store: credentials.Store) -> None:
+    login(home)
+    store.erase(sandbox.netloc)
+    assert not home.store_file().exists()
+    with pytest.raises(docker_errors.CredentialsNotFound):
+        store.get(sandbox.netloc)
+    store.erase(sandbox.netloc)  # erasing nothing is fine
+    with pytest.raises(docker_errors.CredentialsNotFound):
+        store.erase("registry.example.org")
+
+
+def test_version_and_the_bp_helper_front_end(sandbox: Sandbox, home: Home) -> None:
+    version = run_bytes(home, DOCKER, ["version"])
+    assert version.returncode == 0
+    assert version.stdout.decode().startswith("docker-credential-bioprodict (bp-helper) ")
+    login(home)
+    same = home.run(["docker", "get"], input=sandbox.netloc)
+    assert json.loads(same.stdout)["Secret"] == home.stored()["access_token"]
+    assert json.loads(home.run(["docker", "list"]).stdout) == {sandbox.netloc: "alice"}
+    unknown = run_bytes(home, DOCKER, ["frobnicate"])
+    assert unknown.returncode == 1 and b"unknown action" in unknown.stdout
+
+
+def test_list_maps_each_bound_host_of_each_logged_in_profile(sandbox: Sandbox, home: Home) -> None:
+    home.write_config(
+        "[profiles.staging]\n"
+        f"token_url = '{sandbox.token_url}'\n"
+        f"hosts = ['{sandbox.netloc}', 'api.example.org']\n"
+        "[profiles.idle]\nhosts = ['idle.example.org']\n"
+    )
+    login(home)
+    done = home.bp("--profile", "staging", "login", "--username", "bob", "--password-stdin",
+                   "--twofactor", "246810", input=DEMO_USERS["bob"].password)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    listing = json.loads(run_bytes(home, DOCKER, ["list"]).stdout)
+    assert listing == {sandbox.netloc: "alice", "api.example.org": "bob"}  # default first
+    staging = json.loads(run_bytes(home, DOCKER, ["--profile", "staging", "list"]).stdout)
+    assert staging == {sandbox.netloc: "bob", "api.example.org": "bob"}
+
+
+def test_malformed_store_input_is_refused(sandbox: Sandbox, home: Home) -> None:
+    login(home)
+    before = home.store_file().read_bytes()
+    for data in (
+        b'{"ServerURL": "x"',
+        b"[" * 30_000 + b"]" * 30_000,  # valid JSON, too deep to parse
+        b"[" * 100_000 + b"]" * 100_000,  # too large to read
+        b'{"ServerURL": "%s", "Username": "alice", "Secret": "a\\rb"}' % sandbox.netloc.encode(),
+        b'{"ServerURL": "a", "ServerURL": "b", "Username": "u", "Secret": "s"}',
+        b'{"ServerURL": "a", "Username": "u", "Secret": "%s"}' % (b"x" * 70_000),
+        b"\xff\xfe{}",
+    ):
+        assert_refused(run_bytes(home, DOCKER, ["store"], data))
+    assert home.store_file().read_bytes() == before
+    assert len(sandbox.requests) == 1  # the login, nothing since
+
+
+def test_cached_get_imports_no_network_stack(sandbox: Sandbox, home: Home) -> None:
+    login(home)
+    env = {"PYTHONPROFILEIMPORTTIME": "1"}
+    done = run_bytes(home, DOCKER, ["get"], sandbox.netloc.encode(), env)
+    assert done.returncode == 0 and b'"Secret"' in done.stdout
+    modules = imported_modules(done.stderr.decode())
+    assert "bp_helper" in modules
+    assert modules.isdisjoint((*HEAVY, "argparse")), sorted(modules & {*HEAVY, "argparse"})
+
+
+def test_canary_secrets_never_leak_from_either_helper(sandbox: Sandbox, home: Home) -> None:
+    """Both helpers, every action, with --debug, good and bad paths: secrets stay put."""
+    password = ALICE.password
+    wrong = password + "-wrong"
+    client_secret = home.env["BIOPRODICT_CLIENT_SECRET"]
+    answers: list[bytes] = []  # stdout of a get: the access token belongs there
+    others: list[bytes] = []
+
+    def run(program: str, action: str, data: bytes) -> None:
+        done = run_bytes(home, program, ["--debug", action], data)
+        others.append(done.stderr)
+        (answers if action == "get" else others).append(done.stdout)
+
+    def store_request(secret: str) -> bytes:
+        document = {"ServerURL": sandbox.netloc, "Username": "alice", "Secret": secret}
+        return json.dumps(document).encode()
+
+    run(DOCKER, "store", store_request(password))
+    tokens = home.stored()
+    run(DOCKER, "store", store_request(wrong))
+    run(DOCKER, "get", sandbox.netloc.encode())
+    run(DOCKER, "list", b"")
+    run(GIT, "get", b"capability[]=authtype\n" + git_request(sandbox))
+    run(GIT, "store", git_request(sandbox, "username=alice", f"password={tokens['access_token']}"))
+    run(GIT, "erase", git_request(sandbox, f"password={tokens['access_token']}"))
+    sandbox.revoke_refresh_tokens()  # the server echoes the refresh token it rejects
+    run(GIT, "get", git_request(sandbox))
+    run(GIT, "get", git_request(sandbox, "username=alice\rpassword=x"))
+    run(DOCKER, "erase", sandbox.netloc.encode())
+    assert any(b"debug:" in text for text in others)
+    assert any(tokens["access_token"].encode() in text for text in answers)
+    secrets = (password, wrong, client_secret, tokens["refresh_token"], tokens["access_token"])
+    for text in others:
+        for secret in secrets:
+            assert secret.encode() not in text, f"a secret leaked into: {text[:300]!r}"
+    for text in answers:
+        for secret in secrets[:4]:
+            assert secret.encode() not in text
+
+
+@pytest.mark.skipif(shutil.which("docker") is None, reason="the docker CLI is not installed")
+def test_docker_cli_logout_erases_through_the_helper(sandbox: Sandbox, home: Home) -> None:
+    """The config.json line of the README, read by the real docker CLI (no daemon needed)."""
+    login(home)
+    docker_config = home.root / ".docker"
+    docker_config.mkdir()
+    (docker_config / "config.json").write_text(
+        json.dumps({"credHelpers": {sandbox.netloc: "bioprodict"}})
+    )
+    done = subprocess.run(
+        ["docker", "logout", sandbox.netloc],
+        capture_output=True,
+        text=True,
+        env={**home.env, "PATH": path_with_helpers(), "DOCKER_CONFIG": str(docker_config)},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert not home.store_file().exists()
