@@ -98,9 +98,9 @@ def test_format_answer() -> None:
     capable = git.format_answer(TOKEN, frozenset({"authtype", "state"})).decode().splitlines()
     assert capable[:3] == ["capability[]=authtype", "authtype=Bearer", "credential=eyJ.access"]
     assert capable[3:] == plain.decode().splitlines()
-    forever = StoredToken(**{**TOKEN.__dict__, "expires_at": math.inf})
+    forever = TOKEN._replace(expires_at=math.inf)
     assert b"password_expiry_utc" not in git.format_answer(forever, frozenset())
-    broken = StoredToken(**{**TOKEN.__dict__, "username": "alice\nhost=evil"})
+    broken = TOKEN._replace(username="alice\nhost=evil")
     with pytest.raises(BpError, match="line break"):
         git.format_answer(broken, frozenset())
 

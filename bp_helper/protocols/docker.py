@@ -21,8 +21,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 from urllib.parse import urlsplit
 
 from .. import __version__, log
@@ -50,8 +49,7 @@ docker's credential helper for Bio-Prodict access tokens. Configure it in
   {{"credHelpers": {{"api.bio-prodict.nl": "bioprodict"}}}}"""
 
 
-@dataclass(frozen=True)
-class Server:
+class Server(NamedTuple):
     """A server as docker names it: ``host[:port]`` or an URL; https unless it says otherwise."""
 
     url: str  # as given, echoed back in answers
@@ -59,8 +57,7 @@ class Server:
     netloc: str
 
 
-@dataclass(frozen=True)
-class StoreRequest:
+class StoreRequest(NamedTuple):
     server: Server
     username: str
     secret: str

@@ -20,8 +20,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from .. import log
 from ..binding import select_profile
@@ -47,8 +46,7 @@ git's credential helper for Bio-Prodict access tokens. Configure it with
 then git asks it for a token when a bound host wants a password."""
 
 
-@dataclass(frozen=True)
-class GitRequest:
+class GitRequest(NamedTuple):
     """What git asks about: a protocol and host, and perhaps a username or a credential."""
 
     protocol: str

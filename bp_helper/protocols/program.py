@@ -14,8 +14,7 @@ import io
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from .. import __version__, log
 from ..errors import EXIT_FAILURE, BpError, UsageError
@@ -25,10 +24,9 @@ VALUED = {"--profile": "profile", "--config": "config"}  # option -> setting nam
 SWITCHES = frozenset({"--debug", "--help", "-h", "--version"})
 
 
-@dataclass(frozen=True)
-class Invocation:
+class Invocation(NamedTuple):
     action: str | None
-    flags: dict[str, str] = field(default_factory=dict)
+    flags: dict[str, str] = {}  # noqa: RUF012 -- never mutated
     switches: frozenset[str] = frozenset()
 
 
