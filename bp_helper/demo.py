@@ -153,6 +153,10 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         call_api(sandbox, "demo/again", refreshed)
         demo.check(True, "the new token works on the API")
 
+        from .demo_integrations import show_integrations
+
+        show_integrations(demo)
+
         demo.step("log out, then ask for a token with nobody to type a password")
         demo.run(["logout"])
         failed = demo.run(["token"], expect=3)
