@@ -99,8 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", metavar="FILE", help="write FILE (mode 0600, atomic) instead")
     command(
         "curl",
-        "run curl with the token on a pipe (-K /dev/fd/N), never in argv or the environment; "
-        "only URLs bound to the profile are allowed",
+        "run curl with the token on a pipe, never in argv or environment (bound URLs only)",
         usage="bp-helper [options] curl [curl arguments...]",
     )
     p = command("netrc", "print netrc entries (the access token as password) for the bound hosts")
