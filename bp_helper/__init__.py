@@ -2,5 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .auth import BioProdictAuth
+
 __version__ = "0.1.0"
-__all__ = ["__version__"]
+__all__ = ["BioProdictAuth", "__version__"]
+
+
+def __getattr__(name: str) -> object:
+    # Imported on first use, so that `import bp_helper` (and `bp-helper token`) stays cheap.
+    if name == "BioProdictAuth":
+        from .auth import BioProdictAuth
+
+        return BioProdictAuth
+    raise AttributeError(f"module 'bp_helper' has no attribute {name!r}")

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from . import log
 from .errors import BpError
-from .settings import Settings, is_loopback, normalize_host
+from .settings import Settings, is_loopback, netloc_of, normalize_host
 
 
 def scheme_allowed(scheme: str, netloc: str) -> bool:
@@ -89,3 +90,28 @@ def _username(settings: Settings) -> str | None:
 
     token = TokenService(settings).store.load()
     return token.username if token else None
+
+
+def origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, for messages: no credentials, path or query."""
+    scheme = urlsplit(url).scheme.lower() or "(no scheme)"
+    try:
+        return f"{scheme}://{netloc_of(url)}"
+    except (BpError, ValueError):
+        return f"{scheme}://(invalid host)"
+
+
+def refusal(url: str, profile: str | None = None) -> str:
+    """Why a token may not go to ``url``, and what to do about it, in one line."""
+    scheme = urlsplit(url).scheme.lower()
+    if "://" not in url or scheme not in ("https", "http"):
+        start = url.split("/", 1)[0].rsplit("@", 1)[-1][:60]  # no path, no credentials
+        return f"refusing to send the Bio-Prodict token to {start!r}...: give a full https:// URL"
+    where = f"refusing to send the Bio-Prodict token to {origin(url)}"
+    if scheme == "http" and not is_loopback(urlsplit(url).hostname or ""):
+        return f"{where}: plain http is only for this machine (loopback); use https"
+    which = f"profile {profile!r} is" if profile else "no bp-helper profile is"
+    return (
+        f"{where}: {which} bound to that host; if it should be, add it to the profile's "
+        "hosts (BIOPRODICT_HOSTS or `hosts` in the config file)"
+    )

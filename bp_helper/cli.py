@@ -94,7 +94,41 @@ def build_parser() -> argparse.ArgumentParser:
     for name, actions in (("git", "get|store|erase"), ("docker", "get|store|erase|list|version")):
         p = command(name, f"{name}'s credential-helper protocol (as {name}-credential-bioprodict)")
         p.add_argument("action", metavar=actions, help="the protocol action; request on stdin")
+    p = command("curl-config", "print a curl config (curl -K) with the Bearer token header")
+    p.epilog = (
+        "curl sends the header to every URL of the command that reads the config, but not "
+        "across redirects to other hosts. The file holds a live token: keep it private."
+    )
+    p.add_argument("--output", metavar="FILE", help="write FILE (mode 0600, atomic) instead")
+    command(
+        "curl",
+        "run curl with the token on a pipe, never in argv or environment (bound URLs only)",
+        usage="bp-helper [options] curl [curl arguments...]",
+    )
+    p = command("netrc", "print netrc entries (the access token as password) for the bound hosts")
+    p.epilog = (
+        "netrc credentials are sent as Basic auth (login:password), for tools and gateways "
+        "that take the token as a password; for an Authorization: Bearer header use "
+        "`bp-helper curl-config`."
+    )
+    p.add_argument(
+        "--output", metavar="FILE", help="merge into FILE, keeping its other entries (0600)"
+    )
     return parser
+
+
+def _split_passthrough(argv: list[str]) -> tuple[list[str], list[str] | None]:
+    """``bp-helper [options] curl ARGS...``: everything after ``curl`` belongs to curl."""
+    valued = {"--profile", "--config", "--token-url", "--hosts", "--client-id"}
+    index = 0
+    while index < len(argv):
+        word = argv[index]
+        if word == "curl":
+            return argv[: index + 1], argv[index + 1 :]
+        if not word.startswith("-"):
+            break
+        index += 2 if word in valued else 1
+    return argv, None
 
 
 def _handler(name: str) -> Handler:
@@ -119,6 +153,13 @@ def _handler(name: str) -> Handler:
         from .protocols.docker import cmd_docker
 
         return cmd_docker
+    if name in ("curl", "curl-config", "netrc"):
+        # integrations/ installs as bp_helper_integrations (see pyproject.toml)
+        from bp_helper_integrations import curl, netrc
+
+        handlers = {"curl": curl.cmd_curl, "curl-config": curl.cmd_curl_config}
+        chosen: Handler = handlers.get(name, netrc.cmd_netrc)
+        return chosen
     raise UsageError(f"unknown command {name!r}")
 
 
@@ -126,7 +167,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``bp-helper``; every error ends here as one line on stderr."""
     args: argparse.Namespace | None = None
     try:
+        argv, passthrough = _split_passthrough(list(sys.argv[1:] if argv is None else argv))
         args = build_parser().parse_args(argv)
+        args.curl_args = passthrough
         if getattr(args, "debug", None):
             log.enable_debug()
         if not args.command:

@@ -157,6 +157,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
         walkthrough.git_steps(demo, sandbox)
         walkthrough.docker_steps(demo, sandbox)
+        from .demo_integrations import show_integrations
+
+        show_integrations(demo)
 
         demo.step("log out, then ask for a token with nobody to type a password")
         demo.run(["logout"])

@@ -38,6 +38,10 @@ class ConfigError(BpError):
     exit_code = EXIT_USAGE
 
 
+class HostNotBound(UsageError):
+    """A token was wanted for a host no profile is bound to: it is never sent there."""
+
+
 class LoginRequired(BpError):
     """A (new) password login is needed, but no password or terminal is available."""
 

@@ -1,0 +1,120 @@
+"""The integration steps of ``bp-helper demo``: HTTPie, curl, netrc and requests at work."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shlex
+import shutil
+import stat
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .demo import DemoFailed, Walkthrough
+
+REQUESTS_SNIPPET = (
+    "import sys, requests, bp_helper; "
+    "print(requests.get(sys.argv[1], auth=bp_helper.BioProdictAuth(), timeout=30).text)"
+)
+
+
+def run_program(
+    demo: Walkthrough, argv: Sequence[str], shown: str, expect: int = 0
+) -> subprocess.CompletedProcess[str]:
+    """Run another program in the demo's home, narrated like ``Walkthrough.run``."""
+    print(f"   $ {shown}")
+    done = subprocess.run(
+        list(argv),
+        capture_output=True,
+        text=True,
+        env=demo.env,
+        timeout=60,
+        check=False,
+        stdin=subprocess.DEVNULL,
+        cwd=demo.home,
+    )
+    for line in (done.stdout + done.stderr).strip().splitlines():
+        print(f"     {line}")
+    if done.returncode != expect:
+        raise DemoFailed(f"demo step {demo.step_no}: `{shown}` exited {done.returncode}")
+    return done
+
+
+def show_integrations(demo: Walkthrough) -> None:
+    sandbox = demo.sandbox
+    url = sandbox.api_url + "demo/"
+    q = shlex.quote
+
+    def last_authorization() -> str:
+        return sandbox.api_requests[-1].headers.get("authorization", "")
+
+    demo.step("HTTPie: `http --auth-type=bioprodict` (the plugin bp-helper installs)")
+    if importlib.util.find_spec("httpie") is None:
+        demo.say("HTTPie is not installed here; `pip install 'bp-helper[httpie]'` adds it.")
+    else:
+        found = shutil.which("http", path=str(Path(sys.executable).parent))
+        http = [found] if found else [sys.executable, "-m", "httpie"]
+        http.append("--ignore-stdin")  # HTTPie would read a request body from our stdin
+        done = run_program(
+            demo,
+            [*http, "--auth-type=bioprodict", f"{url}httpie"],
+            f"http --auth-type=bioprodict {url}httpie",
+        )
+        demo.check(json.loads(done.stdout).get("username") == "alice", "HTTP 200, as alice")
+        demo.check(last_authorization().startswith("Bearer "), "the token went as a Bearer header")
+        done = run_program(
+            demo,
+            [*http, "--auth-type=bioprodict", "https://example.org/"],
+            "http --auth-type=bioprodict https://example.org/",
+            expect=1,
+        )
+        demo.check("refusing to send" in done.stderr, "a host that is not bound gets no token")
+
+    curl = shutil.which("curl")
+    demo.step("curl: a generated config for `curl -K`, and `bp-helper curl`")
+    if curl is None:
+        demo.say("curl is not installed here; the curl steps are skipped.")
+    else:
+        config = demo.home / "bioprodict.curlrc"
+        demo.run(["curl-config", "--output", str(config)])
+        mode = stat.S_IMODE(config.stat().st_mode)
+        holds = 'header = "Authorization: Bearer ' in config.read_text()
+        demo.check(mode == 0o600 and holds, f"{config.name} holds the header; mode {mode:04o}")
+        done = run_program(
+            demo,
+            [curl, "-sS", "--fail", "-K", str(config), f"{url}curl"],
+            f"curl -sS --fail -K {q(config.name)} {url}curl",
+        )
+        demo.check(json.loads(done.stdout).get("username") == "alice", "HTTP 200 with curl -K")
+        demo.say("`bp-helper curl` hands curl the header on a pipe (-K /dev/fd/N):")
+        done = demo.run(["curl", "-sS", "--fail", f"{url}wrapped"])
+        demo.check(json.loads(done.stdout).get("path") == "/api/demo/wrapped", "HTTP 200")
+        done = demo.run(["curl", "-sS", "https://example.org/"], expect=2)
+        demo.check("refusing" in done.stderr, "refused for a host that is not bound")
+
+        demo.step("netrc: the token as a password, which curl sends as Basic auth")
+        netrc = demo.home / "netrc"
+        netrc.write_text("# my other credentials\nmachine ftp.example.org login me password pw\n")
+        demo.run(["netrc", "--output", str(netrc)])
+        kept = netrc.read_text().startswith("# my other credentials\nmachine ftp.example.org")
+        demo.check(kept, "the other entry and the comment are still there")
+        sandbox.accept_basic_token = True  # this gateway takes user:token as Basic auth
+        try:
+            done = run_program(
+                demo,
+                [curl, "-sS", "--fail", "--netrc-file", str(netrc), f"{url}netrc"],
+                f"curl -sS --fail --netrc-file netrc {url}netrc",
+            )
+        finally:
+            sandbox.accept_basic_token = False
+        demo.check(last_authorization().startswith("Basic "), "curl sent Basic alice:<token>")
+
+    demo.step("Python: requests.get(url, auth=bp_helper.BioProdictAuth())")
+    done = run_program(
+        demo,
+        [sys.executable, "-c", REQUESTS_SNIPPET, f"{url}python"],
+        f"python3 -c {q(REQUESTS_SNIPPET)} {url}python",
+    )
+    demo.check(json.loads(done.stdout).get("username") == "alice", "HTTP 200, as alice")
