@@ -63,9 +63,12 @@ class CredentialsRejected(TokenRequestError):
 
     transient = False
 
-    def __init__(self, message: str, *, maybe_twofactor: bool = False) -> None:
+    def __init__(
+        self, message: str, *, maybe_twofactor: bool = False, reason: str | None = None
+    ) -> None:
         super().__init__(message)
         self.maybe_twofactor = maybe_twofactor
+        self.reason = reason or message  # what the server said, without advice
 
 
 class RefreshRejected(TokenRequestError):
