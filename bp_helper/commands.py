@@ -42,7 +42,7 @@ def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
     token = service.login(
         username=args.username,
         password=password,
-        twofactor=args.twofactor,
+        twofactor=None,  # --twofactor is a setting: the two-factor sources find it
         remember_password=args.remember_password,
     )
     print(f"Logged in to profile {settings.profile!r} as {describe_user(token)}.")
@@ -88,9 +88,9 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Refresh token:  {'available' if login['refresh_token'] else 'none'}")
     else:
         print("Logged in as:   nobody (run `bp-helper login`)")
-    print("Secrets (where each comes from; where it is kept):")
+    print("Secrets:        (where bp-helper gets each; where it is kept)")
     for name, item in report["secrets"].items():
-        print(f"  {name:16} {item['source'] or '-'}; {item['kept']}")
+        print(f"  {name:16} from {item['source'] or 'nowhere'}; kept: {item['kept']}")
     plaintext = report["plaintext"]
     print(f"Plaintext:      {', '.join(plaintext) if plaintext else 'nothing'} kept unencrypted")
     print("Settings:")

@@ -39,6 +39,7 @@ from .settings import Settings
 
 KEYRING = "OS keyring"
 PROMPT = "terminal prompt"
+STDIN = "standard input (--password-stdin)"
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,7 @@ def password_sources(
     remembered: tuple[OsKeyring, KeyringEntry] | None = None,
 ) -> list[SecretSource]:
     sources: list[SecretSource] = [
-        GivenSource(given, "standard input (--password-stdin)"),
+        GivenSource(given, STDIN),
         SettingSource(settings, "password"),
         CommandSource(settings, "password_command", allow_empty=False),
     ]

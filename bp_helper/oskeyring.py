@@ -114,8 +114,9 @@ class OsKeyring:
         worker.start()
         worker.join(self.timeout)
         if not outcome:
+            log.debug(f"OS keyring: no answer when asked to {what}")
             raise self._fail(
-                f"the backend did not {what} within {self.timeout:g} s "
+                f"the backend did not answer within {self.timeout:g} s "
                 "(a locked keyring waiting for an unlock prompt?)"
             )
         ok, value = outcome[0]

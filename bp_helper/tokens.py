@@ -231,9 +231,12 @@ class TokenService:
                 ) from None
             raise
         self.refusals.clear()
-        keep = remember_password or remembered
-        if keep and secret.source != credentials.KEYRING:
-            keep = self.keyring.remember_password(username, secret.value)
+        # Store the password when asked to, or refresh a remembered one that a person just
+        # typed (the keyring copy was missing or unreadable); other sources leave it alone.
+        keep = remembered
+        typed = secret.source in (credentials.PROMPT, credentials.STDIN)
+        if remember_password or (remembered and typed):
+            keep = self.keyring.remember_password(username, secret.value) or remembered
         self._save(replace(token, password_in_keyring=keep))
         log.debug(f"logged in as {token.username!r}")
         return token

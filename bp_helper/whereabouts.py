@@ -61,6 +61,7 @@ def secret_whereabouts(
         None,
         prompter,
         when="when a code is needed",
+        unused="needed only for accounts with two-factor authentication",
     )
 
     if record is None:
@@ -89,6 +90,7 @@ def _chain(
     item: KeyringEntry | None,
     prompter: Prompter,
     when: str = "",
+    unused: str = "",
 ) -> Whereabouts:
     try:
         source = credentials.winner(sources)
@@ -96,7 +98,8 @@ def _chain(
         return Whereabouts("", f"(invalid: {exc.message})", False)
     if source is None:
         why = getattr(prompter, "reason", "nobody can be asked")
-        return Whereabouts("", f"nowhere: not configured, and {why}", False)
+        note = f" ({unused})" if unused else ""
+        return Whereabouts("", f"nowhere: not configured, and {why}{note}", False)
     if source == credentials.KEYRING and item is not None:
         return Whereabouts(source, f"OS keyring ({item.describe()})", False)
     if source == credentials.PROMPT:
