@@ -232,7 +232,9 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     doctor = Doctor(settings, offline=args.offline)
     print("bp-helper doctor")
     doctor.check("config", doctor.config)
-    if doctor.problems:
+    try:
+        settings.profile_table  # noqa: B018 -- the other checks need a readable config
+    except BpError:
         print("Fix the configuration first; the other checks depend on it.")
         return EXIT_FAILURE
     doctor.check("client", doctor.client)

@@ -285,3 +285,69 @@ def test_noninteractive_flag_wins_over_a_terminal(sandbox: Sandbox, home: Home) 
         os.close(master)
     assert proc.returncode == 3
     assert b"non-interactive mode" in err and out == b""
+
+
+def test_status_says_where_secrets_live(sandbox: Sandbox, home: Home, tmp_path: Path) -> None:
+    login(home)
+    done = home.bp("status", "--json")
+    data = json.loads(done.stdout)
+    assert data["plaintext"] == ["refresh token", "access token"]
+    secrets = data["secrets"]
+    assert secrets["client secret"]["source"] == "env BIOPRODICT_CLIENT_SECRET"
+    assert secrets["refresh token"]["kept"].startswith(f"token store {home.store_file()}")
+    assert secrets["password"]["source"] == ""  # nowhere: no terminal, nothing configured
+    assert "no terminal" in secrets["password"]["kept"]
+    # a client secret in the config file is plaintext too; a password command is a source
+    del home.env["BIOPRODICT_CLIENT_SECRET"]
+    home.write_config(
+        '[profiles.default]\nclient_secret = "demo-secret"\n'
+        f"password_command = {toml_list(printer(tmp_path, ALICE.password))}\n"
+    )
+    data = json.loads(home.bp("status", "--json").stdout)
+    assert data["plaintext"] == ["client secret", "refresh token", "access token"]
+    assert data["secrets"]["password"]["source"].startswith("password_command (config ")
+    text = home.bp("status").stdout
+    assert "Plaintext:      client secret, refresh token, access token kept unencrypted" in text
+    assert not (tmp_path / "ran").exists()  # status runs no command
+
+
+def test_canary_secret_features_leak_nothing(sandbox: Sandbox, home: Home, tmp_path: Path) -> None:
+    """--debug runs of every secret feature: no secret in any output or in the backoff file."""
+    home.use_keyring("keyrings.alt.file.PlaintextKeyring")
+    wrong = "canary-wrong-" + ALICE.password
+    outputs: list[str] = []
+
+    def run(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+        done = home.run(["--debug", *args], input=stdin, env=env)
+        outputs.append(done.stderr)
+        if args[0] != "token":
+            outputs.append(done.stdout)
+        return done
+
+    command = printer(tmp_path, ALICE.password)
+    home.write_config(
+        '[profiles.default]\nrefresh_token_storage = "keyring"\n'
+        f"password_command = {toml_list(command)}\n"
+    )
+    run("login", "--username", "alice", "--password-stdin", "--remember-password", stdin=wrong)
+    state = (home.store_dir / "default.refused").read_text()
+    assert ALICE.password not in state and "canary" not in state
+    run("login", "--username", "alice", "--password-stdin", "--remember-password",
+        stdin=ALICE.password)  # fmt: skip
+    refresh = home.keyring_get("bp-helper:default:refresh-token", "alice")
+    access = home.stored()["access_token"]
+    assert refresh
+    run("status")
+    run("status", "--json")
+    run("doctor")
+    expire(home, refresh=False)
+    run("token")  # refresh from the keyring
+    sandbox.revoke_refresh_tokens()
+    expire(home, refresh=False)
+    run("token")  # password from password_command
+    run("token", BIOPRODICT_PASSWORD=wrong)
+    run("logout")
+    client_secret = home.env["BIOPRODICT_CLIENT_SECRET"]
+    for text in outputs:
+        for secret in (ALICE.password, wrong, client_secret, refresh, access):
+            assert secret not in text, f"a secret leaked into: {text[:300]!r}"
