@@ -12,14 +12,9 @@ from typing import Any
 from . import log
 from .credentials import strip_line
 from .errors import BpError, UsageError
-from .oskeyring import OsKeyring
-from .prompt import choose_prompter
 from .settings import SOURCES, Settings
 from .store import StoredToken, TokenStore
-from .tokens import TokenService, forget_profile
-from .vault import KeyringSecrets
-from .whereabouts import report as whereabouts_report
-from .whereabouts import secret_whereabouts
+from .tokens import TokenService
 
 
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
@@ -55,6 +50,10 @@ def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_logout(args: argparse.Namespace, settings: Settings) -> int:
     if args.all:
+        from .oskeyring import OsKeyring
+        from .tokens import forget_profile
+        from .vault import KeyringSecrets
+
         directory = settings.store_dir / "tokens"
         names = TokenStore.profiles(directory)
         keyring = OsKeyring(settings.keyring_timeout)
@@ -103,6 +102,10 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
 def status_report(settings: Settings) -> dict[str, Any]:
     """What ``status`` shows; secrets appear only as "(set)"."""
+    from .prompt import choose_prompter
+    from .whereabouts import report as whereabouts_report
+    from .whereabouts import secret_whereabouts
+
     problems: list[str] = []
     shown: dict[str, dict[str, str]] = {}
     profile = settings.resolve("profile")

@@ -22,20 +22,19 @@ output, without its line ending, is the secret.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shlex
-import signal
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import log
 from .errors import ConfigError, LoginRequired
-from .oskeyring import KeyringEntry, KeyringUnavailable, OsKeyring, warn_unavailable
 from .prompt import Prompter
 from .settings import Settings
+
+if TYPE_CHECKING:  # imported where used: `bp-helper token` with a fresh token needs none
+    import subprocess
+
+    from .oskeyring import KeyringEntry, OsKeyring
 
 KEYRING = "OS keyring"
 PROMPT = "terminal prompt"
@@ -139,6 +138,8 @@ class KeyringSource:
         return True
 
     def get(self) -> str | None:
+        from .oskeyring import KeyringUnavailable, warn_unavailable
+
         try:
             value = self.keyring.get(self.item)
         except KeyringUnavailable as exc:
@@ -263,6 +264,9 @@ def twofactor(settings: Settings, prompter: Prompter | None) -> Secret | None:
 
 def run_secret_command(command: Any, what: str, timeout: float) -> str:
     """Run a ``*_command`` without a shell; its first output line, stripped of the line end."""
+    import shlex
+    import subprocess
+
     argv = shlex.split(command) if isinstance(command, str) else list(command)
     log.debug(f"running {what}: {argv[0]!r} with {len(argv) - 1} argument(s)")
     try:
@@ -300,6 +304,10 @@ def run_secret_command(command: Any, what: str, timeout: float) -> str:
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    import contextlib
+    import os
+    import signal
+
     with contextlib.suppress(OSError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()

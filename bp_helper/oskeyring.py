@@ -14,7 +14,6 @@ the same process, so a hanging backend costs at most one timeout.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -102,6 +101,8 @@ class OsKeyring:
     def _call(self, what: str, action: Callable[[Any], T]) -> T:
         if self._broken is not None:
             raise KeyringUnavailable(self._broken)
+        import threading
+
         outcome: list[Any] = []
 
         def work() -> None:

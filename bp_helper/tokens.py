@@ -19,16 +19,15 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from . import credentials, log
-from .backoff import RefusalRecord
 from .errors import CredentialsRejected, LoginRequired, RefreshRejected, TokenRequestError
-from .oskeyring import OsKeyring
 from .prompt import Prompter, choose_prompter
 from .settings import Settings
 from .store import StoredToken, TokenStore
-from .vault import KeyringSecrets
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported where used: the cached path needs none of them
+    from .backoff import RefusalRecord
     from .client import TokenClient
+    from .vault import KeyringSecrets
 
 
 class TokenService:
@@ -53,6 +52,9 @@ class TokenService:
     @cached_property
     def keyring(self) -> KeyringSecrets:
         """The profile's keyring entries (``keyring`` itself is imported on first use only)."""
+        from .oskeyring import OsKeyring
+        from .vault import KeyringSecrets
+
         return KeyringSecrets(
             self.settings.profile,
             OsKeyring(self.settings.keyring_timeout),
@@ -61,6 +63,8 @@ class TokenService:
 
     @cached_property
     def refusals(self) -> RefusalRecord:
+        from .backoff import RefusalRecord
+
         return RefusalRecord(self.store.directory, self.settings.profile)
 
     @property
@@ -316,6 +320,8 @@ class TokenService:
 
 def forget_profile(store: TokenStore, keyring: KeyringSecrets) -> bool:
     """Remove a profile's token file, its keyring entries and its refusal record."""
+    from .backoff import RefusalRecord
+
     record = store.load()
     if record is not None:
         removed = keyring.forget_all(record)
