@@ -69,6 +69,7 @@ class CredentialsRejected(TokenRequestError):
         super().__init__(message)
         self.maybe_twofactor = maybe_twofactor
         self.reason = reason or message  # what the server said, without advice
+        self.code_missing = False  # refused for want of a two-factor code nobody could give
 
 
 class RefreshRejected(TokenRequestError):

@@ -203,8 +203,9 @@ class TokenService:
             username = prompter.ask("Bio-Prodict username: ", secret=False).strip()
             if not username:
                 raise LoginRequired("no username given")
-        remembered = previous is not None and previous.password_in_keyring
-        remembered = remembered and previous is not None and previous.username == username
+        remembered = bool(
+            previous and previous.password_in_keyring and previous.username == username
+        )
         secret = credentials.password(
             credentials.password_sources(
                 self.settings,
@@ -226,7 +227,8 @@ class TokenService:
         try:
             token = self._password_grant(client, username, secret.value, code)
         except CredentialsRejected as exc:
-            self.refusals.remember(username, exc.reason)
+            if not (exc.maybe_twofactor and exc.code_missing):  # a missing code: no backoff
+                self.refusals.remember(username, exc.reason)
             if secret.source == credentials.KEYRING and not exc.maybe_twofactor:
                 self._forget_remembered_password(username)
                 raise CredentialsRejected(
@@ -259,12 +261,14 @@ class TokenService:
                     reason=exc.message,
                 ) from None
             if code is not None or not self.prompter.interactive:
-                raise CredentialsRejected(
+                refused = CredentialsRejected(
                     f"{exc.message}: give the current two-factor code with "
                     "`bp-helper login --twofactor CODE` or BIOPRODICT_TWOFACTOR",
                     maybe_twofactor=True,
                     reason=exc.message,
-                ) from None
+                )
+                refused.code_missing = code is None
+                raise refused from None
         found = credentials.twofactor(self.settings, self.prompter)
         if found is None:
             raise LoginRequired("no two-factor code given")

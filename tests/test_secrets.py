@@ -351,3 +351,19 @@ def test_canary_secret_features_leak_nothing(sandbox: Sandbox, home: Home, tmp_p
     for text in outputs:
         for secret in (ALICE.password, wrong, client_secret, refresh, access):
             assert secret not in text, f"a secret leaked into: {text[:300]!r}"
+
+
+def test_missing_twofactor_code_is_not_held_back(sandbox: Sandbox, home: Home) -> None:
+    """No code could be given: the next call with a code goes through at once."""
+    assert BOB.twofactor
+    home.env.update(BIOPRODICT_USERNAME="bob", BIOPRODICT_PASSWORD=BOB.password)
+    done = home.bp("token")
+    assert done.returncode == 1 and "two-factor" in one_line_error(done)
+    done = home.bp("token", env={"BIOPRODICT_TWOFACTOR": BOB.twofactor})
+    assert done.returncode == 0, done.stderr
+    done = home.bp("token", env={"BIOPRODICT_TWOFACTOR": "000000"})
+    assert done.returncode == 0  # cached: no login at all
+    home.bp("logout")
+    assert home.bp("token", env={"BIOPRODICT_TWOFACTOR": "000000"}).returncode == 1
+    again = home.bp("token", env={"BIOPRODICT_TWOFACTOR": BOB.twofactor})
+    assert "was refused" in one_line_error(again)  # a wrong code is held back like a password
