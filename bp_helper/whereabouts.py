@@ -28,7 +28,8 @@ class Whereabouts:
 def secret_whereabouts(
     settings: Settings, record: StoredToken | None, prompter: Prompter, store_path: str
 ) -> dict[str, Whereabouts]:
-    vault = KeyringSecrets(settings.profile, OsKeyring(0), refresh_in_keyring=False)
+    # Only names entries: nothing here calls the keyring (``winner`` runs no source).
+    vault = KeyringSecrets(settings.profile, OsKeyring(timeout=0), refresh_in_keyring=False)
     in_file = f"token store {store_path} (plaintext file, mode 0600)"
     found: dict[str, Whereabouts] = {}
 
