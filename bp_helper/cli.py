@@ -74,14 +74,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     p.add_argument("--twofactor", metavar="CODE", help="two-factor code [BIOPRODICT_TWOFACTOR]")
+    p.add_argument(
+        "--remember-password",
+        action="store_true",
+        help="keep the password in the OS keyring for later logins (needs bp-helper[keyring])",
+    )
 
     command("token", "print a valid access token on stdout")
 
     p = command("status", "show login state, token expiry and where each setting came from")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
-    p = command("logout", "forget the stored tokens of the profile")
+    p = command("logout", "forget the stored tokens (and remembered password) of the profile")
     p.add_argument("--all", action="store_true", help="forget the tokens of every profile")
+
+    p = command("doctor", "check config, secrets, keyring, storage, clock and connectivity")
+    p.add_argument("--offline", action="store_true", help="skip the checks that need the network")
 
     p = command("sandbox", "run a local stand-in of the Bio-Prodict token server")
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free)")
@@ -137,6 +145,10 @@ def _handler(name: str) -> Handler:
 
         handler: Handler = getattr(commands, f"cmd_{name}")
         return handler
+    if name == "doctor":
+        from .doctor import cmd_doctor
+
+        return cmd_doctor
     if name == "sandbox":
         from .demo import cmd_sandbox
 

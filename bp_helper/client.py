@@ -148,29 +148,15 @@ class TokenClient:
                     raise exc.error from None
                 log.debug(f"{exc.error.message}; retrying in {BACKOFF[attempt]} s")
                 self.sleep(BACKOFF[attempt])
-            except requests.exceptions.SSLError as exc:
-                raise TokenRequestError(
-                    f"TLS verification of {self.host} failed ({_reason(exc)}); if you use a "
-                    "private CA, point REQUESTS_CA_BUNDLE or ca_bundle at its certificate"
-                ) from None
-            except requests.exceptions.Timeout:
-                raise TokenRequestError(
-                    f"the token server {self.host} did not answer within {self.timeout:g} s; "
-                    "try again later, or raise `timeout` in the profile"
-                ) from None
             except requests.exceptions.ConnectionError as exc:
-                error = TokenRequestError(
-                    f"cannot connect to the token server {self.host} ({_reason(exc)}); "
-                    "check the network and token_url (`bp-helper doctor` helps)"
-                )
-                if attempt + 1 == attempts:
+                error = self._transport_error(exc)
+                final = (requests.exceptions.SSLError, requests.exceptions.Timeout)
+                if attempt + 1 == attempts or isinstance(exc, final):
                     raise error from None
                 log.debug(f"{error.message}; retrying in {BACKOFF[attempt]} s")
                 self.sleep(BACKOFF[attempt])
             except requests.exceptions.RequestException as exc:
-                raise TokenRequestError(
-                    f"request to the token server {self.host} failed: {_reason(exc)}"
-                ) from None
+                raise self._transport_error(exc) from None
             except TokenRequestError:
                 raise
             except Exception as exc:  # oauthlib's parser: a malformed success answer
@@ -179,6 +165,56 @@ class TokenClient:
                     f"({type(exc).__name__}); try again later"
                 ) from None
         raise AssertionError("unreachable")
+
+    def _transport_error(self, exc: requests.exceptions.RequestException) -> TokenRequestError:
+        """The one-line error for a request that got no HTTP answer."""
+        if isinstance(exc, requests.exceptions.SSLError):
+            return TokenRequestError(
+                f"TLS verification of {self.host} failed ({_reason(exc)}); if you use a "
+                "private CA, point REQUESTS_CA_BUNDLE or ca_bundle at its certificate"
+            )
+        if isinstance(exc, requests.exceptions.Timeout):
+            return TokenRequestError(
+                f"the token server {self.host} did not answer within {self.timeout:g} s; "
+                "try again later, or raise `timeout` in the profile"
+            )
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            return TokenRequestError(
+                f"cannot connect to the token server {self.host} ({_reason(exc)}); "
+                "check the network and token_url (`bp-helper doctor` helps)"
+            )
+        return TokenRequestError(f"request to the token server {self.host} failed: {_reason(exc)}")
+
+    def probe(self) -> Probe:
+        """One harmless request for ``bp-helper doctor``: a refresh grant with a made-up token.
+
+        The server answers it with an OAuth error either way; a 401 with a Basic challenge
+        means it refused the client. No retries; ``TokenRequestError`` if nothing answers.
+        """
+        log.debug(f"POST {self.token_url} grant_type=refresh_token (doctor's probe)")
+        sent = time.time()
+        try:
+            response = requests.post(
+                self.token_url,
+                data={"grant_type": "refresh_token", "refresh_token": "bp-helper-doctor-probe"},
+                auth=self._basic(),
+                headers={"User-Agent": f"bp-helper/{__version__}", "Accept": "application/json"},
+                timeout=self.timeout,
+                verify=self.verify,
+                allow_redirects=False,
+            )
+        except requests.exceptions.RequestException as exc:
+            raise self._transport_error(exc) from None
+        received = time.time()
+        basic = "basic" in response.headers.get("WWW-Authenticate", "").lower()
+        body = _json_object(response)
+        return Probe(
+            status=response.status_code,
+            server_date=_http_date(response.headers.get("Date")),
+            local_time=(sent + received) / 2,
+            client_rejected=response.status_code == 401 and (basic or body is None),
+            oauth_answer=body is not None and "error" in body,
+        )
 
     def _check_response(self, response: requests.Response, grant: str) -> requests.Response:
         """Turn every answer that is not a usable token into a typed error."""
@@ -272,6 +308,28 @@ class TokenClient:
             scope=_str_or_none(answer.get("scope")),
             twofactor=twofactor,
         )
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What ``doctor`` learns from one request to the token URL."""
+
+    status: int
+    server_date: float | None  # the Date header, as epoch seconds
+    local_time: float  # the local clock halfway through the request
+    client_rejected: bool  # 401 with a Basic challenge: the client id or secret is wrong
+    oauth_answer: bool  # a JSON OAuth error, as a token endpoint sends
+
+
+def _http_date(value: str | None) -> float | None:
+    if not value:
+        return None
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
 
 
 class _Retryable(Exception):

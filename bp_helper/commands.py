@@ -35,18 +35,33 @@ def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
             raise UsageError("--password-stdin: standard input was empty")
         log.add_secret(password)
     service = TokenService(settings)
-    token = service.login(username=args.username, password=password, twofactor=args.twofactor)
+    token = service.login(
+        username=args.username,
+        password=password,
+        twofactor=None,  # --twofactor is a setting: the two-factor sources find it
+        remember_password=args.remember_password,
+    )
     print(f"Logged in to profile {settings.profile!r} as {describe_user(token)}.")
     print(f"Access token valid until {format_time(token.expires_at)}; {refresh_note(token)}.")
+    stored = service.store.load()
+    if stored is not None and stored.password_in_keyring:
+        print("The password is remembered in the OS keyring (`bp-helper logout` forgets it).")
     return 0
 
 
 def cmd_logout(args: argparse.Namespace, settings: Settings) -> int:
     if args.all:
+        from .oskeyring import OsKeyring
+        from .tokens import forget_profile
+        from .vault import KeyringSecrets
+
         directory = settings.store_dir / "tokens"
         names = TokenStore.profiles(directory)
+        keyring = OsKeyring(settings.keyring_timeout)
         for name in names:
-            TokenStore(directory, name).delete()
+            store = TokenStore(directory, name)
+            with store.lock(30):
+                forget_profile(store, KeyringSecrets(name, keyring, refresh_in_keyring=False))
         print(f"Forgot the tokens of {len(names)} profile(s).")
         return 0
     if TokenService(settings).logout():
@@ -73,6 +88,11 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Refresh token:  {'available' if login['refresh_token'] else 'none'}")
     else:
         print("Logged in as:   nobody (run `bp-helper login`)")
+    print("Secrets:        (where bp-helper gets each; where it is kept)")
+    for name, item in report["secrets"].items():
+        print(f"  {name:16} from {item['source'] or 'nowhere'}; kept: {item['kept']}")
+    plaintext = report["plaintext"]
+    print(f"Plaintext:      {', '.join(plaintext) if plaintext else 'nothing'} kept unencrypted")
     print("Settings:")
     for name, item in report["settings"].items():
         print(f"  {name:22} {item['value']}  [{item['source']}]")
@@ -83,6 +103,10 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
 def status_report(settings: Settings) -> dict[str, Any]:
     """What ``status`` shows; secrets appear only as "(set)"."""
+    from .prompt import choose_prompter
+    from .whereabouts import report as whereabouts_report
+    from .whereabouts import secret_whereabouts
+
     problems: list[str] = []
     shown: dict[str, dict[str, str]] = {}
     profile = settings.resolve("profile")
@@ -109,8 +133,11 @@ def status_report(settings: Settings) -> dict[str, Any]:
             "expires_at": token.expires_at,
             "expires": f"{format_time(token.expires_at)} ({relative(token.expires_at)})",
             "fresh": token.fresh(settings.refresh_margin) if not problems else False,
-            "refresh_token": token.refresh_token is not None,
+            "refresh_token": token.has_refresh_token,
         }
+    found = secret_whereabouts(
+        settings, token, choose_prompter(settings.noninteractive), str(service.store.path)
+    )
     return {
         "profile": {"value": profile.value, "source": profile.source},
         "config_file": str(settings.config_path)
@@ -119,6 +146,7 @@ def status_report(settings: Settings) -> dict[str, Any]:
         "env_token": bool(shown.get("token", {}).get("value") == "(set)"),
         "login": login,
         "settings": shown,
+        **whereabouts_report(found),
         "problems": problems,
     }
 
@@ -128,7 +156,7 @@ def describe_user(token: StoredToken) -> str:
 
 
 def refresh_note(token: StoredToken) -> str:
-    if token.refresh_token:
+    if token.has_refresh_token:
         return "it is refreshed automatically"
     return "the client gets no refresh token, so the password is asked again after that"
 

@@ -1,31 +1,44 @@
 """Where secrets come from: the client secret, the password and the two-factor code.
 
-Each is looked up in one documented order and comes back with the name of its source,
-which ``--debug`` shows (never the value):
+A source is one small object with one job: :class:`SettingSource` (a flag, an environment
+variable or a config key, as :mod:`bp_helper.settings` resolves it), :class:`CommandSource`
+(a ``*_command`` key), :class:`KeyringSource` (the OS keyring) and :class:`PromptSource`
+(the terminal). Each secret tries its sources in one documented order, and the first that
+has a value wins; ``--debug`` and ``bp-helper status`` name the winner (never the value):
 
-- client secret: ``BIOPRODICT_CLIENT_SECRET``, then ``client_secret``, then
-  ``client_secret_command`` in the profile (an empty secret is valid);
-- password: ``BIOPRODICT_PASSWORD``, then ``password_command``, then a terminal prompt;
-- two-factor code: ``--twofactor``, then ``BIOPRODICT_TWOFACTOR``, then
-  ``twofactor_command``, then a terminal prompt when a code is needed.
+- client secret: ``BIOPRODICT_CLIENT_SECRET``, ``client_secret``, ``client_secret_command``
+  (an empty secret is valid);
+- password: ``login --password-stdin``, ``BIOPRODICT_PASSWORD``, ``password_command``, the OS
+  keyring (only after ``login --remember-password``), a terminal prompt (only when
+  interactive);
+- two-factor code: ``login --twofactor``, ``BIOPRODICT_TWOFACTOR``, ``twofactor_command``,
+  a terminal prompt (only when a code is expected and someone can be asked).
 
-Commands run without a shell (a string is split like a shell would), with no stdin and a
-time limit; the first line of their output is the secret, without its line ending.
+Commands run without a shell (a string is split like a shell would; for a shell, give
+``["sh", "-c", "..."]``), with no stdin, in their own process group, for at most
+``command_timeout`` seconds (the whole group is killed after that); the first line of their
+output, without its line ending, is the secret.
 """
 
 from __future__ import annotations
 
-import shlex
-import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import log
 from .errors import ConfigError, LoginRequired
 from .prompt import Prompter
 from .settings import Settings
 
-COMMAND_TIMEOUT = 30.0
+if TYPE_CHECKING:  # imported where used: `bp-helper token` with a fresh token needs none
+    import subprocess
+
+    from .oskeyring import KeyringEntry, OsKeyring
+
+KEYRING = "OS keyring"
+PROMPT = "terminal prompt"
+STDIN = "standard input (--password-stdin)"
 
 
 @dataclass(frozen=True)
@@ -34,79 +47,270 @@ class Secret:
     source: str
 
 
+class SecretSource(Protocol):
+    """One place a secret may come from."""
+
+    @property
+    def name(self) -> str:
+        """Where the secret comes from, as ``status`` and ``--debug`` say it."""
+        ...
+
+    def offers(self) -> bool:
+        """Whether this source is set up; cheap: runs, reads and asks nothing."""
+        ...
+
+    def get(self) -> str | None:
+        """The secret, or ``None`` when the source has none after all."""
+        ...
+
+
 def strip_line(text: str) -> str:
     """The first line of ``text`` without its line ending (spaces are kept)."""
     return text.split("\n", 1)[0].rstrip("\r")
 
 
-def run_secret_command(command: Any, setting: str, source: str) -> str:
-    argv = shlex.split(command) if isinstance(command, str) else list(command)
-    what = f"{setting} ({source})"
-    try:
-        done = subprocess.run(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            timeout=COMMAND_TIMEOUT,
-            check=False,
-        )
-    except FileNotFoundError:
-        raise ConfigError(f"{what}: command {argv[0]!r} not found") from None
-    except subprocess.TimeoutExpired:
-        raise ConfigError(f"{what}: command did not finish within {COMMAND_TIMEOUT:g} s") from None
-    except OSError as exc:
-        raise ConfigError(f"{what}: cannot run command: {exc.strerror}") from None
-    if done.returncode != 0:
-        raise ConfigError(f"{what}: command failed with exit status {done.returncode}")
-    value = strip_line(done.stdout.decode("utf-8", errors="strict"))
-    log.add_secret(value)
-    return value
+class GivenSource:
+    """A secret the caller already has (``--password-stdin``)."""
+
+    def __init__(self, value: str | None, name: str) -> None:
+        self.value = value
+        self.name = name
+
+    def offers(self) -> bool:
+        return self.value is not None
+
+    def get(self) -> str | None:
+        return self.value
 
 
-def _from_settings(settings: Settings, direct: str, command: str) -> Secret | None:
-    resolved = settings.resolve(direct)
-    if resolved.value is not None:
-        value = strip_line(str(resolved.value))
+class SettingSource:
+    """A flag, an environment variable or a config key (see :meth:`Settings.resolve`)."""
+
+    def __init__(self, settings: Settings, setting: str) -> None:
+        self.resolved = settings.resolve(setting)
+
+    @property
+    def name(self) -> str:
+        return self.resolved.source
+
+    def offers(self) -> bool:
+        return self.resolved.value is not None
+
+    def get(self) -> str | None:
+        return None if self.resolved.value is None else strip_line(str(self.resolved.value))
+
+
+class CommandSource:
+    """The first output line of a ``*_command`` from the profile."""
+
+    def __init__(self, settings: Settings, setting: str, *, allow_empty: bool) -> None:
+        self.setting = setting
+        self.resolved = settings.resolve(setting)
+        self.timeout = settings.command_timeout
+        self.allow_empty = allow_empty
+
+    @property
+    def name(self) -> str:
+        return f"{self.setting} ({self.resolved.source})"
+
+    def offers(self) -> bool:
+        return self.resolved.value is not None
+
+    def get(self) -> str | None:
+        if self.resolved.value is None:
+            return None
+        value = run_secret_command(self.resolved.value, self.name, self.timeout)
+        if not value and not self.allow_empty:
+            raise ConfigError(f"{self.name}: the command printed nothing")
+        return value
+
+
+class KeyringSource:
+    """A secret kept in the OS keyring; a keyring that fails is skipped with one warning."""
+
+    name = KEYRING
+
+    def __init__(self, keyring: OsKeyring, item: KeyringEntry) -> None:
+        self.keyring = keyring
+        self.item = item
+
+    def offers(self) -> bool:
+        return True
+
+    def get(self) -> str | None:
+        from .oskeyring import KeyringUnavailable, warn_unavailable
+
+        try:
+            value = self.keyring.get(self.item)
+        except KeyringUnavailable as exc:
+            warn_unavailable(exc, f"the remembered {self.item.what} cannot be read")
+            return None
+        if value is None:
+            log.warn(
+                f"the remembered {self.item.what} is missing from the OS keyring "
+                f"({self.item.describe()})"
+            )
+        return value
+
+
+class PromptSource:
+    """Ask on the terminal (a non-interactive prompter says why nobody can be asked)."""
+
+    name = PROMPT
+
+    def __init__(self, prompter: Prompter, question: str, *, secret: bool) -> None:
+        self.prompter = prompter
+        self.question = question
+        self.secret = secret
+
+    def offers(self) -> bool:
+        return True
+
+    def get(self) -> str | None:
+        return self.prompter.ask(self.question, secret=self.secret)
+
+
+def first_secret(what: str, sources: Sequence[SecretSource]) -> Secret | None:
+    """The secret from the first source that has one, in order; ``None`` if none has."""
+    for source in sources:
+        if not source.offers():
+            continue
+        value = source.get()
+        if value is None:
+            continue
         log.add_secret(value)
-        return Secret(value, resolved.source)
-    resolved = settings.resolve(command)
-    if resolved.value is not None:
-        return Secret(run_secret_command(resolved.value, command, resolved.source), resolved.source)
+        log.debug(f"{what} from {source.name}")
+        return Secret(value, source.name)
     return None
 
 
+def winner(sources: Sequence[SecretSource]) -> str | None:
+    """The name of the first source that is set up, without running or asking anything."""
+    return next((source.name for source in sources if source.offers()), None)
+
+
+# -- the three secrets ------------------------------------------------------------------
+
+
+def client_secret_sources(settings: Settings) -> list[SecretSource]:
+    return [
+        SettingSource(settings, "client_secret"),
+        CommandSource(settings, "client_secret_command", allow_empty=True),
+    ]
+
+
 def client_secret(settings: Settings) -> Secret:
-    secret = _from_settings(settings, "client_secret", "client_secret_command")
+    secret = first_secret("client secret", client_secret_sources(settings))
     if secret is None:
         raise ConfigError(
             "no client secret: set BIOPRODICT_CLIENT_SECRET, or client_secret or "
             f"client_secret_command in [profiles.{settings.profile}] of {settings.config_path} "
             '(use "" for a client without a secret)'
         )
-    log.debug(f"client secret from {secret.source}")
     return secret
 
 
-def password(settings: Settings, prompter: Prompter, username: str) -> Secret:
-    secret = _from_settings(settings, "password", "password_command")
-    if secret is None:
-        value = prompter.ask(f"Bio-Prodict password for {username}: ", secret=True)
-        log.add_secret(value)
-        secret = Secret(value, "terminal prompt")
-    log.debug(f"password from {secret.source}")
+def password_sources(
+    settings: Settings,
+    prompter: Prompter | None,
+    username: str,
+    *,
+    given: str | None = None,
+    remembered: tuple[OsKeyring, KeyringEntry] | None = None,
+) -> list[SecretSource]:
+    sources: list[SecretSource] = [
+        GivenSource(given, STDIN),
+        SettingSource(settings, "password"),
+        CommandSource(settings, "password_command", allow_empty=False),
+    ]
+    if remembered is not None:
+        sources.append(KeyringSource(*remembered))
+    if prompter is not None:
+        sources.append(
+            PromptSource(prompter, f"Bio-Prodict password for {username}: ", secret=True)
+        )
+    return sources
+
+
+def password(sources: Sequence[SecretSource]) -> Secret:
+    secret = first_secret("password", sources)
+    if secret is None:  # only without a prompt source
+        raise LoginRequired("a password is needed, but none is configured")
     return secret
+
+
+def twofactor_sources(settings: Settings, prompter: Prompter | None) -> list[SecretSource]:
+    sources: list[SecretSource] = [
+        SettingSource(settings, "twofactor"),
+        CommandSource(settings, "twofactor_command", allow_empty=False),
+    ]
+    if prompter is not None:
+        sources.append(PromptSource(prompter, "Two-factor code: ", secret=False))
+    return sources
 
 
 def twofactor(settings: Settings, prompter: Prompter | None) -> Secret | None:
     """The two-factor code if one is configured; with a prompter, ask when none is."""
-    secret = _from_settings(settings, "twofactor", "twofactor_command")
-    if secret is None and prompter is not None:
-        value = prompter.ask("Two-factor code: ", secret=False).strip()
-        if not value:
-            raise LoginRequired("no two-factor code given")
-        secret = Secret(value, "terminal prompt")
-    if secret is not None:
-        log.add_secret(secret.value)
-        log.debug(f"two-factor code from {secret.source}")
-    return secret
+    secret = first_secret("two-factor code", twofactor_sources(settings, prompter))
+    if secret is None or secret.value.strip():
+        return None if secret is None else Secret(secret.value.strip(), secret.source)
+    if secret.source == PROMPT:
+        raise LoginRequired("no two-factor code given")
+    return None  # an empty BIOPRODICT_TWOFACTOR: no code
+
+
+# -- commands ---------------------------------------------------------------------------
+
+
+def run_secret_command(command: Any, what: str, timeout: float) -> str:
+    """Run a ``*_command`` without a shell; its first output line, stripped of the line end."""
+    import shlex
+    import subprocess
+
+    argv = shlex.split(command) if isinstance(command, str) else list(command)
+    log.debug(f"running {what}: {argv[0]!r} with {len(argv) - 1} argument(s)")
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group: a timeout kills all of it
+        )
+    except FileNotFoundError:
+        raise ConfigError(f"{what}: command {argv[0]!r} not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{what}: cannot run {argv[0]!r}: {exc.strerror}") from None
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        raise ConfigError(
+            f"{what}: the command did not finish within {timeout:g} s "
+            "(raise command_timeout in the profile if it needs longer)"
+        ) from None
+    if proc.returncode != 0:
+        said = log.scrub(strip_line(err.decode("utf-8", "replace")), 100)
+        raise ConfigError(
+            f"{what}: the command failed with exit status {proc.returncode}"
+            + (f" ({said})" if said else "")
+        )
+    try:
+        value = strip_line(out.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what}: the command's output is not UTF-8") from None
+    log.add_secret(value)
+    return value
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    import contextlib
+    import os
+    import signal
+
+    with contextlib.suppress(OSError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()

@@ -54,6 +54,7 @@ class Walkthrough:
             XDG_CONFIG_HOME=str(home / ".config"),
             XDG_STATE_HOME=str(home / ".local" / "state"),
             BIOPRODICT_NONINTERACTIVE="1",
+            PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",  # never the user's keyring
         )
         env.update(sandbox.env("bp-demo"))
         self.env = env
@@ -144,12 +145,18 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         demo.step("status: who is logged in, and where every setting came from")
         demo.run(["status"])
 
+        demo.step("doctor: config, secrets, keyring, storage, token URL and clock, each checked")
+        checked = demo.run(["doctor"])
+        demo.check("All is well." in checked.stdout, "every check is OK")
+
         demo.step(f"wait for the {DEMO_LIFETIME} s token to come close to expiry, then refresh")
         time.sleep(DEMO_LIFETIME / 2 + 0.5)
+        before = len(sandbox.token_requests("refresh_token"))  # doctor's probe is one too
         refreshed = demo.run(["token"], show_output=False).stdout.strip()
         demo.say(f"stdout: {short(refreshed)}")
         demo.check(refreshed != token, "a new access token")
-        demo.check(len(sandbox.token_requests("refresh_token")) == 1, "made by one refresh grant")
+        after = len(sandbox.token_requests("refresh_token"))
+        demo.check(after == before + 1, "made by one refresh grant")
         call_api(sandbox, "demo/again", refreshed)
         demo.check(True, "the new token works on the API")
 
@@ -168,6 +175,16 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
             len(failed.stderr.strip().splitlines()) == 1, "one line on stderr that says what to do"
         )
         walkthrough.docker_login_steps(demo, sandbox, alice.password)
+
+        demo.step("a wrong password is refused once; a burst of retries does not reach the server")
+        wrong = {"BIOPRODICT_USERNAME": alice.username, "BIOPRODICT_PASSWORD": "wrong"}
+        before = len(sandbox.token_requests("password"))
+        demo.run(["token"], expect=1, extra_env=wrong)
+        again = demo.run(["token"], expect=1, extra_env=wrong)
+        demo.check("was refused" in again.stderr, "the retry fails at once, with the reason")
+        demo.check(
+            len(sandbox.token_requests("password")) == before + 1, "the server saw one attempt"
+        )
         print(
             f"\nDemo finished: {len(sandbox.requests)} token requests, "
             f"{len(sandbox.api_requests)} API calls, all checks passed."

@@ -67,9 +67,13 @@ class CredentialsRejected(TokenRequestError):
 
     transient = False
 
-    def __init__(self, message: str, *, maybe_twofactor: bool = False) -> None:
+    def __init__(
+        self, message: str, *, maybe_twofactor: bool = False, reason: str | None = None
+    ) -> None:
         super().__init__(message)
         self.maybe_twofactor = maybe_twofactor
+        self.reason = reason or message  # what the server said, without advice
+        self.code_missing = False  # refused for want of a two-factor code nobody could give
 
 
 class RefreshRejected(TokenRequestError):

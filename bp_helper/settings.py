@@ -10,7 +10,7 @@
 Each answer is a :class:`Resolved` that carries the value and a human-readable source
 (``flag --token-url``, ``env BIOPRODICT_TOKEN_URL``, ``config ~/.config/bp-helper/config.toml
 [profiles.default]``, ``default``), which ``bp-helper status`` and ``--debug`` show.
-Secrets (client secret, password, two-factor code) are resolved by :mod:`bp_helper.secrets`
+Secrets (client secret, password, two-factor code) are resolved by :mod:`bp_helper.credentials`
 from the same sources; this module only says where they would come from.
 """
 
@@ -31,6 +31,9 @@ APP = "bp-helper"
 DEFAULT_TOKEN_URL = "https://api.bio-prodict.nl/oauth/oauth/token"
 DEFAULT_REFRESH_MARGIN = 300.0
 DEFAULT_TIMEOUT = 15.0
+DEFAULT_COMMAND_TIMEOUT = 30.0
+DEFAULT_KEYRING_TIMEOUT = 15.0
+REFRESH_TOKEN_STORAGES = ("file", "keyring")
 PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
@@ -52,8 +55,12 @@ SOURCES: dict[str, tuple[str | None, tuple[str, ...], str | None]] = {
     "ca_bundle": (None, ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"), "ca_bundle"),
     "refresh_margin": (None, (), "refresh_margin"),
     "timeout": (None, (), "timeout"),
+    "command_timeout": (None, (), "command_timeout"),
+    "keyring_timeout": (None, (), "keyring_timeout"),
+    "refresh_token_storage": (None, (), "refresh_token_storage"),
     "noninteractive": ("--non-interactive", ("BIOPRODICT_NONINTERACTIVE",), None),
 }
+SECONDS_SETTINGS = frozenset({"refresh_margin", "timeout", "command_timeout", "keyring_timeout"})
 SECRET_SETTINGS = frozenset({"client_secret", "password", "twofactor", "token"})
 CONFIG_KEYS = frozenset(key for _, _, key in SOURCES.values() if key)
 
@@ -165,6 +172,12 @@ class Settings:
             return DEFAULT_REFRESH_MARGIN
         if name == "timeout":
             return DEFAULT_TIMEOUT
+        if name == "command_timeout":
+            return DEFAULT_COMMAND_TIMEOUT
+        if name == "keyring_timeout":
+            return DEFAULT_KEYRING_TIMEOUT
+        if name == "refresh_token_storage":
+            return "file"
         if name == "noninteractive":
             return False
         return None
@@ -173,14 +186,14 @@ class Settings:
         if value is None:
             return None
         where = f"{name} (from {source})"
-        if name in ("refresh_margin", "timeout"):
+        if name in SECONDS_SETTINGS:
             if isinstance(value, bool) or not isinstance(value, int | float | str):
                 raise ConfigError(f"{where} must be a number of seconds")
             try:
                 seconds = float(value)
             except ValueError as exc:
                 raise ConfigError(f"{where} must be a number of seconds") from exc
-            if not 0 <= seconds <= 86400 or (name == "timeout" and seconds == 0):
+            if not 0 <= seconds <= 86400 or (name != "refresh_margin" and seconds == 0):
                 raise ConfigError(f"{where} must be between 0 and 86400 seconds")
             return seconds
         if name == "noninteractive":
@@ -203,6 +216,8 @@ class Settings:
             raise ConfigError(f"{where} must be a string")
         if name == "token_url":
             return check_token_url(value, where)
+        if name == "refresh_token_storage" and value not in REFRESH_TOKEN_STORAGES:
+            raise ConfigError(f'{where} must be "file" or "keyring", not {value!r}')
         if name == "profile" and not PROFILE_NAME.fullmatch(value):
             raise ConfigError(
                 f"invalid profile name {value!r}: use letters, digits, '.', '_' and '-'"
@@ -303,6 +318,18 @@ class Settings:
     @property
     def refresh_margin(self) -> float:
         return float(self.value("refresh_margin"))
+
+    @property
+    def command_timeout(self) -> float:
+        return float(self.value("command_timeout"))
+
+    @property
+    def keyring_timeout(self) -> float:
+        return float(self.value("keyring_timeout"))
+
+    @property
+    def refresh_token_in_keyring(self) -> bool:
+        return bool(self.value("refresh_token_storage") == "keyring")
 
     @property
     def noninteractive(self) -> bool:

@@ -41,6 +41,11 @@ class StoredToken(NamedTuple):
     userid: int | str | None = None
     scope: str | None = None
     twofactor: bool = False  # the last password login needed a two-factor code
+    # Where secrets other than the access token are kept (see bp_helper.vault): the
+    # password only after `login --remember-password`, the refresh token with
+    # refresh_token_storage = "keyring" (then refresh_token is None in the file).
+    password_in_keyring: bool = False
+    refresh_token_in_keyring: bool = False
     extra: dict[str, Any] = {}  # noqa: RUF012 -- never mutated
 
     def fresh(self, margin: float, now: float | None = None) -> bool:
@@ -59,6 +64,11 @@ class StoredToken(NamedTuple):
 
     def without_refresh_token(self) -> StoredToken:
         return self._replace(refresh_token=None)
+
+    @property
+    def has_refresh_token(self) -> bool:
+        """A refresh token is kept, in this record or in the OS keyring."""
+        return self.refresh_token is not None or self.refresh_token_in_keyring
 
     def to_json(self) -> bytes:
         data = {"version": FORMAT_VERSION, **self._asdict()}
@@ -86,6 +96,8 @@ class StoredToken(NamedTuple):
             "userid": (int, str, type(None)),
             "scope": (str, type(None)),
             "twofactor": (bool,),
+            "password_in_keyring": (bool,),
+            "refresh_token_in_keyring": (bool,),
             "extra": (dict,),
         }
         values: dict[str, Any] = {}

@@ -23,8 +23,10 @@ from .prompt import Prompter, choose_prompter
 from .settings import Settings
 from .store import StoredToken, TokenStore
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported where used: the cached path needs none of them
+    from .backoff import RefusalRecord
     from .client import TokenClient
+    from .vault import KeyringSecrets
 
 
 class TokenService:
@@ -45,6 +47,24 @@ class TokenService:
     @cached_property
     def prompter(self) -> Prompter:
         return self._prompter_factory()
+
+    @cached_property
+    def keyring(self) -> KeyringSecrets:
+        """The profile's keyring entries (``keyring`` itself is imported on first use only)."""
+        from .oskeyring import OsKeyring
+        from .vault import KeyringSecrets
+
+        return KeyringSecrets(
+            self.settings.profile,
+            OsKeyring(self.settings.keyring_timeout),
+            refresh_in_keyring=self.settings.refresh_token_in_keyring,
+        )
+
+    @cached_property
+    def refusals(self) -> RefusalRecord:
+        from .backoff import RefusalRecord
+
+        return RefusalRecord(self.store.directory, self.settings.profile)
 
     @property
     def lock_timeout(self) -> float:
@@ -112,11 +132,16 @@ class TokenService:
                 log.debug("another process refreshed the token meanwhile")
                 return token
             previous = self.store.load()
+            if previous is not None and self.matches(previous) and previous.has_refresh_token:
+                previous = self.keyring.with_refresh_token(previous)
             if previous is not None and self.matches(previous) and previous.refresh_token:
                 refreshed = self._refresh(previous)
                 if refreshed is not None:
                     return refreshed
                 previous = self.store.load()
+            username = self.settings.username or (previous.username if previous else None)
+            if username:
+                self.refusals.check(username, "fix the password, then run `bp-helper login`")
             try:
                 return self._login_locked(previous=previous)
             except LoginRequired as exc:
@@ -132,14 +157,14 @@ class TokenService:
             token = self.client().refresh_grant(previous)
         except RefreshRejected as exc:
             log.debug(f"{exc.message}; a password login is needed")
-            self.store.save(previous.without_refresh_token())
+            self._save(previous.without_refresh_token())
             return None
         except TokenRequestError as exc:
             if exc.transient and not previous.expired():
                 log.warn(f"{exc.message}; using the current token until it expires")
                 return previous
             raise
-        self.store.save(token)
+        self._save(token._replace(password_in_keyring=previous.password_in_keyring))
         log.debug("refreshed the access token")
         return token
 
@@ -148,14 +173,16 @@ class TokenService:
         username: str | None = None,
         password: str | None = None,
         twofactor: str | None = None,
+        remember_password: bool = False,
     ) -> StoredToken:
-        """A new password login, whatever is cached."""
+        """A new password login, whatever is cached (and whatever was refused before)."""
         with self.store.lock(self.lock_timeout):
             return self._login_locked(
                 previous=self.store.load(),
                 username=username,
                 password=password,
                 twofactor=twofactor,
+                remember_password=remember_password,
             )
 
     def _login_locked(
@@ -164,6 +191,7 @@ class TokenService:
         username: str | None = None,
         password: str | None = None,
         twofactor: str | None = None,
+        remember_password: bool = False,
     ) -> StoredToken:
         from . import credentials
 
@@ -176,33 +204,88 @@ class TokenService:
             username = prompter.ask("Bio-Prodict username: ", secret=False).strip()
             if not username:
                 raise LoginRequired("no username given")
-        if password is None:
-            password = credentials.password(self.settings, prompter, username).value
+        remembered = bool(
+            previous and previous.password_in_keyring and previous.username == username
+        )
+        secret = credentials.password(
+            credentials.password_sources(
+                self.settings,
+                prompter,
+                username,
+                given=password,
+                remembered=(
+                    (self.keyring.keyring, self.keyring.password_entry(username))
+                    if remembered
+                    else None
+                ),
+            )
+        )
         code = twofactor
         if code is None:
             expected = previous is not None and previous.twofactor and prompter.interactive
             found = credentials.twofactor(self.settings, prompter if expected else None)
             code = found.value if found else None
         try:
-            token = client.password_grant(username, password, code)
+            token = self._password_grant(client, username, secret.value, code)
+        except CredentialsRejected as exc:
+            if not (exc.maybe_twofactor and exc.code_missing):  # a missing code: no backoff
+                self.refusals.remember(username, exc.reason)
+            if secret.source == credentials.KEYRING and not exc.maybe_twofactor:
+                self._forget_remembered_password(username)
+                raise CredentialsRejected(
+                    f"{exc.reason}: the password remembered in the OS keyring was refused, "
+                    "so it is forgotten; run `bp-helper login` to give the current one"
+                ) from None
+            raise
+        self.refusals.clear()
+        # Store the password when asked to, or refresh a remembered one that a person just
+        # typed (the keyring copy was missing or unreadable); other sources leave it alone.
+        keep = remembered
+        typed = secret.source in (credentials.PROMPT, credentials.STDIN)
+        if remember_password or (remembered and typed):
+            keep = self.keyring.remember_password(username, secret.value) or remembered
+        self._save(token._replace(password_in_keyring=keep))
+        log.debug(f"logged in as {token.username!r}")
+        return token
+
+    def _password_grant(
+        self, client: TokenClient, username: str, password: str, code: str | None
+    ) -> StoredToken:
+        """The password grant; asks for a two-factor code and tries once more if needed."""
+        try:
+            return client.password_grant(username, password, code)
         except CredentialsRejected as exc:
             if not exc.maybe_twofactor:
                 raise CredentialsRejected(
                     f"{exc.message}: check the username and password of {username!r}, "
-                    "then run `bp-helper login`"
+                    "then run `bp-helper login`",
+                    reason=exc.message,
                 ) from None
-            if code is not None or not prompter.interactive:
-                raise CredentialsRejected(
+            if code is not None or not self.prompter.interactive:
+                refused = CredentialsRejected(
                     f"{exc.message}: give the current two-factor code with "
                     "`bp-helper login --twofactor CODE` or BIOPRODICT_TWOFACTOR",
                     maybe_twofactor=True,
-                ) from None
-            found = credentials.twofactor(self.settings, prompter)
-            assert found is not None
-            token = client.password_grant(username, password, found.value)
-        self.store.save(token)
-        log.debug(f"logged in as {token.username!r}")
-        return token
+                    reason=exc.message,
+                )
+                refused.code_missing = code is None
+                raise refused from None
+        from . import credentials
+
+        found = credentials.twofactor(self.settings, self.prompter)
+        if found is None:
+            raise LoginRequired("no two-factor code given")
+        return client.password_grant(username, password, found.value)
+
+    def _forget_remembered_password(self, username: str) -> None:
+        self.keyring.forget(self.keyring.password_entry(username))
+        record = self.store.load()
+        if record is not None and record.password_in_keyring:
+            self.store.save(record._replace(password_in_keyring=False))
+
+    def _save(self, token: StoredToken) -> None:
+        """Write ``token`` to the store; the keyring takes what the profile keeps there."""
+        self.store.save(self.keyring.for_file(token, replaced=self.store.load()))
 
     def client(self) -> TokenClient:
         from . import credentials
@@ -228,8 +311,9 @@ class TokenService:
     # -- forgetting ---------------------------------------------------------------------
 
     def logout(self) -> bool:
+        """Forget the profile's tokens, what it keeps in the keyring, and a refused login."""
         with self.store.lock(self.lock_timeout):
-            return self.store.delete()
+            return forget_profile(self.store, self.keyring)
 
     def forget_access_token(self, rejected: str | None = None) -> bool:
         """Drop the cached access token (keeping the refresh token): the next get refreshes.
@@ -246,3 +330,16 @@ class TokenService:
                 return False
             self.store.save(token.without_access_token())
             return True
+
+
+def forget_profile(store: TokenStore, keyring: KeyringSecrets) -> bool:
+    """Remove a profile's token file, its keyring entries and its refusal record."""
+    from .backoff import RefusalRecord
+
+    record = store.load()
+    if record is not None:
+        removed = keyring.forget_all(record)
+        if removed:
+            log.debug(f"removed the {' and '.join(removed)} from the OS keyring")
+    RefusalRecord(store.directory, store.profile).clear()
+    return store.delete()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 BIN = Path(sys.executable).parent
+TEST_KEYRINGS = Path(__file__).parent / "keyring_backends"
 PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 
 
@@ -36,7 +37,11 @@ class Home:
             HOME=str(root),
             XDG_CONFIG_HOME=str(root / "config"),
             XDG_STATE_HOME=str(root / "state"),
+            XDG_DATA_HOME=str(root / "data"),
+            XDG_CACHE_HOME=str(root / "cache"),
             PYTHONDONTWRITEBYTECODE="1",
+            # Never the real user's keyring: tests that use one choose it explicitly.
+            PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
         )
         env.update(extra or {})
         return cls(root, env)
@@ -51,6 +56,35 @@ class Home:
     def stored(self, profile: str = "default") -> dict[str, Any]:
         data: dict[str, Any] = json.loads(self.store_file(profile).read_text())
         return data
+
+    def use_keyring(self, backend: str, **settings: str) -> None:
+        """Select a keyring backend by keyring's own env variable (test backends findable)."""
+        self.env["PYTHON_KEYRING_BACKEND"] = backend
+        self.env["PYTHONPATH"] = str(TEST_KEYRINGS)
+        self.env.update(settings)
+
+    def keyring_get(self, service: str, username: str) -> str | None:
+        """What the selected keyring holds, read by the keyring library in a subprocess."""
+        done = subprocess.run(
+            [sys.executable, "-c", KEYRING_GET, service, username],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=60,
+            check=True,
+        )
+        found: str | None = json.loads(done.stdout)
+        return found
+
+    def keyring_set(self, service: str, username: str, value: str) -> None:
+        subprocess.run(
+            [sys.executable, "-c", KEYRING_SET, service, username],
+            input=value,
+            text=True,
+            env=self.env,
+            timeout=60,
+            check=True,
+        )
 
     def write_config(self, text: str) -> Path:
         path = self.root / "config" / "bp-helper" / "config.toml"
@@ -82,6 +116,12 @@ class Home:
 
     def bp(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
         return self.run(args, **kwargs)
+
+
+KEYRING_GET = (
+    "import json, sys, keyring; print(json.dumps(keyring.get_password(sys.argv[1], sys.argv[2])))"
+)
+KEYRING_SET = "import sys, keyring; keyring.set_password(*sys.argv[1:3], sys.stdin.read())"
 
 
 def one_line_error(done: subprocess.CompletedProcess[str]) -> str:

@@ -99,6 +99,11 @@ class _Handler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         return self.server_version
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        if timestamp is None:
+            timestamp = time.time() + self.server.sandbox.clock_offset
+        return super().date_time_string(timestamp)
+
     def log_message(self, format: str, *args: Any) -> None:
         pass
 

@@ -38,6 +38,7 @@ class Sandbox:
     ) -> None:
         self.token_lifetime = token_lifetime
         self.delay = 0.0
+        self.clock_offset = 0.0  # seconds added to the Date header (a server clock that is off)
         self.accept_basic_token = False
         self._host = host
         self._port = port

@@ -1,0 +1,111 @@
+"""What a profile keeps in the OS keyring: a remembered password and, optionally, the refresh token.
+
+The token store record says what is there (``password_in_keyring``,
+``refresh_token_in_keyring``), so the cached path, which reads only the record and the
+access token in it, never imports ``keyring``. Entries are named
+``service = "bp-helper:<profile>:password"`` (or ``...:refresh-token``), ``username = <3DM
+username>``. A keyring that fails is never fatal and never silent: the operation goes on
+without it and says what that means in one line.
+"""
+
+from __future__ import annotations
+
+from . import log
+from .oskeyring import KeyringEntry, KeyringUnavailable, OsKeyring, entry, warn_unavailable
+from .store import StoredToken
+
+
+class KeyringSecrets:
+    """The keyring entries of one profile."""
+
+    def __init__(self, profile: str, keyring: OsKeyring, *, refresh_in_keyring: bool) -> None:
+        self.profile = profile
+        self.keyring = keyring
+        self.refresh_in_keyring = refresh_in_keyring
+
+    def password_entry(self, username: str) -> KeyringEntry:
+        return entry(self.profile, "password", username)
+
+    def refresh_entry(self, username: str) -> KeyringEntry:
+        return entry(self.profile, "refresh-token", username)
+
+    # -- the refresh token ----------------------------------------------------------------
+
+    def with_refresh_token(self, record: StoredToken) -> StoredToken:
+        """``record`` with its refresh token filled in from the keyring, if it is kept there."""
+        if not record.refresh_token_in_keyring or record.refresh_token:
+            return record
+        item = self.refresh_entry(record.username)
+        try:
+            value = self.keyring.get(item)
+        except KeyringUnavailable as exc:
+            warn_unavailable(exc, "the refresh token kept there cannot be used")
+            return record._replace(refresh_token_in_keyring=False)
+        if value is None:
+            log.warn(f"the refresh token is missing from the OS keyring ({item.describe()})")
+            return record._replace(refresh_token_in_keyring=False)
+        return record._replace(refresh_token=value)
+
+    def for_file(self, token: StoredToken, replaced: StoredToken | None) -> StoredToken:
+        """What to write to the token store for ``token``, which replaces ``replaced``.
+
+        With ``refresh_token_storage = "keyring"`` the refresh token goes to the keyring and
+        not to the file; if the keyring fails it is not kept at all (it never falls back to
+        plaintext), and the warning says so. Entries that ``replaced`` left in the keyring
+        and that ``token`` no longer uses are removed.
+        """
+        if replaced is not None:
+            self._clean_up(replaced, token)
+        if not self.refresh_in_keyring or token.refresh_token is None:
+            return token._replace(refresh_token_in_keyring=False)
+        try:
+            self.keyring.set(self.refresh_entry(token.username), token.refresh_token)
+        except KeyringUnavailable as exc:
+            warn_unavailable(
+                exc,
+                'the refresh token is not kept (refresh_token_storage = "keyring"), '
+                "so a new login is needed when the access token expires",
+            )
+            return token._replace(refresh_token=None, refresh_token_in_keyring=False)
+        return token._replace(refresh_token=None, refresh_token_in_keyring=True)
+
+    def _clean_up(self, old: StoredToken, new: StoredToken) -> None:
+        same_user = old.username == new.username
+        if old.password_in_keyring and not (same_user and new.password_in_keyring):
+            self.forget(self.password_entry(old.username))
+        keeps_refresh = self.refresh_in_keyring and new.refresh_token is not None
+        if old.refresh_token_in_keyring and not (same_user and keeps_refresh):
+            self.forget(self.refresh_entry(old.username))
+
+    # -- the password ---------------------------------------------------------------------
+
+    def remember_password(self, username: str, password: str) -> bool:
+        """Store the password; false (with a warning) if the keyring cannot."""
+        try:
+            self.keyring.set(self.password_entry(username), password)
+        except KeyringUnavailable as exc:
+            warn_unavailable(exc, "the password is not remembered")
+            return False
+        return True
+
+    # -- forgetting -----------------------------------------------------------------------
+
+    def forget(self, item: KeyringEntry) -> bool:
+        """Remove ``item``; false (with a warning that says what is left) if the keyring fails."""
+        try:
+            self.keyring.delete(item)
+        except KeyringUnavailable as exc:
+            warn_unavailable(
+                exc, f"the {item.what} stays in it; remove it there ({item.describe()})"
+            )
+            return False
+        return True
+
+    def forget_all(self, record: StoredToken) -> list[str]:
+        """Remove every entry ``record`` says is in the keyring; what was removed."""
+        removed = []
+        if record.password_in_keyring and self.forget(self.password_entry(record.username)):
+            removed.append("password")
+        if record.refresh_token_in_keyring and self.forget(self.refresh_entry(record.username)):
+            removed.append("refresh token")
+        return removed

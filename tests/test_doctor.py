@@ -1,0 +1,133 @@
+"""``bp-helper doctor`` against the sandbox: a healthy setup, and broken ones it names."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from collections.abc import Callable
+
+import pytest
+
+from bp_helper.testing import Sandbox
+
+from .support import Home
+from .test_secrets import login
+
+Breakage = Callable[[Sandbox, Home], None]
+
+
+def doctor(home: Home, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+    done = home.bp("doctor", *args)
+    assert "Traceback" not in done.stderr
+    lines = {}
+    for line in done.stdout.splitlines():
+        if line[:3] in ("OK ", "FIX"):
+            name, _, text = line[5:].partition(": ")
+            lines[name] = f"{line[:3].strip()} {text}"
+    return done, lines
+
+
+def test_healthy_setup_is_all_ok(sandbox: Sandbox, home: Home) -> None:
+    home.use_keyring("keyrings.alt.file.PlaintextKeyring")
+    home.write_config('[profiles.default]\nrefresh_token_storage = "keyring"\n')
+    login(home, "alice", "--remember-password")
+    before = len(sandbox.token_requests("password"))
+    done, lines = doctor(home)
+    assert done.returncode == 0, done.stdout
+    assert set(lines) == {
+        "config", "client", "token store", "secrets", "keyring", "login", "token URL", "clock",
+    }  # fmt: skip
+    assert all(text.startswith("OK ") for text in lines.values()), lines
+    assert "All is well." in done.stdout
+    assert "keyrings.alt.file.PlaintextKeyring works" in lines["keyring"]
+    assert "password from OS keyring" in lines["secrets"]
+    assert "plaintext on disk: access token" in lines["secrets"]
+    assert "accepts the client" in lines["token URL"]
+    assert len(sandbox.token_requests("password")) == before  # it never logs in
+    assert home.keyring_get("bp-helper:default:doctor-probe", "bp-helper") is None  # cleaned up
+
+
+def test_not_logged_in_but_a_password_source_is_ok(sandbox: Sandbox, home: Home) -> None:
+    done, lines = doctor(home, "--offline")
+    assert done.returncode == 1
+    assert lines["login"].startswith("FIX nobody is logged in: run `bp-helper login`")
+    done, lines = doctor(home, "--offline")
+    home.env["BIOPRODICT_PASSWORD"] = "whatever"
+    done, lines = doctor(home, "--offline")
+    assert done.returncode == 0, done.stdout
+    assert "password from env BIOPRODICT_PASSWORD" in lines["login"]
+    assert lines["token URL"] == "OK not checked (--offline)"
+    assert lines["keyring"].startswith("OK not used by this profile (no keyring backend")
+
+
+def _no_client_id(sandbox: Sandbox, home: Home) -> None:
+    del home.env["BIOPRODICT_CLIENT_ID"]
+
+
+def _open_store_dir(sandbox: Sandbox, home: Home) -> None:
+    home.store_dir.chmod(0o755)
+
+
+def _unreachable_token_url(sandbox: Sandbox, home: Home) -> None:
+    with socket.socket() as sock:  # a port that nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    home.env["BIOPRODICT_TOKEN_URL"] = f"https://127.0.0.1:{port}/oauth/oauth/token"
+    home.env["BIOPRODICT_HOSTS"] = f"127.0.0.1:{port}"
+
+
+def _clock_off(sandbox: Sandbox, home: Home) -> None:
+    sandbox.clock_offset = -600.0  # the server's clock is 10 minutes behind ours
+
+
+def _wrong_client_secret(sandbox: Sandbox, home: Home) -> None:
+    home.env["BIOPRODICT_CLIENT_SECRET"] = "not-the-secret"
+
+
+def _keyring_gone(sandbox: Sandbox, home: Home) -> None:
+    home.use_keyring("keyring.backends.fail.Keyring")
+    home.write_config('[profiles.default]\nrefresh_token_storage = "keyring"\n')
+
+
+def _readable_config_with_secret(sandbox: Sandbox, home: Home) -> None:
+    home.write_config('[profiles.default]\nclient_secret = "demo-secret"\n').chmod(0o644)
+
+
+def _corrupt_token_file(sandbox: Sandbox, home: Home) -> None:
+    home.store_file().write_text("{not json")
+
+
+@pytest.mark.parametrize(
+    ("breakage", "check", "expected"),
+    [
+        (_no_client_id, "client", "no client id: set BIOPRODICT_CLIENT_ID"),
+        (_open_store_dir, "token store", "has mode 0755 (expected 0700; run chmod 700"),
+        (_corrupt_token_file, "token store", "not valid JSON; run `bp-helper logout`"),
+        (_unreachable_token_url, "token URL", "cannot connect to the token server"),
+        (_clock_off, "clock", "the local clock is 600 s ahead of the token server's"),
+        (_wrong_client_secret, "token URL", "refused client id 'bp-demo' (HTTP 401)"),
+        (_keyring_gone, "keyring", "no keyring backend works here"),
+        (_readable_config_with_secret, "config", "holds client_secret but has mode 0644"),
+    ],
+)
+def test_broken_setups_are_named(
+    sandbox: Sandbox, home: Home, breakage: Breakage, check: str, expected: str
+) -> None:
+    login(home)
+    breakage(sandbox, home)
+    done, lines = doctor(home)
+    assert done.returncode == 1, done.stdout
+    assert lines[check].startswith("FIX "), lines
+    assert expected in lines[check]
+    fixes = [name for name, text in lines.items() if text.startswith("FIX")]
+    assert check in fixes and "problem(s) to fix" in done.stdout
+    if check == "token URL" and "cannot connect" in expected:
+        assert lines["clock"].startswith("FIX not checked")
+
+
+def test_invalid_config_stops_early(sandbox: Sandbox, home: Home) -> None:
+    home.write_config("[profiles.default\n")
+    done, lines = doctor(home)
+    assert done.returncode == 1
+    assert list(lines) == ["config"] and "not valid TOML" in lines["config"]
+    assert "Fix the configuration first" in done.stdout
