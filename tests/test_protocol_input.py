@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
+import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -18,7 +20,7 @@ from bp_helper.store import StoredToken
 from bp_helper.testing import Sandbox
 
 from .protocol_support import DOCKER, GIT, assert_refused, login, run_bytes
-from .support import Home
+from .support import Home, executable
 
 TOKEN = StoredToken(
     access_token="eyJ.access",
@@ -340,3 +342,30 @@ def test_fuzz_docker_store_json(document: dict[str, object]) -> None:
     assert all(isinstance(document[key], str) for key in ("ServerURL", "Username", "Secret"))
     for value in (request.username, request.secret, request.server.url):
         assert value and "\r" not in value and "\x00" not in value and "\n" not in value
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["bp-helper", "git", "get"],
+        ["bp-helper", "docker", "get"],
+        [GIT, "get"],
+        [DOCKER, "get"],
+    ],
+)
+def test_closed_stdin_is_refused_in_one_line(home: Home, argv: list[str]) -> None:
+    done = subprocess.run(
+        [executable(argv[0]), *argv[1:]],
+        stdin=None,
+        capture_output=True,
+        text=True,
+        env=home.env,
+        preexec_fn=lambda: os.close(0),  # standard input closed, not just empty
+        start_new_session=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "request refused" in done.stderr and "internal error" not in done.stderr

@@ -31,7 +31,15 @@ from ..prompt import NoPrompter, choose_prompter
 from ..settings import Settings
 from ..store import StoredToken
 from ..tokens import TokenService
-from .wire import MAX_LINE, InvalidRequest, check_plain, check_value, decode, read_all
+from .wire import (
+    MAX_LINE,
+    InvalidRequest,
+    check_plain,
+    check_value,
+    decode,
+    read_all,
+    standard_input,
+)
 
 if TYPE_CHECKING:
     import argparse
@@ -243,7 +251,7 @@ ACTIONS: dict[str, Callable[[BinaryIO, Flags, Mapping[str, str]], bytes]] = {
 
 def cmd_docker(args: argparse.Namespace, settings: Settings) -> int:
     """``bp-helper docker ACTION``: the same protocol behind the main command."""
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    stdin, stdout = standard_input(), sys.stdout.buffer
     return serve(args.action, stdin, stdout, settings.flags, settings.environ)
 
 

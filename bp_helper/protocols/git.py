@@ -29,7 +29,16 @@ from ..prompt import choose_prompter
 from ..settings import Settings
 from ..store import StoredToken
 from ..tokens import TokenService
-from .wire import MAX_INPUT, MAX_LINE, InvalidRequest, check_plain, check_value, decode, read_lines
+from .wire import (
+    MAX_INPUT,
+    MAX_LINE,
+    InvalidRequest,
+    check_plain,
+    check_value,
+    decode,
+    read_lines,
+    standard_input,
+)
 
 if TYPE_CHECKING:
     import argparse
@@ -178,7 +187,7 @@ def _no_prompt(settings: Settings, environ: Mapping[str, str]) -> tuple[bool, st
 
 def cmd_git(args: argparse.Namespace, settings: Settings) -> int:
     """``bp-helper git ACTION``: the same protocol behind the main command."""
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    stdin, stdout = standard_input(), sys.stdout.buffer
     return serve(args.action, stdin, stdout, settings.flags, settings.environ)
 
 

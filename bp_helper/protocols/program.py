@@ -10,7 +10,6 @@ little as they can. :func:`run` turns every error into one line on stderr, as
 
 from __future__ import annotations
 
-import io
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -18,6 +17,7 @@ from typing import Any, BinaryIO, NamedTuple
 
 from .. import __version__, log
 from ..errors import EXIT_FAILURE, BpError, UsageError
+from .wire import standard_input
 
 Serve = Callable[[str, BinaryIO, BinaryIO, Mapping[str, Any], Mapping[str, str]], int]
 VALUED = {"--profile": "profile", "--config": "config"}  # option -> setting name
@@ -69,8 +69,9 @@ def run(program: str, usage: str, serve: Serve, argv: Sequence[str] | None = Non
             return 0
         if invocation.action is None:
             raise UsageError(f"no action given (see `{program} --help`)")
-        stdin = sys.stdin.buffer if sys.stdin is not None else io.BytesIO()
-        return serve(invocation.action, stdin, sys.stdout.buffer, invocation.flags, os.environ)
+        return serve(
+            invocation.action, standard_input(), sys.stdout.buffer, invocation.flags, os.environ
+        )
     except BpError as exc:
         log.error(exc.message)
         return exc.exit_code

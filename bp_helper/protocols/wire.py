@@ -8,7 +8,9 @@ quotes the input (it may hold a password, or bytes meant for a terminal).
 
 from __future__ import annotations
 
+import io
 import re
+import sys
 from typing import BinaryIO
 
 from ..errors import EXIT_USAGE, BpError
@@ -25,6 +27,11 @@ class InvalidRequest(BpError):
 
     def __init__(self, problem: str) -> None:
         super().__init__(f"request refused: {problem}")
+
+
+def standard_input() -> BinaryIO:
+    """The request stream: standard input, or nothing at all when it is closed."""
+    return sys.stdin.buffer if sys.stdin is not None else io.BytesIO()
 
 
 def read_lines(stream: BinaryIO) -> bytes:
