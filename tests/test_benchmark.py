@@ -1,0 +1,40 @@
+"""The benchmark runs (quick mode) and its counts hold; its seconds are reported, not judged."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).parent.parent / "benchmarks" / "bench.py"
+
+
+def test_benchmark_quick_mode_runs_and_counts_requests(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = dict(
+        (name.strip(), value.strip())
+        for name, value in (
+            re.match(r"(.{58}) (.*)", line).groups()  # type: ignore[union-attr]
+            for line in done.stdout.splitlines()[1:]
+        )
+    )
+    for name in (
+        "bp-helper token, cached",
+        "git-credential-bioprodict get, cached",
+        "docker-credential-bioprodict get, cached",
+        "http --offline, bp-helper plugin installed",
+        "32 threads on an expired token",
+    ):
+        assert re.match(r"\d+\.\d ms", rows[name]), (name, rows[name])
+    assert rows["token requests during the cached runs"] == "0"
+    assert rows["32 threads on an expired token"].endswith("1 token request(s)")
+    assert rows["32 bp-helper token processes, expired"].endswith("1 token request(s)")
