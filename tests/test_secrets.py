@@ -9,6 +9,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from bp_helper.testing import DEMO_USERS, Sandbox
 
 from .support import Home, executable, one_line_error
@@ -255,11 +257,22 @@ def test_refused_interactive_login_does_not_prompt_again(sandbox: Sandbox, home:
     assert len(sandbox.token_requests("password")) == 1
 
 
-def test_no_terminal_never_blocks_on_open_pipes(sandbox: Sandbox, home: Home) -> None:
-    """stdin and stdout are pipes that stay open, no terminal: a fast one-line exit 3."""
+@pytest.mark.parametrize(
+    ("argv", "query", "code"),
+    [
+        (["bp-helper", "token"], "", 3),
+        # git ends its request with a blank line and may keep the pipe open
+        (["git-credential-bioprodict", "get"], "protocol=https\nhost={netloc}\n\n", 0),
+        (["bp-helper", "git", "get"], "protocol=https\nhost={netloc}\n\n", 0),
+    ],
+)
+def test_no_terminal_never_blocks_on_open_pipes(
+    sandbox: Sandbox, home: Home, argv: list[str], query: str, code: int
+) -> None:
+    """stdin and stdout are pipes that stay open, no terminal: a fast one-line outcome."""
     proc = subprocess.Popen(
-        [executable("bp-helper"), "token"],
-        stdin=subprocess.PIPE,  # never closed: reading it would block forever
+        [executable(argv[0]), *argv[1:]],
+        stdin=subprocess.PIPE,  # never closed: reading past the request would block forever
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=home.env,
@@ -267,11 +280,19 @@ def test_no_terminal_never_blocks_on_open_pipes(sandbox: Sandbox, home: Home) ->
         text=True,
     )
     try:
-        out, err = proc.communicate(timeout=30)
+        assert proc.stdin is not None
+        proc.stdin.write(query.format(netloc=sandbox.netloc))
+        proc.stdin.flush()
+        proc.wait(timeout=30)
+        out, err = (
+            proc.stdout.read() if proc.stdout else "",
+            proc.stderr.read() if proc.stderr else "",
+        )
     finally:
         proc.kill()
-    assert proc.returncode == 3
-    assert out == ""
+        proc.wait()
+    assert proc.returncode == code
+    assert out == ""  # git falls through to its next helper; nothing half-answered
     assert len(err.strip().splitlines()) == 1 and "login needed" in err
     assert sandbox.requests == []
 
