@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from . import __version__, log
-from .errors import EXIT_FAILURE, BpError, UsageError
+from .errors import UsageError, exit_status
 from .settings import Settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -176,35 +176,22 @@ def _handler(name: str) -> Handler:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``bp-helper``; every error ends here as one line on stderr."""
-    args: argparse.Namespace | None = None
-    try:
-        argv, passthrough = _split_passthrough(list(sys.argv[1:] if argv is None else argv))
-        args = build_parser().parse_args(argv)
-        args.curl_args = passthrough
-        if getattr(args, "debug", None):
-            log.enable_debug()
-        if not args.command:
-            raise UsageError("no command given (see `bp-helper --help`)")
-        flags = {name: getattr(args, name, None) for name in SETTING_FLAGS}
-        flags["username"] = getattr(args, "username", None)
-        flags["twofactor"] = getattr(args, "twofactor", None)
-        return _handler(args.command)(args, Settings(flags))
-    except BpError as exc:
-        log.error(exc.message)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        log.error("interrupted")
-        return 130
-    except BrokenPipeError:
-        return EXIT_FAILURE
-    except Exception as exc:  # a bug: say so in one line, details only with --debug
-        if log.debug_enabled():
-            import traceback
+    """Run ``bp-helper``; every error ends as one line on stderr (see ``exit_status``)."""
+    return exit_status(lambda: _run(list(sys.argv[1:] if argv is None else argv)))
 
-            log.debug(traceback.format_exc())
-        log.error(f"internal error ({type(exc).__name__}); run with --debug for details")
-        return EXIT_FAILURE
+
+def _run(argv: list[str]) -> int:
+    argv, passthrough = _split_passthrough(argv)
+    args = build_parser().parse_args(argv)
+    args.curl_args = passthrough
+    if getattr(args, "debug", None):
+        log.enable_debug()
+    if not args.command:
+        raise UsageError("no command given (see `bp-helper --help`)")
+    flags = {name: getattr(args, name, None) for name in SETTING_FLAGS}
+    flags["username"] = getattr(args, "username", None)
+    flags["twofactor"] = getattr(args, "twofactor", None)
+    return _handler(args.command)(args, Settings(flags))
 
 
 if __name__ == "__main__":

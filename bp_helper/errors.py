@@ -7,6 +7,8 @@ exit with its ``exit_code``; nothing else prints tracebacks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 EXIT_OK = 0
 EXIT_FAILURE = 1  # network, server refusal, storage
 EXIT_USAGE = 2  # bad flags, bad configuration
@@ -87,3 +89,29 @@ class ClientRejected(TokenRequestError):
 
     transient = False
     exit_code = EXIT_FAILURE
+
+
+def exit_status(body: Callable[[], int]) -> int:
+    """Run a program's ``body``: every error becomes one line on stderr and an exit status.
+
+    The one exit point of every executable; tracebacks only with ``--debug`` (redacted).
+    """
+    from . import log
+
+    try:
+        return body()
+    except BpError as exc:
+        log.error(exc.message)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return 130
+    except BrokenPipeError:
+        return EXIT_FAILURE
+    except Exception as exc:  # a bug: say so in one line, details only with --debug
+        if log.debug_enabled():
+            import traceback
+
+            log.debug(traceback.format_exc())
+        log.error(f"internal error ({type(exc).__name__}); run with --debug for details")
+        return EXIT_FAILURE

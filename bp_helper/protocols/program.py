@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, BinaryIO, NamedTuple
 
 from .. import __version__, log
-from ..errors import EXIT_FAILURE, BpError, UsageError
+from ..errors import UsageError, exit_status
 from .wire import standard_input
 
 Serve = Callable[[str, BinaryIO, BinaryIO, Mapping[str, Any], Mapping[str, str]], int]
@@ -56,8 +56,9 @@ def parse_argv(argv: Sequence[str]) -> Invocation:
 
 
 def run(program: str, usage: str, serve: Serve, argv: Sequence[str] | None = None) -> int:
-    """Run ``program``; every error ends here as one line on stderr."""
-    try:
+    """Run ``program``; every error ends as one line on stderr (see ``exit_status``)."""
+
+    def body() -> int:
         invocation = parse_argv(sys.argv[1:] if argv is None else argv)
         if "--debug" in invocation.switches:
             log.enable_debug()
@@ -72,18 +73,5 @@ def run(program: str, usage: str, serve: Serve, argv: Sequence[str] | None = Non
         return serve(
             invocation.action, standard_input(), sys.stdout.buffer, invocation.flags, os.environ
         )
-    except BpError as exc:
-        log.error(exc.message)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        log.error("interrupted")
-        return 130
-    except BrokenPipeError:
-        return EXIT_FAILURE
-    except Exception as exc:  # a bug: say so in one line, details only with --debug
-        if log.debug_enabled():
-            import traceback
 
-            log.debug(traceback.format_exc())
-        log.error(f"internal error ({type(exc).__name__}); run with --debug for details")
-        return EXIT_FAILURE
+    return exit_status(body)
