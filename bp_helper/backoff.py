@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import log
 from .errors import BpError
-from .files import atomic_write, ensure_private_dir, read_private_file
+from .files import atomic_write, ensure_private_dir, read_private_file, remove_leftovers
 
 REFUSAL_WINDOW = 30.0  # seconds
 
@@ -37,6 +37,7 @@ class RefusalRecord:
         data = {"username": username, "refused_at": time.time(), "reason": reason}
         try:
             ensure_private_dir(self.path.parent)
+            remove_leftovers(self.path)  # written only under the profile's lock
             atomic_write(self.path, json.dumps(data).encode())
         except BpError as exc:  # the backoff is a courtesy: never fatal
             log.warn(f"cannot record the refused login: {exc.message}")
