@@ -122,6 +122,10 @@ class StoredToken(NamedTuple):
 
 
 _thread_locks: dict[Path, Any] = {}
+# A forked child (multiprocessing's default on Linux) has only the thread that forked: a
+# lock another thread held at that moment would stay held in the child for good.
+if hasattr(os, "register_at_fork"):  # not on Windows, which does not fork
+    os.register_at_fork(after_in_child=_thread_locks.clear)
 
 
 def _thread_lock(path: Path) -> Any:
