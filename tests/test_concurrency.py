@@ -8,13 +8,17 @@ still in flight while the others arrive.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import queue
 import signal
 import threading
 import time
+from multiprocessing.queues import Queue
 
 import pytest
 
+from bp_helper import BioProdictAuth
 from bp_helper.store import StoredToken
 from bp_helper.testing import DEMO_USERS, Sandbox
 
@@ -24,6 +28,7 @@ from .concurrency_support import (
     WAITED,
     Outcome,
     Process,
+    call_api_with_auth,
     command,
     count_said,
     crowd,
@@ -162,6 +167,44 @@ def test_threads_renewing_a_rejected_token_make_one_refresh(sandbox: Sandbox, us
     assert [(r.grant_type, r.status) for r in sandbox.requests] == [("refresh_token", 200)]
     statuses = [r.status for r in sandbox.api_requests]
     assert statuses.count(200) == 16 and 1 <= statuses.count(401) <= 16, statuses
+
+
+def _child_calls_api(sandbox: Sandbox, results: Queue[int | str]) -> None:
+    try:
+        results.put(call_api_with_auth(sandbox, "child", BioProdictAuth()).status)
+    except Exception as exc:  # anything but a status fails the test below
+        results.put(repr(exc))
+
+
+def test_child_forked_while_a_thread_refreshes_is_not_stuck(sandbox: Sandbox, user: Home) -> None:
+    """multiprocessing forks while a thread holds the profile's lock: the child goes on."""
+    expire_stored_token(user)
+    sandbox.reset_counters()
+    sandbox.inject("hang", seconds=3)  # holds the thread in its refresh, then lets it retry
+    with crowd(user, sandbox, threads=1) as group:
+        group.start(["auth"])
+        deadline = time.monotonic() + 30
+        while not sandbox.requests and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert sandbox.requests, "the thread never reached the token server"
+        fork = multiprocessing.get_context("fork")  # Linux's default before Python 3.14
+        results: Queue[int | str] = fork.Queue()
+        child = fork.Process(target=_child_calls_api, args=(sandbox, results))
+        child.start()
+        try:
+            answer = results.get(timeout=DID_NOT_HANG)
+        except queue.Empty:
+            answer = "no answer: stuck on a lock the forking process's thread held"
+        finally:
+            child.kill()
+            child.join()
+        (outcome,) = group.outcomes()
+    assert outcome.ok, outcome
+    assert answer == 200
+    assert [(r.grant_type, r.status) for r in sandbox.requests] == [
+        ("refresh_token", 0),
+        ("refresh_token", 200),
+    ]
 
 
 # -- a lock holder killed mid-refresh ---------------------------------------------------
