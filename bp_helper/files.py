@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -19,7 +20,7 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
     mode wider than ``mode``. Symlinks at ``path`` are replaced, not followed.
     """
     folder = path.parent
-    tmp = folder / f".{path.name}.{os.urandom(6).hex()}.tmp"
+    tmp = folder / f".{path.name}.{os.urandom(6).hex()}.tmp"  # see remove_leftovers
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
         try:
@@ -45,6 +46,26 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
         pass
     finally:
         os.close(dir_fd)
+
+
+def remove_leftovers(path: Path) -> list[str]:
+    """Remove the temp files of ``atomic_write(path)`` calls that were killed mid-write.
+
+    Call it only where no other writer of ``path`` can be at work (holding its lock). Names
+    are matched exactly, so that another file's temp files (``a.json`` versus
+    ``a.json.json``) are never touched. Returns the names removed.
+    """
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[0-9a-f]{{12}}\.tmp")
+    try:
+        names = [name for name in os.listdir(path.parent) if pattern.fullmatch(name)]
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        with contextlib.suppress(OSError):
+            os.unlink(path.parent / name)
+            removed.append(name)
+    return removed
 
 
 def ensure_private_dir(folder: Path) -> None:

@@ -17,7 +17,13 @@ from typing import Any, NamedTuple
 
 from . import log
 from .errors import StoreError
-from .files import atomic_write, ensure_private_dir, read_private_file, unsafe_dir_reason
+from .files import (
+    atomic_write,
+    ensure_private_dir,
+    read_private_file,
+    remove_leftovers,
+    unsafe_dir_reason,
+)
 
 FORMAT_VERSION = 1
 
@@ -116,6 +122,10 @@ class StoredToken(NamedTuple):
 
 
 _thread_locks: dict[Path, Any] = {}
+# A forked child (multiprocessing's default on Linux) has only the thread that forked: a
+# lock another thread held at that moment would stay held in the child for good.
+if hasattr(os, "register_at_fork"):  # not on Windows, which does not fork
+    os.register_at_fork(after_in_child=_thread_locks.clear)
 
 
 def _thread_lock(path: Path) -> Any:
@@ -153,7 +163,11 @@ class TokenStore:
             return None
 
     def save(self, token: StoredToken) -> None:
+        """Replace the stored tokens; only while holding :meth:`lock`."""
         ensure_private_dir(self.directory)
+        removed = remove_leftovers(self.path)  # a writer killed mid-write left them
+        if removed:
+            log.debug(f"removed {len(removed)} half-written token file(s) of a killed writer")
         atomic_write(self.path, token.to_json())
         log.debug(f"stored tokens of profile {self.profile!r} in {self.path}")
 
@@ -175,7 +189,8 @@ class TokenStore:
 
         Yields ``None`` while holding it. With ``until``, waiting stops early when
         ``until()`` returns a token (another holder stored a fresh one): that token is
-        yielded and the lock is not taken, so a burst of callers does not queue up.
+        yielded and the lock is not taken, so a burst of callers does not queue up. What
+        ``until()`` raises (the holder's failure, shared) ends the wait as well.
         """
         deadline = time.monotonic() + timeout
         # Threads of one process queue on a plain lock first: no polling among them.

@@ -7,13 +7,17 @@ refreshed meanwhile: a burst of callers makes one token request), then refreshes
 logs in with a password when there is no usable refresh token.
 
 A failed refresh keeps the refresh token unless the server rejected it; a transient
-failure while the old access token is still valid hands out the old token.
+failure while the old access token is still valid hands out the old token. Callers that
+waited for the lock while its holder's request failed that way share the holder's outcome
+instead of repeating the request (see :mod:`bp_helper.backoff`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -24,7 +28,7 @@ from .settings import Settings
 from .store import StoredToken, TokenStore
 
 if TYPE_CHECKING:  # imported where used: the cached path needs none of them
-    from .backoff import RefusalRecord
+    from .backoff import FailedRequestRecord, RefusalRecord
     from .client import TokenClient
     from .vault import KeyringSecrets
 
@@ -65,6 +69,12 @@ class TokenService:
         from .backoff import RefusalRecord
 
         return RefusalRecord(self.store.directory, self.settings.profile)
+
+    @cached_property
+    def failures(self) -> FailedRequestRecord:
+        from .backoff import FailedRequestRecord
+
+        return FailedRequestRecord(self.store.directory, self.settings.profile)
 
     @property
     def lock_timeout(self) -> float:
@@ -126,26 +136,65 @@ class TokenService:
         token = self.cached()
         if token is not None:
             return token
-        with self.store.lock(self.lock_timeout, until=self.cached) as fresh:
-            token = fresh or self.cached()
+        waiting_since = time.time()
+
+        def outcome() -> StoredToken | None:
+            return self._outcome_of_others(waiting_since)
+
+        with self.store.lock(self.lock_timeout, until=outcome) as found:
+            token = found or outcome()
             if token is not None:
-                log.debug("another process refreshed the token meanwhile")
                 return token
+            with self._failure_shared():
+                return self._refresh_or_login_locked()
+
+    def _outcome_of_others(self, since: float) -> StoredToken | None:
+        """While waiting for the lock: what its holder got, once it has got something.
+
+        A fresh token it stored; or, when its request failed (at ``since`` or later) for a
+        reason that would fail ours too, the old token while that is still valid, else its
+        error, raised. ``None``: nothing yet (or nobody tried), so try ourselves.
+        """
+        token = self.cached()
+        if token is not None:
+            log.debug("another process refreshed the token meanwhile")
+            return token
+        failure = self.failures.since(since, self.settings.token_url)
+        if failure is None:
+            return None
+        previous = self.stored()
+        if previous is not None and not previous.expired():
+            log.warn(f"{failure}; using the current token until it expires")
+            return previous
+        log.debug("the token request this caller waited for failed: sharing its error")
+        raise TokenRequestError(failure)
+
+    @contextmanager
+    def _failure_shared(self) -> Iterator[None]:
+        """Record a transient failure for the callers that wait for this lock."""
+        try:
+            yield
+        except TokenRequestError as exc:
+            if exc.transient:
+                self.failures.remember(self.settings.token_url, exc.message)
+            raise
+
+    def _refresh_or_login_locked(self) -> StoredToken:
+        previous = self.store.load()
+        if previous is not None and self.matches(previous) and previous.has_refresh_token:
+            previous = self.keyring.with_refresh_token(previous)
+        if previous is not None and self.matches(previous) and previous.refresh_token:
+            refreshed = self._refresh(previous)
+            if refreshed is not None:
+                return refreshed
             previous = self.store.load()
-            if previous is not None and self.matches(previous) and previous.has_refresh_token:
-                previous = self.keyring.with_refresh_token(previous)
-            if previous is not None and self.matches(previous) and previous.refresh_token:
-                refreshed = self._refresh(previous)
-                if refreshed is not None:
-                    return refreshed
-                previous = self.store.load()
-            username = self.settings.username or (previous.username if previous else None)
-            if username:
-                self.refusals.check(username, "fix the password, then run `bp-helper login`")
-            try:
-                return self._login_locked(previous=previous)
-            except LoginRequired as exc:
-                raise LoginRequired(f"login needed: {exc.message}; {self.login_hint()}") from None
+        username = self.settings.username or (previous.username if previous else None)
+        if username:
+            self.refusals.check(username, "fix the password, then run `bp-helper login`")
+        try:
+            return self._login_locked(previous=previous)
+        except LoginRequired as exc:
+            raise LoginRequired(f"login needed: {exc.message}; {self.login_hint()}") from None
 
     def login_hint(self) -> str:
         profile = self.settings.profile
@@ -162,9 +211,11 @@ class TokenService:
         except TokenRequestError as exc:
             if exc.transient and not previous.expired():
                 log.warn(f"{exc.message}; using the current token until it expires")
+                self.failures.remember(self.settings.token_url, exc.message)
                 return previous
             raise
         self._save(token._replace(password_in_keyring=previous.password_in_keyring))
+        self.failures.clear()
         log.debug("refreshed the access token")
         return token
 
@@ -176,7 +227,7 @@ class TokenService:
         remember_password: bool = False,
     ) -> StoredToken:
         """A new password login, whatever is cached (and whatever was refused before)."""
-        with self.store.lock(self.lock_timeout):
+        with self.store.lock(self.lock_timeout), self._failure_shared():
             return self._login_locked(
                 previous=self.store.load(),
                 username=username,
@@ -238,6 +289,7 @@ class TokenService:
                 ) from None
             raise
         self.refusals.clear()
+        self.failures.clear()
         # Store the password when asked to, or refresh a remembered one that a person just
         # typed (the keyring copy was missing or unreadable); other sources leave it alone.
         keep = remembered
@@ -334,7 +386,7 @@ class TokenService:
 
 def forget_profile(store: TokenStore, keyring: KeyringSecrets) -> bool:
     """Remove a profile's token file, its keyring entries and its refusal record."""
-    from .backoff import RefusalRecord
+    from .backoff import FailedRequestRecord, RefusalRecord
 
     record = store.load()
     if record is not None:
@@ -342,4 +394,5 @@ def forget_profile(store: TokenStore, keyring: KeyringSecrets) -> bool:
         if removed:
             log.debug(f"removed the {' and '.join(removed)} from the OS keyring")
     RefusalRecord(store.directory, store.profile).clear()
+    FailedRequestRecord(store.directory, store.profile).clear()
     return store.delete()

@@ -197,6 +197,13 @@ class Sandbox:
         with self._lock:
             self._faults.extend([Fault(fault, float(seconds), value)] * count)
 
+    def clear_faults(self) -> int:
+        """Drop the faults still queued (the outage is over); how many there were."""
+        with self._lock:
+            count = len(self._faults)
+            self._faults.clear()
+        return count
+
     def expire_access_tokens(self) -> None:
         self._tokens.expire_access_tokens()
 
