@@ -203,7 +203,9 @@ class Doctor:
         server_date, local = self.probe_clock
         if server_date is None:
             raise Fix("cannot compare clocks: the token server sent no usable Date header")
-        skew = local - server_date
+        # A Date header names a whole second: its middle is the best estimate of the
+        # server's time (else a correct 600 s offset reads as 601 half of the time).
+        skew = local - (server_date + 0.5)
         if abs(skew) > MAX_CLOCK_SKEW:
             side = "ahead of" if skew > 0 else "behind"
             raise Fix(
