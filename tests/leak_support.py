@@ -178,13 +178,15 @@ class LeakWatch:
                 assert _shows(output.text, access), f"no token in the {output.where}"
 
     def check_files(self, may_hold_access_token: Iterable[Path] = ()) -> None:
-        """Every file under the home (its TMPDIR too) but the token store and the keyring:
-        no secret; the access token only in the files asked for, and those are 0600."""
+        """Every file under the home (its TMPDIR too) but the token store, the keyring and the
+        config file the test wrote: no secret; the access token only in the files asked for,
+        and those are 0600."""
         never, access = self.fragments()
         carriers = {Path(p) for p in may_hold_access_token}
         kept_apart = (self.home.root / "data" / "python_keyring", self.home.root / "spy")
+        config = self.home.root / "config" / "bp-helper" / "config.toml"
         for path in sorted(p for p in self.home.root.rglob("*") if p.is_file()):
-            if path.parent == self.home.store_dir and path.suffix == ".json":
+            if path == config or (path.parent == self.home.store_dir and path.suffix == ".json"):
                 continue
             if any(folder in path.parents for folder in kept_apart):
                 continue  # the keyring; integration_support.spy_curl's records

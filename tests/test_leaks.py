@@ -80,12 +80,14 @@ def test_logins_account_commands_and_failures_leak_nothing(
     inputs.mkdir()
     (inputs / "password").write_text(PASSWORD + "\n")
     (inputs / "client-secret").write_text(CLIENT_SECRET + "\n")
-    home.write_config(
+    config = home.write_config(
         "[profiles.default]\n\n[profiles.cmd]\n"
         f"password_command = {json.dumps(['cat', str(inputs / 'password')])}\n"
         f"client_secret_command = {json.dumps(['cat', str(inputs / 'client-secret')])}\n"
-        'refresh_token_storage = "keyring"\n'
+        'refresh_token_storage = "keyring"\n\n'
+        f"[profiles.inline]\nclient_secret = {json.dumps(CLIENT_SECRET)}\n"
     )
+    config.chmod(0o600)
     login = ("login", "--username", USERNAME, "--password-stdin", "--remember-password")
     watch.bp(*login, stdin=WRONG_PASSWORD, expect=1)
     assert (home.store_dir / "default.refused").exists()
@@ -144,6 +146,12 @@ def test_logins_account_commands_and_failures_leak_nothing(
     done = watch.bp("--profile", "cmd", "token", carrier=True, **cmd)
     assert "refreshed the access token" in done.stderr
     watch.bp("--profile", "cmd", "logout", **cmd)
+    # A third: the client secret in the config file.
+    inline = ("--profile", "inline")
+    watch.bp(*inline, "login", "--username", USERNAME, "--password-stdin", stdin=PASSWORD, **cmd)
+    watch.bp(*inline, "status", **cmd)
+    done = watch.bp(*inline, "doctor", **cmd)
+    assert "client secret from config " in done.stdout
     watch.bp("logout")
     watch.bp("logout", "--all")
 
