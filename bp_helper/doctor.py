@@ -205,7 +205,7 @@ class Doctor:
         server_date, local = self.probe_clock
         if server_date is None:
             raise Fix("cannot compare clocks: the token server sent no usable Date header")
-        skew = local - server_date
+        skew = local - (server_date + 0.5)  # a Date header drops the fraction of its second
         if abs(skew) > MAX_CLOCK_SKEW:
             side = "ahead of" if skew > 0 else "behind"
             raise Fix(
