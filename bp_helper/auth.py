@@ -97,8 +97,14 @@ class _RenewOnce:
     def __call__(self, response: Response, **kwargs: Any) -> Response:
         if self.used or response.status_code != 401 or not token_rejected(response):
             return response
-        self.used = True
         request = response.request
+        # Only a 401 for the token itself: requests also runs this hook for the answers of
+        # redirects, and their requests go elsewhere, without the token. Renewing there
+        # would send a new token to whoever answered.
+        if request.headers.get("Authorization") != f"Bearer {self.sent_token}":
+            log.debug(f"{origin(request.url or '')} answered 401 to a request without the token")
+            return response
+        self.used = True
         if not rewind(request, self.body_position):
             log.debug("the 401'd request body cannot be sent again: not retrying")
             return response

@@ -10,8 +10,11 @@ not), before oauthlib parses anything, so every answer becomes one typed
 from __future__ import annotations
 
 import json
+import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
@@ -139,7 +142,7 @@ class TokenClient:
         for attempt in range(attempts):
             started = time.monotonic()
             try:
-                with self._session(hook, grant) as session:
+                with _unlogged(), self._session(hook, grant) as session:
                     answer = fetch(session)
                 log.debug(f"token endpoint answered in {time.monotonic() - started:.2f} s")
                 return answer
@@ -308,6 +311,39 @@ class TokenClient:
             scope=_str_or_none(answer.get("scope")),
             twofactor=twofactor,
         )
+
+
+class _DuringTokenRequests(logging.Filter):
+    """Drops what requests-oauthlib and oauthlib log while this thread runs a token request.
+
+    At DEBUG level requests-oauthlib logs the request (the password, the client secret in
+    the Basic header and the body, the refresh token) and the answer (the tokens); a program
+    that uses :class:`~bp_helper.BioProdictAuth` may well log everything at DEBUG. Other uses
+    of those libraries in the same program, and other threads, log as before.
+    """
+
+    active = threading.local()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(self.active, "on", False)
+
+
+_FILTER = _DuringTokenRequests()
+
+
+@contextmanager
+def _unlogged() -> Iterator[None]:
+    # Logger filters do not apply to records of child loggers: filter each of them.
+    for name in list(logging.root.manager.loggerDict):
+        if name.split(".")[0] in ("requests_oauthlib", "oauthlib"):
+            logger = logging.getLogger(name)
+            if _FILTER not in logger.filters:
+                logger.addFilter(_FILTER)
+    _FILTER.active.on = True
+    try:
+        yield
+    finally:
+        _FILTER.active.on = False
 
 
 @dataclass(frozen=True)

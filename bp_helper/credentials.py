@@ -15,7 +15,8 @@ has a value wins; ``--debug`` and ``bp-helper status`` name the winner (never th
   a terminal prompt (only when a code is expected and someone can be asked).
 
 Commands run without a shell (a string is split like a shell would; for a shell, give
-``["sh", "-c", "..."]``), with no stdin, in their own process group, for at most
+``["sh", "-c", "..."]``), with no stdin and without bp-helper's secret environment
+variables, in their own process group, for at most
 ``command_timeout`` seconds (the whole group is killed after that); the first line of their
 output, without its line ending, is the secret.
 """
@@ -264,8 +265,11 @@ def twofactor(settings: Settings, prompter: Prompter | None) -> Secret | None:
 
 def run_secret_command(command: Any, what: str, timeout: float) -> str:
     """Run a ``*_command`` without a shell; its first output line, stripped of the line end."""
+    import os
     import shlex
     import subprocess
+
+    from .settings import without_secrets
 
     argv = shlex.split(command) if isinstance(command, str) else list(command)
     log.debug(f"running {what}: {argv[0]!r} with {len(argv) - 1} argument(s)")
@@ -275,6 +279,7 @@ def run_secret_command(command: Any, what: str, timeout: float) -> str:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            env=without_secrets(os.environ),
             start_new_session=True,  # its own process group: a timeout kills all of it
         )
     except FileNotFoundError:

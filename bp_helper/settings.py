@@ -62,6 +62,9 @@ SOURCES: dict[str, tuple[str | None, tuple[str, ...], str | None]] = {
 }
 SECONDS_SETTINGS = frozenset({"refresh_margin", "timeout", "command_timeout", "keyring_timeout"})
 SECRET_SETTINGS = frozenset({"client_secret", "password", "twofactor", "token"})
+SECRET_ENVIRONMENT = frozenset(
+    env for name in SECRET_SETTINGS for env in SOURCES[name][1] if env.startswith("BIOPRODICT_")
+)
 CONFIG_KEYS = frozenset(key for _, _, key in SOURCES.values() if key)
 
 
@@ -81,6 +84,12 @@ class Resolved(NamedTuple):
         if isinstance(self.value, list | tuple):
             return ", ".join(str(v) for v in self.value)
         return str(self.value)
+
+
+def without_secrets(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment for a program bp-helper starts (curl, a ``*_command``): ``environ``
+    without bp-helper's secret variables, which no other program needs."""
+    return {name: value for name, value in environ.items() if name not in SECRET_ENVIRONMENT}
 
 
 def user_config_dir() -> Path:

@@ -22,7 +22,14 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from . import log
-from .errors import CredentialsRejected, LoginRequired, RefreshRejected, TokenRequestError
+from .errors import (
+    BpError,
+    ConfigError,
+    CredentialsRejected,
+    LoginRequired,
+    RefreshRejected,
+    TokenRequestError,
+)
 from .prompt import Prompter, choose_prompter
 from .settings import Settings
 from .store import StoredToken, TokenStore
@@ -89,6 +96,11 @@ class TokenService:
         if not value:
             return None
         log.add_secret(value)
+        if not sendable(value):
+            raise ConfigError(
+                "BIOPRODICT_TOKEN holds a space, a line break or another character no access "
+                "token has: set it to the token alone"
+            )
         log.debug("using the access token from BIOPRODICT_TOKEN")
         return StoredToken(
             access_token=value,
@@ -128,7 +140,21 @@ class TokenService:
     # -- getting one --------------------------------------------------------------------
 
     def get(self) -> StoredToken:
-        """A valid access token: from the environment, the cache, a refresh or a login."""
+        """A valid access token: from the environment, the cache, a refresh or a login.
+
+        Never one that cannot be sent as it is (see :func:`sendable`): a token with a line
+        break would end up quoted, in full, in whatever error the HTTP library raises.
+        """
+        token = self._get()
+        if not sendable(token.access_token):
+            raise BpError(
+                f"the access token of profile {self.settings.profile!r} holds a space, a line "
+                "break or another character no access token has, so it is not used; "
+                "run `bp-helper login`"
+            )
+        return token
+
+    def _get(self) -> StoredToken:
         token = self.env_token()
         if token is not None:
             return token
@@ -382,6 +408,20 @@ class TokenService:
                 return False
             self.store.save(token.without_access_token())
             return True
+
+
+def sendable(access_token: str) -> bool:
+    """Can ``access_token`` go into a header, a protocol line or a config file as it is?
+
+    Printable ASCII without spaces (RFC 6750's b64token is a subset): nothing that could
+    split a line, smuggle a header, or make an HTTP library refuse it, quoting it in full.
+    """
+    return (
+        bool(access_token)
+        and access_token.isascii()
+        and access_token.isprintable()
+        and (" " not in access_token)
+    )
 
 
 def forget_profile(store: TokenStore, keyring: KeyringSecrets) -> bool:

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from bp_helper import log
 from bp_helper.binding import is_bound, refusal, select_profile
 from bp_helper.errors import BpError, HostNotBound, UsageError
-from bp_helper.settings import SECRET_SETTINGS, SOURCES, Settings, netloc_of
+from bp_helper.settings import Settings, netloc_of, without_secrets
 from bp_helper.store import StoredToken
 from bp_helper.tokens import TokenService
 
@@ -40,9 +40,6 @@ REFUSED_OPTIONS = {
     "config": "bp-helper cannot check the URLs in another config file; give them as arguments",
     "location-trusted": "it sends the token to every host a redirect leads to; use --location",
 }
-SECRET_ENVIRONMENT = frozenset(
-    env for name in SECRET_SETTINGS for env in SOURCES[name][1] if env.startswith("BIOPRODICT_")
-)
 
 
 def config_text(token: StoredToken, settings: Settings) -> str:
@@ -183,7 +180,7 @@ def bound_settings(urls: Sequence[str], settings: Settings) -> Settings:
 
 def curl_environment() -> dict[str, str]:
     """The environment curl runs with: ours, minus bp-helper's secret variables."""
-    return {k: v for k, v in os.environ.items() if k not in SECRET_ENVIRONMENT}
+    return without_secrets(os.environ)
 
 
 def cmd_curl(args: argparse.Namespace, settings: Settings) -> int:

@@ -48,10 +48,12 @@ class Seen:
 
 
 class Recorder:
-    """A plain-HTTP server on 127.0.0.1 that records what arrives; may redirect elsewhere."""
+    """A plain-HTTP server on 127.0.0.1 that records what arrives; may redirect elsewhere,
+    or (``reject_tokens``) answer 401 with a Bearer ``invalid_token`` challenge."""
 
-    def __init__(self, redirect_to: str | None = None) -> None:
+    def __init__(self, redirect_to: str | None = None, reject_tokens: bool = False) -> None:
         self.redirect_to = redirect_to
+        self.reject_tokens = reject_tokens
         self.seen: list[Seen] = []
         recorder = self
 
@@ -64,6 +66,10 @@ class Recorder:
                 if recorder.redirect_to:
                     self.send_response(302)
                     self.send_header("Location", recorder.redirect_to + self.path)
+                    answer = b""
+                elif recorder.reject_tokens:
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Bearer error="invalid_token"')
                     answer = b""
                 else:
                     self.send_response(200)

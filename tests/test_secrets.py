@@ -332,48 +332,6 @@ def test_status_says_where_secrets_live(sandbox: Sandbox, home: Home, tmp_path: 
     assert not (tmp_path / "ran").exists()  # status runs no command
 
 
-def test_canary_secret_features_leak_nothing(sandbox: Sandbox, home: Home, tmp_path: Path) -> None:
-    """--debug runs of every secret feature: no secret in any output or in the backoff file."""
-    home.use_keyring("keyrings.alt.file.PlaintextKeyring")
-    wrong = "canary-wrong-" + ALICE.password
-    outputs: list[str] = []
-
-    def run(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-        done = home.run(["--debug", *args], input=stdin, env=env)
-        outputs.append(done.stderr)
-        if args[0] != "token":
-            outputs.append(done.stdout)
-        return done
-
-    command = printer(tmp_path, ALICE.password)
-    home.write_config(
-        '[profiles.default]\nrefresh_token_storage = "keyring"\n'
-        f"password_command = {toml_list(command)}\n"
-    )
-    run("login", "--username", "alice", "--password-stdin", "--remember-password", stdin=wrong)
-    state = (home.store_dir / "default.refused").read_text()
-    assert ALICE.password not in state and "canary" not in state
-    run("login", "--username", "alice", "--password-stdin", "--remember-password",
-        stdin=ALICE.password)  # fmt: skip
-    refresh = home.keyring_get("bp-helper:default:refresh-token", "alice")
-    access = home.stored()["access_token"]
-    assert refresh
-    run("status")
-    run("status", "--json")
-    run("doctor")
-    expire(home, refresh=False)
-    run("token")  # refresh from the keyring
-    sandbox.revoke_refresh_tokens()
-    expire(home, refresh=False)
-    run("token")  # password from password_command
-    run("token", BIOPRODICT_PASSWORD=wrong)
-    run("logout")
-    client_secret = home.env["BIOPRODICT_CLIENT_SECRET"]
-    for text in outputs:
-        for secret in (ALICE.password, wrong, client_secret, refresh, access):
-            assert secret not in text, f"a secret leaked into: {text[:300]!r}"
-
-
 def test_missing_twofactor_code_is_not_held_back(sandbox: Sandbox, home: Home) -> None:
     """No code could be given: the next call with a code goes through at once."""
     assert BOB.twofactor

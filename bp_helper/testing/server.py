@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import TextIO
 
 from .handler import FAULTS, Fault, RecordedRequest, SandboxServer
-from .tokens import DEMO_CLIENTS, DEMO_USERS, TOKEN_PATH, TokenService
+from .tokens import DEMO_CLIENTS, DEMO_USERS, TOKEN_PATH, DemoClient, DemoUser, TokenService
 
 __all__ = ["RecordedRequest", "Sandbox"]
 
@@ -35,6 +35,8 @@ class Sandbox:
         host: str = "127.0.0.1",
         port: int = 0,
         rotate_refresh_tokens: bool = True,
+        access_token_prefix: str = "",
+        refresh_token_prefix: str = "",
     ) -> None:
         self.token_lifetime = token_lifetime
         self.delay = 0.0
@@ -48,6 +50,8 @@ class Sandbox:
             self._lock,
             refresh_lifetime=refresh_lifetime,
             rotate_refresh_tokens=rotate_refresh_tokens,
+            access_token_prefix=access_token_prefix,
+            refresh_token_prefix=refresh_token_prefix,
         )
         self._faults: deque[Fault] = deque()
         self._requests: list[RecordedRequest] = []
@@ -153,25 +157,70 @@ class Sandbox:
             raise RuntimeError("the sandbox is not started")
         return self._tmpdir / "ca.pem"
 
+    # -- accounts ----------------------------------------------------------------------------
+
+    @property
+    def clients(self) -> dict[str, DemoClient]:
+        """This sandbox's clients: the demo ones and those added with :meth:`add_client`."""
+        with self._lock:
+            return dict(self._tokens.clients)
+
+    @property
+    def users(self) -> dict[str, DemoUser]:
+        """This sandbox's users: the demo ones and those added with :meth:`add_user`."""
+        with self._lock:
+            return dict(self._tokens.users)
+
+    def add_client(self, client_id: str, secret: str, *, refresh: bool = True) -> DemoClient:
+        """Register another client (e.g. with a known canary secret) with this sandbox."""
+        client = DemoClient(client_id, secret, refresh)
+        with self._lock:
+            self._tokens.clients[client_id] = client
+        return client
+
+    def add_user(
+        self,
+        username: str,
+        password: str,
+        *,
+        fullname: str | None = None,
+        userid: int | None = None,
+        twofactor: str | None = None,
+        locked: bool = False,
+    ) -> DemoUser:
+        """Add another account (e.g. with a known canary password) to this sandbox."""
+        with self._lock:
+            user = DemoUser(
+                username,
+                password,
+                fullname or username.title(),
+                userid if userid is not None else 2000 + len(self._tokens.users),
+                twofactor,
+                locked,
+            )
+            self._tokens.users[username] = user
+        return user
+
     def env(self, client: str = "bp-demo", user: str | None = None) -> dict[str, str]:
         """Environment variables that point bp-helper, requests, curl and git at the sandbox."""
-        if client not in DEMO_CLIENTS:
-            raise ValueError(f"unknown demo client {client!r}; known: {', '.join(DEMO_CLIENTS)}")
+        clients, users = self.clients, self.users
+        if client not in clients:
+            raise ValueError(f"unknown client {client!r}; known: {', '.join(clients)}")
         ca = str(self.ca_path)
         env = {
             "BIOPRODICT_TOKEN_URL": self.token_url,
             "BIOPRODICT_CLIENT_ID": client,
-            "BIOPRODICT_CLIENT_SECRET": DEMO_CLIENTS[client].secret,
+            "BIOPRODICT_CLIENT_SECRET": clients[client].secret,
             "REQUESTS_CA_BUNDLE": ca,
             "SSL_CERT_FILE": ca,
             "CURL_CA_BUNDLE": ca,
             "GIT_SSL_CAINFO": ca,
         }
         if user is not None:
-            if user not in DEMO_USERS:
-                raise ValueError(f"unknown demo user {user!r}; known: {', '.join(DEMO_USERS)}")
+            if user not in users:
+                raise ValueError(f"unknown user {user!r}; known: {', '.join(users)}")
             env["BIOPRODICT_USERNAME"] = user
-            env["BIOPRODICT_PASSWORD"] = DEMO_USERS[user].password
+            env["BIOPRODICT_PASSWORD"] = users[user].password
         return env
 
     # -- faults and server-side token state --------------------------------------------------

@@ -196,10 +196,18 @@ class TokenService:
         refresh_lifetime: int,
         rotate_refresh_tokens: bool,
         clock: Callable[[], float] = time.time,
+        access_token_prefix: str = "",
+        refresh_token_prefix: str = "",
     ) -> None:
         self.codec = JwtCodec()
         self.refresh_lifetime = refresh_lifetime
         self.rotate_refresh_tokens = rotate_refresh_tokens
+        # Accounts of this sandbox: the demo ones, plus any a test adds.
+        self.clients: dict[str, DemoClient] = dict(DEMO_CLIENTS)
+        self.users: dict[str, DemoUser] = dict(DEMO_USERS)
+        # Markers that make this sandbox's tokens recognisable (leak tests look for them).
+        self.access_token_prefix = _token_prefix(access_token_prefix)
+        self.refresh_token_prefix = _token_prefix(refresh_token_prefix)
         self._lock = lock
         self._clock = clock
         self._live_access: set[str] = set()  # jtis of valid access tokens
@@ -207,6 +215,12 @@ class TokenService:
         self._refresh: dict[str, _RefreshGrant] = {}  # jti -> grant
 
     # -- administrative ----------------------------------------------------------------------
+
+    def _decode(self, token: str, prefix: str) -> dict[str, object] | None:
+        """The claims of a token this sandbox issued with ``prefix``, or None."""
+        if not token.startswith(prefix):
+            return None
+        return self.codec.decode(token[len(prefix) :])
 
     def expire_access_tokens(self) -> None:
         with self._lock:
@@ -228,7 +242,7 @@ class TokenService:
     ) -> Reply:
         """Answer a POST to the token endpoint (``headers`` have lower-cased names)."""
         creds = parse_basic(headers.get("authorization"))
-        client = DEMO_CLIENTS.get(creds[0]) if creds else None
+        client = self.clients.get(creds[0]) if creds else None
         if creds is None or client is None or not _same(client.secret, creds[1]):
             return _client_unauthorized()
         media_type = headers.get("content-type", "").split(";")[0].strip().lower()
@@ -264,7 +278,7 @@ class TokenService:
     def _password_grant(
         self, client: DemoClient, fields: Mapping[str, str], lifetime: int, expires_in: int
     ) -> Reply:
-        user = DEMO_USERS.get(fields["username"])
+        user = self.users.get(fields["username"])
         if user is None:
             return _invalid_grant("Bad credentials")
         # Spring checks the account state before the password (DefaultPreAuthenticationChecks).
@@ -285,7 +299,7 @@ class TokenService:
     ) -> Reply:
         if not client.refresh:
             return oauth_error(400, "invalid_client", "Unauthorized grant type: refresh_token")
-        claims = self.codec.decode(token)
+        claims = self._decode(token, self.refresh_token_prefix)
         if claims is None:
             return _invalid_token_at_endpoint("Cannot convert access token to JSON")
         if "ati" not in claims:
@@ -297,7 +311,7 @@ class TokenService:
             valid = grant is not None and grant.client_id == client.client_id and grant.exp > now
             if grant is not None and valid and self.rotate_refresh_tokens:
                 del self._refresh[grant.jti]  # check and consume atomically
-        user = DEMO_USERS.get(grant.username) if grant is not None else None
+        user = self.users.get(grant.username) if grant is not None else None
         if not valid or user is None:
             # Spring really echoes the token here; clients must scrub it.
             return _invalid_grant(f"Invalid refresh token: {token}")
@@ -322,7 +336,7 @@ class TokenService:
             "scope": ["read", "write"],
         }
         answer: dict[str, object] = {
-            "access_token": self.codec.encode(claims),
+            "access_token": self.access_token_prefix + self.codec.encode(claims),
             "token_type": "bearer",
         }
         with self._lock:
@@ -341,7 +355,9 @@ class TokenService:
                     )
                 self._refresh[grant.jti] = grant
                 refresh_claims = {**claims, "exp": grant.exp, "jti": grant.jti, "ati": access_jti}
-                answer["refresh_token"] = self.codec.encode(refresh_claims)
+                answer["refresh_token"] = self.refresh_token_prefix + self.codec.encode(
+                    refresh_claims
+                )
         answer.update(
             expires_in=expires_in,
             scope="read write",
@@ -371,13 +387,13 @@ class TokenService:
             return _resource_unauthorized(
                 "unauthorized", "Full authentication is required to access this resource"
             )
-        claims = self.codec.decode(token)
+        claims = self._decode(token, self.access_token_prefix)
         jti = claims.get("jti") if claims is not None else None
         with self._lock:
             live = isinstance(jti, str) and jti in self._live_access
             forced_expired = isinstance(jti, str) and jti in self._expired_access
         username = claims.get("user_name") if claims is not None else None
-        user = DEMO_USERS.get(username) if isinstance(username, str) else None
+        user = self.users.get(username) if isinstance(username, str) else None
         if (
             claims is None
             or "ati" in claims
@@ -399,6 +415,12 @@ class TokenService:
                 "client_id": claims.get("client_id"),
             },
         )
+
+
+def _token_prefix(prefix: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_-]*", prefix):
+        raise ValueError("a token prefix may hold only letters, digits, '-' and '_'")
+    return prefix
 
 
 def _check_fields(
