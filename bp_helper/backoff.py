@@ -34,34 +34,58 @@ class LoginRefusedRecently(BpError):
     """A login of this user was refused moments ago; not trying again yet."""
 
 
-class RefusalRecord:
-    """The last refused login of one profile, in ``<tokens dir>/<profile>.refused``."""
+class _Record:
+    """A small JSON note next to the token store, written under the profile's lock."""
+
+    suffix = ""
+    what = ""
 
     def __init__(self, directory: Path, profile: str) -> None:
-        self.path = directory / f"{profile}.refused"
+        self.path = directory / f"{profile}.{self.suffix}"
 
-    def remember(self, username: str, reason: str) -> None:
-        data = {"username": username, "refused_at": time.time(), "reason": reason}
+    def _write(self, data: dict[str, object]) -> None:
         try:
             ensure_private_dir(self.path.parent)
             remove_leftovers(self.path)  # written only under the profile's lock
             atomic_write(self.path, json.dumps(data).encode())
-        except BpError as exc:  # the backoff is a courtesy: never fatal
-            log.warn(f"cannot record the refused login: {exc.message}")
+        except BpError as exc:  # a courtesy to other callers: never fatal
+            log.warn(f"cannot record the {self.what}: {exc.message}")
 
-    def check(self, username: str, hint: str, now: float | None = None) -> None:
-        """Raise :class:`LoginRefusedRecently` if ``username`` was refused within the window."""
+    def _read(self, key: str, value: str, stamp: str) -> tuple[dict[str, object], float] | None:
+        """The note and its time, if it is about ``key`` = ``value``; else ``None``."""
         try:
             raw = read_private_file(self.path)
             data = json.loads(raw) if raw is not None else None
         except (ValueError, UnicodeDecodeError) as exc:
             log.warn(f"ignoring {self.path}: {exc}")
+            return None
+        if not isinstance(data, dict) or data.get(key) != value:
+            return None
+        when = data.get(stamp)
+        if isinstance(when, bool) or not isinstance(when, int | float):
+            return None
+        return data, float(when)
+
+    def clear(self) -> None:
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+
+
+class RefusalRecord(_Record):
+    """The last refused login of one profile, in ``<tokens dir>/<profile>.refused``."""
+
+    suffix = "refused"
+    what = "refused login"
+
+    def remember(self, username: str, reason: str) -> None:
+        self._write({"username": username, "refused_at": time.time(), "reason": reason})
+
+    def check(self, username: str, hint: str, now: float | None = None) -> None:
+        """Raise :class:`LoginRefusedRecently` if ``username`` was refused within the window."""
+        found = self._read("username", username, "refused_at")
+        if found is None:
             return
-        if not isinstance(data, dict) or data.get("username") != username:
-            return
-        refused_at = data.get("refused_at")
-        if isinstance(refused_at, bool) or not isinstance(refused_at, int | float):
-            return
+        data, refused_at = found
         ago = (time.time() if now is None else now) - refused_at
         if not 0 <= ago < REFUSAL_WINDOW:
             return
@@ -71,42 +95,19 @@ class RefusalRecord:
             f"not trying again for {REFUSAL_WINDOW - ago:.0f} s: {hint}"
         )
 
-    def clear(self) -> None:
-        with contextlib.suppress(OSError):
-            self.path.unlink()
 
-
-class FailedRequestRecord:
+class FailedRequestRecord(_Record):
     """The last token request of one profile that failed for everyone (``<profile>.failed``)."""
 
-    def __init__(self, directory: Path, profile: str) -> None:
-        self.path = directory / f"{profile}.failed"
+    suffix = "failed"
+    what = "failed token request"
 
     def remember(self, token_url: str, message: str) -> None:
-        data = {"token_url": token_url, "failed_at": time.time(), "message": message}
-        try:
-            ensure_private_dir(self.path.parent)
-            remove_leftovers(self.path)  # written only under the profile's lock
-            atomic_write(self.path, json.dumps(data).encode())
-        except BpError as exc:  # sharing is a courtesy: never fatal
-            log.warn(f"cannot record the failed token request: {exc.message}")
+        self._write({"token_url": token_url, "failed_at": time.time(), "message": message})
 
     def since(self, started: float, token_url: str) -> str | None:
         """The error of a request to ``token_url`` that failed at ``started`` or later."""
-        try:
-            raw = read_private_file(self.path)
-            data = json.loads(raw) if raw is not None else None
-        except (ValueError, UnicodeDecodeError):
+        found = self._read("token_url", token_url, "failed_at")
+        if found is None or found[1] < started:
             return None
-        if not isinstance(data, dict) or data.get("token_url") != token_url:
-            return None
-        failed_at = data.get("failed_at")
-        if isinstance(failed_at, bool) or not isinstance(failed_at, int | float):
-            return None
-        if failed_at < started:
-            return None
-        return log.scrub(str(data.get("message", "")), 300) or "the token request failed"
-
-    def clear(self) -> None:
-        with contextlib.suppress(OSError):
-            self.path.unlink()
+        return log.scrub(str(found[0].get("message", "")), 300) or "the token request failed"
