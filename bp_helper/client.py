@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -413,4 +414,7 @@ def _reason(exc: BaseException) -> str:
     for marker in ("Caused by ", "] "):
         if marker in text:
             text = text.rsplit(marker, 1)[-1]
-    return log.scrub(text.strip("()'\" "), limit=120) or type(inner).__name__
+    text = re.sub(r"\s*\(_ssl\.c:\d+\)", "", text).strip("'\" ")
+    if text.startswith("(") != text.endswith(")"):
+        text = text.strip("()")
+    return log.scrub(text, limit=120) or type(inner).__name__

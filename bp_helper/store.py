@@ -157,7 +157,10 @@ class TokenStore:
             raw = read_private_file(self.path)
             if raw is None:
                 return None
-            return StoredToken.from_json(raw)
+            token = StoredToken.from_json(raw)
+            log.add_secret(token.access_token)  # masked if anything ever echoes them
+            log.add_secret(token.refresh_token)
+            return token
         except ValueError as exc:
             log.warn(f"ignoring token file {self.path}: {exc}; it is replaced at the next login")
             return None

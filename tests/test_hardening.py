@@ -69,6 +69,7 @@ def test_untrusted_certificate_is_one_line(sandbox: Sandbox, home: Home, tmp_pat
     assert done.returncode == 1
     line = one_line_error(done)
     assert "TLS verification" in line and "REQUESTS_CA_BUNDLE" in line
+    assert "_ssl.c" not in line and line.count("(") == line.count(")")
     assert sandbox.requests == []  # nothing was sent over the untrusted connection
 
 
