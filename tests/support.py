@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import select
 import subprocess
 import sys
+import termios
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,3 +135,48 @@ def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
     assert "Traceback" not in done.stderr
     assert lines[0].startswith("bp-helper: "), lines[0]
     return lines[0]
+
+
+def spawn_with_terminal(
+    home: Home,
+    args: Sequence[str],
+    program: str = "bp-helper",
+    env: Mapping[str, str] | None = None,
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Run a program with a pseudo-terminal as its controlling terminal and stdio as pipes.
+
+    Returns the process and the terminal's master side (no echo), which the caller closes.
+    """
+    master, slave = os.openpty()
+    attrs = termios.tcgetattr(slave)
+    attrs[3] &= ~termios.ECHO
+    termios.tcsetattr(slave, termios.TCSANOW, attrs)
+
+    def make_controlling_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    path = str(BIN / program) if (BIN / program).exists() else program
+    proc = subprocess.Popen(
+        [path, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**home.env, **(env or {})},
+        cwd=home.root,
+        preexec_fn=make_controlling_terminal,
+        pass_fds=(slave,),
+    )
+    os.close(slave)
+    return proc, master
+
+
+def read_until(master: int, text: bytes, timeout: float = 20) -> bytes:
+    """What the terminal shows up to and including ``text``; fails if it never does."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while text not in seen:
+        ready, _, _ = select.select([master], [], [], max(0.0, deadline - time.monotonic()))
+        assert ready, f"no {text!r} on the terminal; saw {seen!r}"
+        seen += os.read(master, 1024)
+    return seen

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
-import select
 import subprocess
-import termios
 import time
 from pathlib import Path
 
 from bp_helper.testing import DEMO_USERS, Sandbox
 
-from .support import Home, executable, one_line_error
+from .support import Home, one_line_error, read_until, spawn_with_terminal
 
 ALICE = DEMO_USERS["alice"]
 HEAVY = ("requests", "oauthlib", "requests_oauthlib", "keyring", "urllib3")
@@ -51,48 +48,12 @@ def test_cached_token_path_imports_no_network_stack(sandbox: Sandbox, home: Home
     assert {"requests", "oauthlib"} <= imported_modules(login)
 
 
-def _spawn_with_terminal(
-    home: Home, args: list[str], stdin: int | None = None
-) -> tuple[subprocess.Popen[bytes], int]:
-    """Run bp-helper with a pseudo-terminal as its controlling terminal, stdio as pipes."""
-    master, slave = os.openpty()
-    attrs = termios.tcgetattr(slave)
-    attrs[3] &= ~termios.ECHO
-    termios.tcsetattr(slave, termios.TCSANOW, attrs)
-
-    def make_controlling_terminal() -> None:
-        os.setsid()
-        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
-
-    proc = subprocess.Popen(
-        [executable("bp-helper"), *args],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=home.env,
-        preexec_fn=make_controlling_terminal,
-        pass_fds=(slave,),
-    )
-    os.close(slave)
-    return proc, master
-
-
-def _read_until(master: int, text: bytes, timeout: float = 20) -> bytes:
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while text not in seen:
-        ready, _, _ = select.select([master], [], [], max(0.0, deadline - time.monotonic()))
-        assert ready, f"no {text!r} on the terminal; saw {seen!r}"
-        seen += os.read(master, 1024)
-    return seen
-
-
 def test_login_prompts_on_the_terminal_never_on_stdout(sandbox: Sandbox, home: Home) -> None:
-    proc, master = _spawn_with_terminal(home, ["login"])
+    proc, master = spawn_with_terminal(home, ["login"])
     try:
-        _read_until(master, b"Bio-Prodict username: ")
+        read_until(master, b"Bio-Prodict username: ")
         os.write(master, b"alice\n")
-        _read_until(master, b"Bio-Prodict password for alice: ")
+        read_until(master, b"Bio-Prodict password for alice: ")
         os.write(master, ALICE.password.encode() + b"\n")
         out, err = proc.communicate(timeout=30)
     finally:
@@ -108,9 +69,9 @@ def test_two_factor_code_is_asked_on_the_terminal(sandbox: Sandbox, home: Home) 
     bob = DEMO_USERS["bob"]
     assert bob.twofactor
     home.env["BIOPRODICT_PASSWORD"] = bob.password
-    proc, master = _spawn_with_terminal(home, ["login", "--username", "bob"])
+    proc, master = spawn_with_terminal(home, ["login", "--username", "bob"])
     try:
-        _read_until(master, b"Two-factor code: ")
+        read_until(master, b"Two-factor code: ")
         os.write(master, bob.twofactor.encode() + b"\n")
         _out, err = proc.communicate(timeout=30)
     finally:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import select
 import subprocess
-import termios
 import time
 
 import pytest
@@ -27,7 +25,7 @@ from .protocol_support import (
     run_bytes,
     use_git,
 )
-from .support import Home
+from .support import Home, spawn_with_terminal
 
 ALICE = DEMO_USERS["alice"]
 
@@ -249,26 +247,7 @@ def _git_fill_on_a_terminal(home: Home, request: str, env: dict[str, str]) -> tu
 
     Answers the helper's password prompt if one appears; returns (status, stdout, terminal).
     """
-    master, slave = os.openpty()
-    attrs = termios.tcgetattr(slave)
-    attrs[3] &= ~termios.ECHO
-    termios.tcsetattr(slave, termios.TCSANOW, attrs)
-
-    def make_controlling_terminal() -> None:
-        os.setsid()
-        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
-
-    proc = subprocess.Popen(
-        ["git", "credential", "fill"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**home.env, **env},
-        cwd=home.root,
-        preexec_fn=make_controlling_terminal,
-        pass_fds=(slave,),
-    )
-    os.close(slave)
+    proc, master = spawn_with_terminal(home, ["credential", "fill"], program="git", env=env)
     assert proc.stdin is not None
     proc.stdin.write(request.encode())
     proc.stdin.close()

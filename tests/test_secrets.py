@@ -13,8 +13,7 @@ import pytest
 
 from bp_helper.testing import DEMO_USERS, Sandbox
 
-from .support import Home, executable, one_line_error
-from .test_cli import _read_until, _spawn_with_terminal
+from .support import Home, executable, one_line_error, read_until, spawn_with_terminal
 
 ALICE = DEMO_USERS["alice"]
 BOB = DEMO_USERS["bob"]
@@ -238,15 +237,15 @@ def test_refused_login_backs_off(sandbox: Sandbox, home: Home) -> None:
 
 def test_refused_interactive_login_does_not_prompt_again(sandbox: Sandbox, home: Home) -> None:
     home.env["BIOPRODICT_USERNAME"] = "alice"
-    proc, master = _spawn_with_terminal(home, ["token"])
+    proc, master = spawn_with_terminal(home, ["token"])
     try:
-        _read_until(master, b"Bio-Prodict password for alice: ")
+        read_until(master, b"Bio-Prodict password for alice: ")
         os.write(master, b"wrong password\n")
         _out, err = proc.communicate(timeout=30)
     finally:
         os.close(master)
     assert proc.returncode == 1 and b"Bad credentials" in err
-    proc, master = _spawn_with_terminal(home, ["token"])
+    proc, master = spawn_with_terminal(home, ["token"])
     try:
         out, err = proc.communicate(timeout=30)  # no prompt: it answers by itself
     finally:
@@ -299,7 +298,7 @@ def test_no_terminal_never_blocks_on_open_pipes(
 
 def test_noninteractive_flag_wins_over_a_terminal(sandbox: Sandbox, home: Home) -> None:
     home.env["BIOPRODICT_NONINTERACTIVE"] = "1"
-    proc, master = _spawn_with_terminal(home, ["token"])
+    proc, master = spawn_with_terminal(home, ["token"])
     try:
         out, err = proc.communicate(timeout=30)
     finally:
