@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -23,6 +24,8 @@ from .settings import Settings
 if TYPE_CHECKING:
     from .testing import Sandbox
 
+BIN = Path(sys.executable).parent
+JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*")
 DEMO_LIFETIME = 6  # seconds: short, so that the demo can show a refresh
 
 
@@ -76,25 +79,49 @@ class Walkthrough:
         extra_env: dict[str, str] | None = None,
         show_output: bool = True,
     ) -> subprocess.CompletedProcess[str]:
-        shown = " ".join(argv)
+        """Run ``bp-helper ARGV`` (this Python's), narrated."""
         prefix = "echo '<password>' | " if stdin is not None else ""
-        print(f"   $ {prefix}bp-helper {shown}")
-        done = subprocess.run(
+        return self.run_tool(
             [sys.executable, "-m", "bp_helper", *argv],
+            shown=f"{prefix}bp-helper {' '.join(argv)}",
+            stdin=stdin or "",
+            expect=expect,
+            extra_env=extra_env,
+            show_output=show_output,
+        )
+
+    def run_tool(
+        self,
+        argv: Sequence[str],
+        *,
+        shown: str,
+        stdin: str = "",
+        expect: int = 0,
+        extra_env: dict[str, str] | None = None,
+        show_output: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run any program in the demo's home, narrated; tokens are shortened in what is shown."""
+        print(f"   $ {shown}")
+        done = subprocess.run(
+            list(argv),
             input=stdin,
             capture_output=True,
             text=True,
-            env={**self.env, **(extra_env or {})},
+            env={
+                **self.env,
+                "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+                **(extra_env or {}),
+            },
+            cwd=self.home,
             timeout=60,
             check=False,
         )
         if show_output:
             for line in (done.stdout + done.stderr).splitlines():
-                print(f"     {line}")
+                print(f"     {JWT.sub(lambda m: short(m.group()), line)}")
         if done.returncode != expect:
             raise DemoFailed(
-                f"demo step {self.step_no}: `bp-helper {shown}` exited {done.returncode}, "
-                f"expected {expect}"
+                f"demo step {self.step_no}: `{shown}` exited {done.returncode}, expected {expect}"
             )
         return done
 

@@ -7,39 +7,15 @@ import json
 import shlex
 import shutil
 import stat
-import subprocess
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
-from .demo import DemoFailed, Walkthrough
+from .demo import Walkthrough
 
 REQUESTS_SNIPPET = (
     "import sys, requests, bp_helper; "
     "print(requests.get(sys.argv[1], auth=bp_helper.BioProdictAuth(), timeout=30).text)"
 )
-
-
-def run_program(
-    demo: Walkthrough, argv: Sequence[str], shown: str, expect: int = 0
-) -> subprocess.CompletedProcess[str]:
-    """Run another program in the demo's home, narrated like ``Walkthrough.run``."""
-    print(f"   $ {shown}")
-    done = subprocess.run(
-        list(argv),
-        capture_output=True,
-        text=True,
-        env=demo.env,
-        timeout=60,
-        check=False,
-        stdin=subprocess.DEVNULL,
-        cwd=demo.home,
-    )
-    for line in (done.stdout + done.stderr).strip().splitlines():
-        print(f"     {line}")
-    if done.returncode != expect:
-        raise DemoFailed(f"demo step {demo.step_no}: `{shown}` exited {done.returncode}")
-    return done
 
 
 def show_integrations(demo: Walkthrough) -> None:
@@ -57,17 +33,15 @@ def show_integrations(demo: Walkthrough) -> None:
         found = shutil.which("http", path=str(Path(sys.executable).parent))
         http = [found] if found else [sys.executable, "-m", "httpie"]
         http.append("--ignore-stdin")  # HTTPie would read a request body from our stdin
-        done = run_program(
-            demo,
+        done = demo.run_tool(
             [*http, "--auth-type=bioprodict", f"{url}httpie"],
-            f"http --auth-type=bioprodict {url}httpie",
+            shown=f"http --auth-type=bioprodict {url}httpie",
         )
         demo.check(json.loads(done.stdout).get("username") == "alice", "HTTP 200, as alice")
         demo.check(last_authorization().startswith("Bearer "), "the token went as a Bearer header")
-        done = run_program(
-            demo,
+        done = demo.run_tool(
             [*http, "--auth-type=bioprodict", "https://example.org/"],
-            "http --auth-type=bioprodict https://example.org/",
+            shown="http --auth-type=bioprodict https://example.org/",
             expect=1,
         )
         demo.check("refusing to send" in done.stderr, "a host that is not bound gets no token")
@@ -82,10 +56,9 @@ def show_integrations(demo: Walkthrough) -> None:
         mode = stat.S_IMODE(config.stat().st_mode)
         holds = 'header = "Authorization: Bearer ' in config.read_text()
         demo.check(mode == 0o600 and holds, f"{config.name} holds the header; mode {mode:04o}")
-        done = run_program(
-            demo,
+        done = demo.run_tool(
             [curl, "-sS", "--fail", "-K", str(config), f"{url}curl"],
-            f"curl -sS --fail -K {q(config.name)} {url}curl",
+            shown=f"curl -sS --fail -K {q(config.name)} {url}curl",
         )
         demo.check(json.loads(done.stdout).get("username") == "alice", "HTTP 200 with curl -K")
         demo.say("`bp-helper curl` hands curl the header on a pipe (-K /dev/fd/N):")
@@ -102,19 +75,17 @@ def show_integrations(demo: Walkthrough) -> None:
         demo.check(kept, "the other entry and the comment are still there")
         sandbox.accept_basic_token = True  # this gateway takes user:token as Basic auth
         try:
-            done = run_program(
-                demo,
+            done = demo.run_tool(
                 [curl, "-sS", "--fail", "--netrc-file", str(netrc), f"{url}netrc"],
-                f"curl -sS --fail --netrc-file netrc {url}netrc",
+                shown=f"curl -sS --fail --netrc-file netrc {url}netrc",
             )
         finally:
             sandbox.accept_basic_token = False
         demo.check(last_authorization().startswith("Basic "), "curl sent Basic alice:<token>")
 
     demo.step("Python: requests.get(url, auth=bp_helper.BioProdictAuth())")
-    done = run_program(
-        demo,
+    done = demo.run_tool(
         [sys.executable, "-c", REQUESTS_SNIPPET, f"{url}python"],
-        f"python3 -c {q(REQUESTS_SNIPPET)} {url}python",
+        shown=f"python3 -c {q(REQUESTS_SNIPPET)} {url}python",
     )
     demo.check(json.loads(done.stdout).get("username") == "alice", "HTTP 200, as alice")

@@ -8,57 +8,15 @@ this Python has no such scripts, ``python -m bp_helper git|docker``).
 from __future__ import annotations
 
 import json
-import os
-import re
 import shlex
 import shutil
-import subprocess
 import sys
-from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..demo import DemoFailed, Walkthrough, call_api, short
+from ..demo import BIN, Walkthrough, call_api
 
 if TYPE_CHECKING:
     from ..testing import Sandbox
-
-BIN = Path(sys.executable).parent
-JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*")
-
-
-def run_tool(
-    demo: Walkthrough,
-    argv: Sequence[str],
-    *,
-    shown: str,
-    stdin: str = "",
-    expect: int = 0,
-    extra_env: dict[str, str] | None = None,
-) -> subprocess.CompletedProcess[str]:
-    """Run any program in the demo's home; tokens are shortened in what is shown."""
-    print(f"   $ {shown}")
-    done = subprocess.run(
-        list(argv),
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env={
-            **demo.env,
-            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            **(extra_env or {}),
-        },
-        cwd=demo.home,
-        timeout=60,
-        check=False,
-    )
-    for line in (done.stdout + done.stderr).splitlines():
-        print(f"     {JWT.sub(lambda m: short(m.group()), line)}")
-    if done.returncode != expect:
-        raise DemoFailed(
-            f"demo step {demo.step_no}: `{shown}` exited {done.returncode}, expected {expect}"
-        )
-    return done
 
 
 def helper(name: str) -> list[str]:
@@ -80,8 +38,7 @@ def git_steps(demo: Walkthrough, sandbox: Sandbox) -> None:
     demo.say("~/.gitconfig of the demo home:")
     demo.say(f"  [credential] helper = {setting}, useHttpPath = false")
     request = f"protocol=https\nhost={sandbox.netloc}\n\n"
-    done = run_tool(
-        demo,
+    done = demo.run_tool(
         ["git", "credential", "fill"],
         shown=f"printf 'protocol=https\\nhost={sandbox.netloc}\\n\\n' | git credential fill",
         stdin=request,
@@ -93,8 +50,7 @@ def git_steps(demo: Walkthrough, sandbox: Sandbox) -> None:
     demo.check(reply.get("username") == "alice", "git's password is a token the API accepts")
     demo.say("git 2.46+ also gets `authtype=Bearer` and `credential=<token>` when it asks.")
 
-    other = run_tool(
-        demo,
+    other = demo.run_tool(
         ["git", "credential", "fill"],
         shown="printf 'protocol=https\\nhost=example.org\\n\\n' | git credential fill",
         stdin="protocol=https\nhost=example.org\n\n",
@@ -109,17 +65,16 @@ def docker_steps(demo: Walkthrough, sandbox: Sandbox) -> None:
     demo.say(f'~/.docker/config.json: {{"credHelpers": {{"{sandbox.netloc}": "bioprodict"}}}}')
     command = helper("docker")
     name = "docker-credential-bioprodict"
-    done = run_tool(
-        demo, [*command, "get"], shown=f"echo {sandbox.netloc} | {name} get", stdin=sandbox.netloc
+    done = demo.run_tool(
+        [*command, "get"], shown=f"echo {sandbox.netloc} | {name} get", stdin=sandbox.netloc
     )
     answer = json.loads(done.stdout)
     demo.check(answer.get("Username") == "alice", "docker got the username alice")
     reply = call_api(sandbox, "v2/", str(answer.get("Secret")))
     demo.check(reply.get("username") == "alice", "docker's secret is a token the API accepts")
-    listed = run_tool(demo, [*command, "list"], shown=f"{name} list")
+    listed = demo.run_tool([*command, "list"], shown=f"{name} list")
     demo.check(json.loads(listed.stdout) == {sandbox.netloc: "alice"}, "list names the bound host")
-    unbound = run_tool(
-        demo,
+    unbound = demo.run_tool(
         [*command, "get"],
         shown=f"echo registry.example.org | {name} get",
         stdin="registry.example.org",
@@ -138,16 +93,15 @@ def docker_login_steps(demo: Walkthrough, sandbox: Sandbox, password: str) -> No
     before = len(sandbox.token_requests("password"))
     request = json.dumps({"ServerURL": sandbox.netloc, "Username": "alice", "Secret": password})
     shown = json.dumps({"ServerURL": sandbox.netloc, "Username": "alice", "Secret": "<password>"})
-    run_tool(demo, [*command, "store"], shown=f"echo '{shown}' | {name} store", stdin=request)
+    demo.run_tool([*command, "store"], shown=f"echo '{shown}' | {name} store", stdin=request)
     demo.check(len(sandbox.token_requests("password")) == before + 1, "one password grant")
     token_file = demo.home / ".local" / "state" / "bp-helper" / "tokens" / "default.json"
     demo.check(password not in token_file.read_text(), "the password itself is not stored")
-    got = run_tool(
-        demo, [*command, "get"], shown=f"echo {sandbox.netloc} | {name} get", stdin=sandbox.netloc
+    got = demo.run_tool(
+        [*command, "get"], shown=f"echo {sandbox.netloc} | {name} get", stdin=sandbox.netloc
     )
     demo.check(json.loads(got.stdout).get("Username") == "alice", "logged in again")
-    run_tool(
-        demo,
+    demo.run_tool(
         [*command, "erase"],
         shown=f"echo {sandbox.netloc} | {name} erase",
         stdin=sandbox.netloc,
