@@ -8,12 +8,15 @@ protocol front-ends and the Python/HTTPie adapters ask here before answering.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 from urllib.parse import urlsplit
 
 from . import log
 from .errors import BpError
+from .records import TYPE_CHECKING
 from .settings import Settings, is_loopback, netloc_of, normalize_host
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def scheme_allowed(scheme: str, netloc: str) -> bool:

@@ -7,10 +7,15 @@ Commands live in their own modules and are imported only when chosen, so that
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
 from . import __version__, log
+from .records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 from .errors import UsageError, exit_status
 from .settings import Settings
 
@@ -21,8 +26,24 @@ SETTING_FLAGS = ("profile", "config", "token_url", "hosts", "client_id", "nonint
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's formatter, sized without importing shutil (2 ms of the cached path)."""
+
+    def __init__(self, prog: str) -> None:
+        try:
+            width = os.get_terminal_size(sys.stdout.fileno()).columns
+        except (OSError, ValueError, AttributeError):
+            columns = os.environ.get("COLUMNS", "")
+            width = int(columns) if columns.isdigit() else 80
+        super().__init__(prog, width=max(width - 2, 40))
 
 
 def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -52,23 +73,10 @@ def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="bp-helper",
-        description="Get, cache, refresh and hand out Bio-Prodict (3DM) API access tokens.",
-        epilog="Exit status: 0 ok, 1 failure, 2 usage or configuration error, "
-        "3 login needed but nobody can be asked.",
-    )
-    parser.add_argument("--version", action="version", version=f"bp-helper {__version__}")
-    _common_options(parser, suppress=False)
-    common = _Parser(add_help=False)
-    _common_options(common, suppress=True)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+Options = Callable[[argparse.ArgumentParser], None]
 
-    def command(name: str, help: str, **kwargs: object) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help, description=help, parents=[common], **kwargs)  # type: ignore[arg-type]
 
-    p = command("login", "log in with username and password and store the tokens")
+def _login_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--username", help="3DM account username [BIOPRODICT_USERNAME]")
     p.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
@@ -80,63 +88,121 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep the password in the OS keyring for later logins (needs bp-helper[keyring])",
     )
 
-    command("token", "print a valid access token on stdout")
 
-    p = command("status", "show login state, token expiry and where each setting came from")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-
-    p = command("logout", "forget the stored tokens (and remembered password) of the profile")
-    p.add_argument("--all", action="store_true", help="forget the tokens of every profile")
-
-    p = command("doctor", "check config, secrets, keyring, storage, clock and connectivity")
-    p.add_argument("--offline", action="store_true", help="skip the checks that need the network")
-
-    p = command("sandbox", "run a local stand-in of the Bio-Prodict token server")
+def _sandbox_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free)")
     p.add_argument(
         "--token-lifetime", type=int, default=43200, help="access token lifetime in seconds"
     )
 
-    command("demo", "a self-contained walkthrough on the sandbox server")
 
-    for name, actions in (("git", "get|store|erase"), ("docker", "get|store|erase|list|version")):
-        p = command(name, f"{name}'s credential-helper protocol (as {name}-credential-bioprodict)")
+def _action(actions: str) -> Options:
+    def options(p: argparse.ArgumentParser) -> None:
         p.add_argument("action", metavar=actions, help="the protocol action; request on stdin")
-    p = command("curl-config", "print a curl config (curl -K) with the Bearer token header")
-    p.epilog = (
-        "curl sends the header to every URL of the command that reads the config, but not "
-        "across redirects to other hosts. The file holds a live token: keep it private."
-    )
-    p.add_argument("--output", metavar="FILE", help="write FILE (mode 0600, atomic) instead")
-    command(
-        "curl",
+
+    return options
+
+
+def _flag(name: str, help: str) -> Options:
+    def options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(name, action="store_true", help=help)
+
+    return options
+
+
+def _output(help: str, epilog: str) -> Options:
+    def options(p: argparse.ArgumentParser) -> None:
+        p.epilog = epilog
+        p.add_argument("--output", metavar="FILE", help=help)
+
+    return options
+
+
+def _no_options(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+# name -> (help, options): the commands of `bp-helper`, in the order --help lists them.
+COMMANDS: dict[str, tuple[str, Options]] = {
+    "login": ("log in with username and password and store the tokens", _login_options),
+    "token": ("print a valid access token on stdout", _no_options),
+    "status": (
+        "show login state, token expiry and where each setting came from",
+        _flag("--json", "machine-readable output"),
+    ),
+    "logout": (
+        "forget the stored tokens (and remembered password) of the profile",
+        _flag("--all", "forget the tokens of every profile"),
+    ),
+    "doctor": (
+        "check config, secrets, keyring, storage, clock and connectivity",
+        _flag("--offline", "skip the checks that need the network"),
+    ),
+    "sandbox": ("run a local stand-in of the Bio-Prodict token server", _sandbox_options),
+    "demo": ("a self-contained walkthrough on the sandbox server", _no_options),
+    "git": (
+        "git's credential-helper protocol (as git-credential-bioprodict)",
+        _action("get|store|erase"),
+    ),
+    "docker": (
+        "docker's credential-helper protocol (as docker-credential-bioprodict)",
+        _action("get|store|erase|list|version"),
+    ),
+    "curl-config": (
+        "print a curl config (curl -K) with the Bearer token header",
+        _output(
+            "write FILE (mode 0600, atomic) instead",
+            "curl sends the header to every URL of the command that reads the config, but not "
+            "across redirects to other hosts. The file holds a live token: keep it private.",
+        ),
+    ),
+    "curl": (
         "run curl with the token on a pipe, never in argv or environment (bound URLs only)",
-        usage="bp-helper [options] curl [curl arguments...]",
+        _no_options,
+    ),
+    "netrc": (
+        "print netrc entries (the access token as password) for the bound hosts",
+        _output(
+            "merge into FILE, keeping its other entries (0600)",
+            "netrc credentials are sent as Basic auth (login:password), for tools and gateways "
+            "that take the token as a password; for an Authorization: Bearer header use "
+            "`bp-helper curl-config`.",
+        ),
+    ),
+}
+VALUED_GLOBALS = frozenset({"--profile", "--config", "--token-url", "--hosts", "--client-id"})
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or (``only``) of one: argparse is paid per option."""
+    parser = _Parser(
+        prog="bp-helper",
+        description="Get, cache, refresh and hand out Bio-Prodict (3DM) API access tokens.",
+        epilog="Exit status: 0 ok, 1 failure, 2 usage or configuration error, "
+        "3 login needed but nobody can be asked.",
     )
-    p = command("netrc", "print netrc entries (the access token as password) for the bound hosts")
-    p.epilog = (
-        "netrc credentials are sent as Basic auth (login:password), for tools and gateways "
-        "that take the token as a password; for an Authorization: Bearer header use "
-        "`bp-helper curl-config`."
-    )
-    p.add_argument(
-        "--output", metavar="FILE", help="merge into FILE, keeping its other entries (0600)"
-    )
+    parser.add_argument("--version", action="version", version=f"bp-helper {__version__}")
+    _common_options(parser, suppress=False)
+    common = _Parser(add_help=False)
+    _common_options(common, suppress=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (help, options) in COMMANDS.items():
+        if only is None or name == only:
+            usage = "bp-helper [options] curl [curl arguments...]" if name == "curl" else None
+            options(
+                sub.add_parser(name, help=help, description=help, parents=[common], usage=usage)
+            )
     return parser
 
 
-def _split_passthrough(argv: list[str]) -> tuple[list[str], list[str] | None]:
-    """``bp-helper [options] curl ARGS...``: everything after ``curl`` belongs to curl."""
-    valued = {"--profile", "--config", "--token-url", "--hosts", "--client-id"}
+def _command_word(argv: list[str]) -> int | None:
+    """Where the command name stands in ``argv`` (after the global options), if anywhere."""
     index = 0
     while index < len(argv):
-        word = argv[index]
-        if word == "curl":
-            return argv[: index + 1], argv[index + 1 :]
-        if not word.startswith("-"):
-            break
-        index += 2 if word in valued else 1
-    return argv, None
+        if not argv[index].startswith("-"):
+            return index
+        index += 2 if argv[index] in VALUED_GLOBALS else 1
+    return None
 
 
 def _handler(name: str) -> Handler:
@@ -181,8 +247,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: list[str]) -> int:
-    argv, passthrough = _split_passthrough(argv)
-    args = build_parser().parse_args(argv)
+    at = _command_word(argv)
+    name = argv[at] if at is not None else None
+    passthrough = None
+    if name == "curl" and at is not None:  # everything after `curl` belongs to curl
+        argv, passthrough = argv[: at + 1], argv[at + 1 :]
+    args = build_parser(name if name in COMMANDS else None).parse_args(argv)
     args.curl_args = passthrough
     if getattr(args, "debug", None):
         log.enable_debug()

@@ -7,13 +7,16 @@ import json
 import math
 import sys
 import time
-from typing import Any
 
 from . import log
 from .errors import BpError, UsageError
+from .records import TYPE_CHECKING
 from .settings import SOURCES, Settings
 from .store import StoredToken, TokenStore
 from .tokens import TokenService
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:

@@ -29,13 +29,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from . import log
 from .errors import ConfigError, LoginRequired
-from .prompt import Prompter
 from .settings import Settings
 
 if TYPE_CHECKING:  # imported where used: `bp-helper token` with a fresh token needs none
     import subprocess
 
     from .oskeyring import KeyringEntry, OsKeyring
+    from .prompt import Prompter
 
 KEYRING = "OS keyring"
 PROMPT = "terminal prompt"

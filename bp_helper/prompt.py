@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import io
 import os
-from typing import Protocol
 
 from .errors import LoginRequired
+from .records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class Prompter(Protocol):
+        interactive: bool
+
+        def ask(self, question: str, *, secret: bool) -> str: ...
+
 
 TTY = "/dev/tty"
-
-
-class Prompter(Protocol):
-    interactive: bool
-
-    def ask(self, question: str, *, secret: bool) -> str: ...
 
 
 class TerminalPrompter:

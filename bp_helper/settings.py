@@ -18,14 +18,18 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from . import log
 from .errors import ConfigError
+from .records import TYPE_CHECKING, Record
+
+if TYPE_CHECKING:
+    from typing import Any
 
 APP = "bp-helper"
 DEFAULT_TOKEN_URL = "https://api.bio-prodict.nl/oauth/oauth/token"
@@ -68,7 +72,7 @@ SECRET_ENVIRONMENT = frozenset(
 CONFIG_KEYS = frozenset(key for _, _, key in SOURCES.values() if key)
 
 
-class Resolved(NamedTuple):
+class Resolved(Record):
     """A setting's value and where it came from (``None`` value: not set anywhere)."""
 
     name: str
@@ -93,15 +97,36 @@ def without_secrets(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def user_config_dir() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir(APP, appauthor=False))
+    """``<user config dir>/bp-helper``, as platformdirs names it."""
+    return _xdg_dir("XDG_CONFIG_HOME", "~/.config") or _platformdirs("user_config_dir")
 
 
 def user_state_dir() -> Path:
+    """``<user state dir>/bp-helper``, as platformdirs names it."""
+    return _xdg_dir("XDG_STATE_HOME", "~/.local/state") or _platformdirs("user_state_dir")
+
+
+def _xdg_dir(variable: str, fallback: str) -> Path | None:
+    """The XDG answer on Linux without importing platformdirs (7 ms of the cached path).
+
+    Same rule as platformdirs (a test holds them equal): an absolute ``$XDG_*`` wins, else
+    the fallback under an absolute home. Anything else is left to platformdirs.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    value = os.environ.get(variable, "")
+    if os.path.isabs(value):
+        return Path(value, APP)
+    home = os.environ.get("HOME")
+    if home is None or not os.path.isabs(home):
+        return None
+    return Path(os.path.expanduser(fallback), APP)
+
+
+def _platformdirs(kind: str) -> Path:
     import platformdirs
 
-    return Path(platformdirs.user_state_dir(APP, appauthor=False))
+    return Path(getattr(platformdirs, kind)(APP, appauthor=False))
 
 
 def is_loopback(host: str) -> bool:

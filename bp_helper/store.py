@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NamedTuple
 
 from . import log
 from .errors import StoreError
@@ -24,15 +23,19 @@ from .files import (
     remove_leftovers,
     unsafe_dir_reason,
 )
+from .records import TYPE_CHECKING, Record
+
+if TYPE_CHECKING:
+    from typing import Any
 
 FORMAT_VERSION = 1
 
 
-class StoredToken(NamedTuple):
+class StoredToken(Record):
     """What a profile keeps between runs. ``expires_at`` is persisted, never recomputed.
 
-    A NamedTuple rather than a dataclass: importing ``dataclasses`` costs the cached path
-    several milliseconds.
+    A :class:`~bp_helper.records.Record` (a NamedTuple) rather than a dataclass: importing
+    ``dataclasses`` or ``typing`` costs the cached path several milliseconds.
     """
 
     access_token: str

@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 from . import log
 from .errors import (
@@ -30,13 +29,15 @@ from .errors import (
     RefreshRejected,
     TokenRequestError,
 )
-from .prompt import Prompter, choose_prompter
+from .prompt import choose_prompter
+from .records import TYPE_CHECKING
 from .settings import Settings
 from .store import StoredToken, TokenStore
 
 if TYPE_CHECKING:  # imported where used: the cached path needs none of them
     from .backoff import FailedRequestRecord, RefusalRecord
     from .client import TokenClient
+    from .prompt import Prompter
     from .vault import KeyringSecrets
 
 

@@ -7,15 +7,17 @@ settings and the token store record alone.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import credentials
 from .errors import BpError
 from .oskeyring import KeyringEntry, OsKeyring
-from .prompt import Prompter
 from .settings import Settings
 from .store import StoredToken
 from .vault import KeyringSecrets
+
+if TYPE_CHECKING:
+    from .prompt import Prompter
 
 
 @dataclass(frozen=True)

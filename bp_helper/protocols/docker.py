@@ -21,13 +21,13 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 from urllib.parse import urlsplit
 
 from .. import __version__, log
 from ..binding import candidate_profiles, select_profile
 from ..errors import EXIT_FAILURE, BpError, LoginRequired
 from ..prompt import NoPrompter, choose_prompter
+from ..records import TYPE_CHECKING, Record
 from ..settings import Settings
 from ..store import StoredToken
 from ..tokens import TokenService
@@ -43,6 +43,9 @@ from .wire import (
 
 if TYPE_CHECKING:
     import argparse
+    from typing import Any, BinaryIO
+
+    Flags = Mapping[str, Any]
 
 NOT_FOUND = "credentials not found in native keychain"
 PROGRAM = "docker-credential-bioprodict"
@@ -57,7 +60,7 @@ docker's credential helper for Bio-Prodict access tokens. Configure it in
   {{"credHelpers": {{"api.bio-prodict.nl": "bioprodict"}}}}"""
 
 
-class Server(NamedTuple):
+class Server(Record):
     """A server as docker names it: ``host[:port]`` or an URL; https unless it says otherwise."""
 
     url: str  # as given, echoed back in answers
@@ -65,7 +68,7 @@ class Server(NamedTuple):
     netloc: str
 
 
-class StoreRequest(NamedTuple):
+class StoreRequest(Record):
     server: Server
     username: str
     secret: str
@@ -163,9 +166,6 @@ def serve(
         code = exc.exit_code
     stdout.flush()
     return code
-
-
-Flags = Mapping[str, Any]
 
 
 def get(stdin: BinaryIO, flags: Flags, environ: Mapping[str, str]) -> bytes:

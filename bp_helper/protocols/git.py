@@ -20,12 +20,12 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from .. import log
 from ..binding import select_profile
 from ..errors import BpError, LoginRequired
 from ..prompt import choose_prompter
+from ..records import TYPE_CHECKING, Record
 from ..settings import Settings
 from ..store import StoredToken
 from ..tokens import TokenService
@@ -42,6 +42,7 @@ from .wire import (
 
 if TYPE_CHECKING:
     import argparse
+    from typing import Any, BinaryIO
 
 ACTIONS = ("get", "store", "erase")
 # Attributes with one value; everything else but capability[] is ignored.
@@ -55,7 +56,7 @@ git's credential helper for Bio-Prodict access tokens. Configure it with
 then git asks it for a token when a bound host wants a password."""
 
 
-class GitRequest(NamedTuple):
+class GitRequest(Record):
     """What git asks about: a protocol and host, and perhaps a username or a credential."""
 
     protocol: str

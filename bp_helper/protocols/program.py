@@ -13,18 +13,21 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, BinaryIO, NamedTuple
 
 from .. import __version__, log
 from ..errors import UsageError, exit_status
+from ..records import TYPE_CHECKING, Record
 from .wire import standard_input
 
-Serve = Callable[[str, BinaryIO, BinaryIO, Mapping[str, Any], Mapping[str, str]], int]
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO
+
+    Serve = Callable[[str, BinaryIO, BinaryIO, Mapping[str, Any], Mapping[str, str]], int]
 VALUED = {"--profile": "profile", "--config": "config"}  # option -> setting name
 SWITCHES = frozenset({"--debug", "--help", "-h", "--version"})
 
 
-class Invocation(NamedTuple):
+class Invocation(Record):
     action: str | None
     flags: dict[str, str] = {}  # noqa: RUF012 -- never mutated
     switches: frozenset[str] = frozenset()

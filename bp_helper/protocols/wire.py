@@ -11,9 +11,12 @@ from __future__ import annotations
 import io
 import re
 import sys
-from typing import BinaryIO
 
 from ..errors import EXIT_USAGE, BpError
+from ..records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 MAX_LINE = 65535  # bytes in one line, its newline included (git's documented limit)
 MAX_INPUT = 1 << 20  # bytes in one request
