@@ -24,7 +24,6 @@ from . import log
 from .errors import (
     BpError,
     ConfigError,
-    CredentialsRejected,
     LoginRequired,
     RefreshRejected,
     TokenRequestError,
@@ -233,7 +232,7 @@ class TokenService:
             token = self.client().refresh_grant(previous)
         except RefreshRejected as exc:
             log.debug(f"{exc.message}; a password login is needed")
-            self._save(previous.without_refresh_token())
+            self.save(previous.without_refresh_token())
             return None
         except TokenRequestError as exc:
             if exc.transient and not previous.expired():
@@ -241,7 +240,7 @@ class TokenService:
                 self.failures.remember(self.settings.token_url, exc.message)
                 return previous
             raise
-        self._save(token._replace(password_in_keyring=previous.password_in_keyring))
+        self.save(token._replace(password_in_keyring=previous.password_in_keyring))
         self.failures.clear()
         log.debug("refreshed the access token")
         return token
@@ -271,98 +270,11 @@ class TokenService:
         twofactor: str | None = None,
         remember_password: bool = False,
     ) -> StoredToken:
-        from . import credentials
+        from .login import PasswordLogin
 
-        client = self.client()  # configuration errors before any prompt
-        prompter = self.prompter
-        if previous is not None and not self.matches(previous):
-            previous = None
-        username = username or self.settings.username or (previous.username if previous else None)
-        if not username:
-            username = prompter.ask("Bio-Prodict username: ", secret=False).strip()
-            if not username:
-                raise LoginRequired("no username given")
-        remembered = bool(
-            previous and previous.password_in_keyring and previous.username == username
-        )
-        secret = credentials.password(
-            credentials.password_sources(
-                self.settings,
-                prompter,
-                username,
-                given=password,
-                remembered=(
-                    (self.keyring.keyring, self.keyring.password_entry(username))
-                    if remembered
-                    else None
-                ),
-            )
-        )
-        code = twofactor
-        if code is None:
-            expected = previous is not None and previous.twofactor and prompter.interactive
-            found = credentials.twofactor(self.settings, prompter if expected else None)
-            code = found.value if found else None
-        try:
-            token = self._password_grant(client, username, secret.value, code)
-        except CredentialsRejected as exc:
-            if not (exc.maybe_twofactor and exc.code_missing):  # a missing code: no backoff
-                self.refusals.remember(username, exc.reason)
-            if secret.source == credentials.KEYRING and not exc.maybe_twofactor:
-                self._forget_remembered_password(username)
-                raise CredentialsRejected(
-                    f"{exc.reason}: the password remembered in the OS keyring was refused, "
-                    "so it is forgotten; run `bp-helper login` to give the current one"
-                ) from None
-            raise
-        self.refusals.clear()
-        self.failures.clear()
-        # Store the password when asked to, or refresh a remembered one that a person just
-        # typed (the keyring copy was missing or unreadable); other sources leave it alone.
-        keep = remembered
-        typed = secret.source in (credentials.PROMPT, credentials.STDIN)
-        if remember_password or (remembered and typed):
-            keep = self.keyring.remember_password(username, secret.value) or remembered
-        self._save(token._replace(password_in_keyring=keep))
-        log.debug(f"logged in as {token.username!r}")
-        return token
+        return PasswordLogin(self).run(previous, username, password, twofactor, remember_password)
 
-    def _password_grant(
-        self, client: TokenClient, username: str, password: str, code: str | None
-    ) -> StoredToken:
-        """The password grant; asks for a two-factor code and tries once more if needed."""
-        try:
-            return client.password_grant(username, password, code)
-        except CredentialsRejected as exc:
-            if not exc.maybe_twofactor:
-                raise CredentialsRejected(
-                    f"{exc.message}: check the username and password of {username!r}, "
-                    "then run `bp-helper login`",
-                    reason=exc.message,
-                ) from None
-            if code is not None or not self.prompter.interactive:
-                refused = CredentialsRejected(
-                    f"{exc.message}: give the current two-factor code with "
-                    "`bp-helper login --twofactor CODE` or BIOPRODICT_TWOFACTOR",
-                    maybe_twofactor=True,
-                    reason=exc.message,
-                )
-                refused.code_missing = code is None
-                raise refused from None
-        from . import credentials
-
-        found = credentials.twofactor(self.settings, self.prompter)
-        if found is None:
-            raise LoginRequired("no two-factor code given")
-        return client.password_grant(username, password, found.value)
-
-    def _forget_remembered_password(self, username: str) -> None:
-        self.keyring.forget(self.keyring.password_entry(username))
-        record = self.store.load()
-        if record is not None and record.password_in_keyring:
-            self.store.save(record._replace(password_in_keyring=False))
-
-    def _save(self, token: StoredToken) -> None:
+    def save(self, token: StoredToken) -> None:
         """Write ``token`` to the store; the keyring takes what the profile keeps there."""
         self.store.save(self.keyring.for_file(token, replaced=self.store.load()))
 
