@@ -15,8 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from bp_helper.testing import DEMO_USERS
-
+from . import support
 from .support import Home
 
 REAL_CURL = shutil.which("curl")
@@ -24,16 +23,7 @@ REAL_CURL = shutil.which("curl")
 
 def login(home: Home, user: str = "alice", *args: str, **env: str) -> str:
     """Log ``user`` in (profile from ``args``/``env``); the stored access token."""
-    done = home.bp(
-        *args,
-        "login",
-        "--username",
-        user,
-        "--password-stdin",
-        input=DEMO_USERS[user].password,
-        env=env,
-    )
-    assert done.returncode == 0, done.stderr
+    support.login(home, user, *args, env=env)
     profile = args[args.index("--profile") + 1] if "--profile" in args else "default"
     token: str = home.stored(profile)["access_token"]
     return token

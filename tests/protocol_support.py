@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 import requests
 
-from bp_helper.testing import DEMO_USERS, Sandbox
+from bp_helper.testing import Sandbox
 
 from .support import BIN, Home, executable
 
@@ -88,11 +88,6 @@ def attributes(text: str | bytes) -> dict[str, str]:
     if isinstance(text, bytes):
         text = text.decode()
     return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
-
-
-def login(home: Home, user: str = "alice") -> None:
-    done = home.bp("login", "--username", user, "--password-stdin", input=DEMO_USERS[user].password)
-    assert done.returncode == 0, done.stderr
 
 
 def call_api(sandbox: Sandbox, authorization: str) -> requests.Response:

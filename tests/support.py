@@ -180,3 +180,22 @@ def read_until(master: int, text: bytes, timeout: float = 20) -> bytes:
         assert ready, f"no {text!r} on the terminal; saw {seen!r}"
         seen += os.read(master, 1024)
     return seen
+
+
+def login(
+    home: Home, user: str = "alice", *args: str, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`bp-helper login` as a demo user (password on stdin; ``args`` go after `login`)."""
+    from bp_helper.testing import DEMO_USERS
+
+    done = home.bp(
+        "login",
+        "--username",
+        user,
+        "--password-stdin",
+        *args,
+        input=DEMO_USERS[user].password,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    return done

@@ -39,8 +39,8 @@ from .concurrency_support import (
     mixed,
     store_state,
 )
-from .protocol_support import call_api, git_request, login
-from .support import Home, executable
+from .protocol_support import call_api, git_request
+from .support import Home, executable, login
 
 SLOW = 1.5  # seconds the sandbox takes per token request: the race window
 DID_NOT_HANG = 20.0  # seconds; the lock timeout is 55 s, a stuck waiter would take that long

@@ -19,11 +19,10 @@ from .protocol_support import (
     assert_refused,
     call_api,
     imported_modules,
-    login,
     path_with_helpers,
     run_bytes,
 )
-from .support import Home
+from .support import Home, login
 
 ALICE = DEMO_USERS["alice"]
 NOT_FOUND = b"credentials not found in native keychain\n"

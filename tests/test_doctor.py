@@ -10,8 +10,7 @@ import pytest
 
 from bp_helper.testing import Sandbox
 
-from .support import Home
-from .test_secrets import login
+from .support import Home, login
 
 Breakage = Callable[[Sandbox, Home], None]
 

@@ -21,11 +21,10 @@ from .protocol_support import (
     git_request,
     git_version,
     imported_modules,
-    login,
     run_bytes,
     use_git,
 )
-from .support import Home, spawn_with_terminal
+from .support import Home, login, spawn_with_terminal
 
 ALICE = DEMO_USERS["alice"]
 

@@ -17,14 +17,9 @@ from bp_helper.errors import BpError
 from bp_helper.settings import SOURCES, Settings
 from bp_helper.testing import DEMO_USERS, Sandbox
 
-from .support import Home, executable, one_line_error
+from .support import Home, executable, login, one_line_error
 
 ALICE = DEMO_USERS["alice"]
-
-
-def login(home: Home) -> None:
-    done = home.bp("login", "--username", "alice", "--password-stdin", input=ALICE.password)
-    assert done.returncode == 0, done.stderr
 
 
 def expire_stored_token(home: Home) -> None:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from bp_helper.testing import DEMO_USERS, Sandbox
 
-from .support import TEST_KEYRINGS, Home, one_line_error
+from .support import TEST_KEYRINGS, Home, login, one_line_error
 from .test_cli import imported_modules
-from .test_secrets import expire, login
+from .test_secrets import expire
 
 ALICE = DEMO_USERS["alice"]
 FILE_BACKEND = "keyrings.alt.file.PlaintextKeyring"

@@ -19,8 +19,8 @@ from bp_helper.protocols.wire import MAX_LINE, InvalidRequest, read_lines
 from bp_helper.store import StoredToken
 from bp_helper.testing import Sandbox
 
-from .protocol_support import DOCKER, GIT, assert_refused, login, run_bytes
-from .support import Home, executable
+from .protocol_support import DOCKER, GIT, assert_refused, run_bytes
+from .support import Home, executable, login
 
 TOKEN = StoredToken(
     access_token="eyJ.access",

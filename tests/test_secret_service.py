@@ -20,9 +20,9 @@ import pytest
 
 from bp_helper.testing import DEMO_USERS, Sandbox
 
-from .support import Home
+from .support import Home, login
 from .test_doctor import doctor
-from .test_secrets import expire, login
+from .test_secrets import expire
 
 ALICE = DEMO_USERS["alice"]
 BACKEND = "keyring.backends.SecretService.Keyring"

@@ -13,7 +13,7 @@ import pytest
 
 from bp_helper.testing import DEMO_USERS, Sandbox
 
-from .support import Home, executable, one_line_error, read_until, spawn_with_terminal
+from .support import Home, executable, login, one_line_error, read_until, spawn_with_terminal
 
 ALICE = DEMO_USERS["alice"]
 BOB = DEMO_USERS["bob"]
@@ -21,14 +21,6 @@ BOB = DEMO_USERS["bob"]
 
 def toml_list(argv: list[str]) -> str:
     return "[" + ", ".join(json.dumps(a) for a in argv) + "]"
-
-
-def login(home: Home, user: str = "alice", *args: str) -> subprocess.CompletedProcess[str]:
-    done = home.bp(
-        "login", "--username", user, "--password-stdin", *args, input=DEMO_USERS[user].password
-    )
-    assert done.returncode == 0, done.stderr
-    return done
 
 
 def expire(home: Home, refresh: bool = True) -> None:

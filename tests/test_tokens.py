@@ -12,17 +12,10 @@ import pytest
 
 from bp_helper.testing import DEMO_USERS, Sandbox
 
-from .support import Home, one_line_error
+from .support import Home, login, one_line_error
 
 ALICE = DEMO_USERS["alice"]
 BOB = DEMO_USERS["bob"]
-
-
-def login(home: Home, user: str = "alice", **kwargs: object) -> None:
-    done = home.bp(
-        "login", "--username", user, "--password-stdin", input=DEMO_USERS[user].password, **kwargs
-    )
-    assert done.returncode == 0, done.stderr
 
 
 def test_password_grant_sends_exactly_the_documented_request(sandbox: Sandbox, home: Home) -> None:
