@@ -36,6 +36,7 @@ from .store import StoredToken, TokenStore
 if TYPE_CHECKING:  # imported where used: the cached path needs none of them
     from .backoff import FailedRequestRecord, RefusalRecord
     from .client import TokenClient
+    from .login import PasswordLogin
     from .prompt import Prompter
     from .vault import KeyringSecrets
 
@@ -218,7 +219,7 @@ class TokenService:
         if username:
             self.refusals.check(username, "fix the password, then run `bp-helper login`")
         try:
-            return self._login_locked(previous=previous)
+            return self._password_login().run(previous=previous)
         except LoginRequired as exc:
             raise LoginRequired(f"login needed: {exc.message}; {self.login_hint()}") from None
 
@@ -254,7 +255,7 @@ class TokenService:
     ) -> StoredToken:
         """A new password login, whatever is cached (and whatever was refused before)."""
         with self.store.lock(self.lock_timeout), self._failure_shared():
-            return self._login_locked(
+            return self._password_login().run(
                 previous=self.store.load(),
                 username=username,
                 password=password,
@@ -262,17 +263,10 @@ class TokenService:
                 remember_password=remember_password,
             )
 
-    def _login_locked(
-        self,
-        previous: StoredToken | None,
-        username: str | None = None,
-        password: str | None = None,
-        twofactor: str | None = None,
-        remember_password: bool = False,
-    ) -> StoredToken:
-        from .login import PasswordLogin
+    def _password_login(self) -> PasswordLogin:
+        from .login import PasswordLogin  # only when logging in: not on the cached path
 
-        return PasswordLogin(self).run(previous, username, password, twofactor, remember_password)
+        return PasswordLogin(self)
 
     def save(self, token: StoredToken) -> None:
         """Write ``token`` to the store; the keyring takes what the profile keeps there."""
