@@ -83,7 +83,7 @@ def candidate_profiles(
     base = Settings(flags, environ)
     explicit = base.resolve("profile").source != "default"
     names = [base.profile] if explicit else ["default", *base.profile_names()]
-    return [Settings({**(flags or {}), "profile": name}, environ) for name in dict.fromkeys(names)]
+    return [base.for_profile(name) for name in dict.fromkeys(names)]
 
 
 def _username(settings: Settings) -> str | None:

@@ -168,6 +168,13 @@ class Settings:
         self.environ = os.environ if environ is None else environ
         self._cache: dict[str, Resolved] = {}
 
+    def for_profile(self, name: str) -> Settings:
+        """The same flags and environment for profile ``name``, sharing the parsed config."""
+        other = Settings({**self.flags, "profile": name}, self.environ)
+        if "config" in self.__dict__:  # the config file does not depend on the profile
+            other.__dict__["config"] = self.__dict__["config"]
+        return other
+
     # -- the resolver -------------------------------------------------------------------
 
     def resolve(self, name: str) -> Resolved:

@@ -85,3 +85,19 @@ def test_env_hosts_override_every_profile(environ: dict[str, str]) -> None:
     assert settings.resolve("hosts").source == "env BIOPRODICT_HOSTS"
     chosen = select_profile("https", "two.example.org:444", environ=environ)
     assert chosen is not None and chosen.profile == "default"
+
+
+def test_profiles_share_one_reading_of_the_config_file(
+    environ: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[Path] = []
+    real = Path.read_bytes
+
+    def counting(self: Path) -> bytes:
+        reads.append(self)
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", counting)
+    chosen = select_profile("https", "staging.example.org:8443", "sam", environ=environ)
+    assert chosen is not None and chosen.profile == "staging"
+    assert reads == [Path(environ["BIOPRODICT_CONFIG"])]
