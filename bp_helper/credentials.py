@@ -263,15 +263,21 @@ def twofactor(settings: Settings, prompter: Prompter | None) -> Secret | None:
 # -- commands ---------------------------------------------------------------------------
 
 
+def command_argv(command: str | list[str]) -> list[str]:
+    """A ``*_command`` setting as argv: a list as it is, a string split as a shell would."""
+    import shlex
+
+    return shlex.split(command) if isinstance(command, str) else list(command)
+
+
 def run_secret_command(command: Any, what: str, timeout: float) -> str:
     """Run a ``*_command`` without a shell; its first output line, stripped of the line end."""
     import os
-    import shlex
     import subprocess
 
     from .settings import without_secrets
 
-    argv = shlex.split(command) if isinstance(command, str) else list(command)
+    argv = command_argv(command)
     log.debug(f"running {what}: {argv[0]!r} with {len(argv) - 1} argument(s)")
     try:
         proc = subprocess.Popen(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import shutil
 import stat
 from collections.abc import Callable
@@ -86,7 +85,7 @@ class Doctor:
             command = settings.value(setting)
             if command is None:
                 continue
-            argv = shlex.split(command) if isinstance(command, str) else list(command)
+            argv = credentials.command_argv(command)
             if not argv or shutil.which(argv[0]) is None:
                 raise Fix(f"{setting}: command {argv[0] if argv else ''!r} not found")
         store_path = str(self.store.path)
