@@ -29,9 +29,9 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bp_helper.settings import Settings
+from bp_helper.config.settings import Settings
+from bp_helper.engine.service import TokenService
 from bp_helper.testing import DEMO_USERS, Sandbox
-from bp_helper.tokens import TokenService
 
 BIN = Path(sys.executable).parent
 ALICE = DEMO_USERS["alice"]

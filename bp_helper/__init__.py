@@ -5,7 +5,7 @@ from __future__ import annotations
 TYPE_CHECKING = False  # type checkers treat this name as true; no `typing` import
 
 if TYPE_CHECKING:
-    from .auth import BioProdictAuth
+    from bp_helper.library.requests_auth import BioProdictAuth
 
 __version__ = "0.1.0"
 __all__ = ["BioProdictAuth", "__version__"]
@@ -14,7 +14,7 @@ __all__ = ["BioProdictAuth", "__version__"]
 def __getattr__(name: str) -> object:
     # Imported on first use, so that `import bp_helper` (and `bp-helper token`) stays cheap.
     if name == "BioProdictAuth":
-        from .auth import BioProdictAuth
+        from bp_helper.library.requests_auth import BioProdictAuth
 
         return BioProdictAuth
     raise AttributeError(f"module 'bp_helper' has no attribute {name!r}")

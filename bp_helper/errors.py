@@ -96,7 +96,7 @@ def exit_status(body: Callable[[], int]) -> int:
 
     The one exit point of every executable; tracebacks only with ``--debug`` (redacted).
     """
-    from . import log
+    from bp_helper import log
 
     try:
         return body()
@@ -115,3 +115,7 @@ def exit_status(body: Callable[[], int]) -> int:
             log.debug(traceback.format_exc())
         log.error(f"internal error ({type(exc).__name__}); run with --debug for details")
         return EXIT_FAILURE
+
+
+class LoginRefusedRecently(BpError):
+    """A login of this user was refused moments ago; not trying again yet."""

@@ -8,7 +8,7 @@ import re
 import stat
 from pathlib import Path
 
-from .errors import StoreError
+from bp_helper.errors import StoreError
 
 MAX_PRIVATE_FILE = 1 << 20
 
@@ -79,7 +79,7 @@ def ensure_private_dir(folder: Path) -> None:
     if problem:
         raise StoreError(f"refusing to use {folder}: it {problem}")
     if stat.S_IMODE(st.st_mode) & 0o077:
-        from . import log
+        from bp_helper import log
 
         log.warn(f"{folder} had mode {stat.S_IMODE(st.st_mode):04o}; set it to 0700")
         os.chmod(folder, 0o700)

@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from bp_helper import log
-from bp_helper.binding import is_bound, refusal, select_profile
+from bp_helper.config.hosts import is_bound, netloc_of, refusal
+from bp_helper.config.profiles import select_profile
+from bp_helper.config.settings import Settings, without_secrets
+from bp_helper.engine.service import TokenService
+from bp_helper.engine.store import StoredToken
 from bp_helper.errors import BpError, HostNotBound, UsageError
-from bp_helper.settings import Settings, netloc_of, without_secrets
-from bp_helper.store import StoredToken
-from bp_helper.tokens import TokenService
 
 from .output import deliver
 
@@ -44,7 +45,7 @@ REFUSED_OPTIONS = {
 
 def config_text(token: StoredToken, settings: Settings) -> str:
     """A curl config that sends ``token`` as a Bearer header."""
-    from bp_helper.commands import format_time
+    from bp_helper.commands.formatting import format_time
 
     value = token.access_token
     if any(ord(c) < 0x20 or c == "\x7f" for c in value):

@@ -4,7 +4,7 @@ HTTPie imports every installed auth plugin each time it starts, whatever auth th
 uses. So this module imports only HTTPie's base class (already loaded by then); bp-helper's
 token machinery is imported when the plugin is actually chosen.
 
-The token goes only to hosts bound to the profile (see :mod:`bp_helper.binding`); any other
+The token goes only to hosts bound to the profile (see :mod:`bp_helper.config.hosts`); any other
 URL stops HTTPie with an error before a connection is made. ``-a USERNAME`` picks the
 account (between profiles bound to the same host, or the one to log in as). The value of
 ``-a`` is all HTTPie stores in a ``--session`` file: never the token.
@@ -37,8 +37,8 @@ class BioProdictAuthPlugin(AuthPlugin):  # type: ignore[misc]  # HTTPie has no t
     def get_auth(
         self, username: str | None = None, password: str | None = None
     ) -> AuthBase | Callable[[PreparedRequest], Any]:
-        from bp_helper.auth import BioProdictAuth
         from bp_helper.errors import UsageError
+        from bp_helper.library.requests_auth import BioProdictAuth
 
         account = (self.raw_auth or "").strip() or None
         if account is not None and ":" in account:

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from bp_helper import log
+from bp_helper.config.settings import Settings
+from bp_helper.engine.service import TokenService
+from bp_helper.engine.store import StoredToken
 from bp_helper.errors import BpError
-from bp_helper.settings import Settings
-from bp_helper.store import StoredToken
-from bp_helper.tokens import TokenService
 
 from .output import deliver, output_path
 

@@ -15,8 +15,8 @@ import pytest
 import requests
 
 from bp_helper import BioProdictAuth
+from bp_helper.engine.store import StoredToken
 from bp_helper.errors import BpError
-from bp_helper.store import StoredToken
 from bp_helper.testing import Sandbox
 
 from .protocol_support import DOCKER, GIT, attributes, git_request
@@ -25,7 +25,7 @@ from .support import Home, executable
 # The four kinds of caller: three front-end programs and the requests auth in threads.
 KINDS = ("token", "git", "docker", "auth")
 PROCESS_KINDS = KINDS[:3]
-# --debug lines of bp_helper/tokens.py
+# --debug lines of bp_helper/engine/service.py
 WAITED = "another process refreshed the token meanwhile"
 SHARED_FAILURE = "the token request this caller waited for failed: sharing its error"
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bp_helper.binding import is_bound, scheme_allowed, select_profile
-from bp_helper.settings import Settings
+from bp_helper.config.hosts import is_bound, scheme_allowed
+from bp_helper.config.profiles import select_profile
+from bp_helper.config.settings import Settings
 
 CONFIG = """
 [profiles.default]

@@ -19,7 +19,7 @@ from multiprocessing.queues import Queue
 import pytest
 
 from bp_helper import BioProdictAuth
-from bp_helper.store import StoredToken
+from bp_helper.engine.store import StoredToken
 from bp_helper.testing import DEMO_USERS, Sandbox
 
 from .concurrency_support import (

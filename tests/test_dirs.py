@@ -9,7 +9,7 @@ from pathlib import Path
 import platformdirs
 import pytest
 
-from bp_helper.settings import APP, user_config_dir, user_state_dir
+from bp_helper.config.paths import APP, user_config_dir, user_state_dir
 
 CASES = [
     {"HOME": "/home/u"},
@@ -42,7 +42,7 @@ def test_same_folders_as_platformdirs(monkeypatch: pytest.MonkeyPatch, env: dict
 
 def test_linux_lookup_does_not_import_platformdirs() -> None:
     code = (
-        "import sys; from bp_helper.settings import user_state_dir, user_config_dir; "
+        "import sys; from bp_helper.config.settings import user_state_dir, user_config_dir; "
         "user_state_dir(); user_config_dir(); print('platformdirs' in sys.modules)"
     )
     done = subprocess.run(

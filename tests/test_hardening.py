@@ -13,8 +13,8 @@ import trustme
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bp_helper.config.settings import SOURCES, Settings
 from bp_helper.errors import BpError
-from bp_helper.settings import SOURCES, Settings
 from bp_helper.testing import DEMO_USERS, Sandbox
 
 from .support import Home, executable, login, one_line_error

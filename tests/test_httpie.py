@@ -154,4 +154,7 @@ def test_installed_plugin_imports_nothing_heavy(sandbox: Sandbox, home: Home) ->
     assert not {m for m in plain if m.split(".")[0] in HEAVY}, sorted(plain)  # ... lightly
     login(home)
     used = modules_after("--auth-type=bioprodict", sandbox.api_url)
-    assert {"bp_helper.tokens", "bp_helper.auth"} <= used  # the check above could fail
+    assert {
+        "bp_helper.engine.service",
+        "bp_helper.library.requests_auth",
+    } <= used  # the check above could fail

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bp_helper.engine.store import StoredToken
 from bp_helper.errors import BpError
 from bp_helper.protocols import docker, git
 from bp_helper.protocols.wire import MAX_LINE, InvalidRequest, read_lines
-from bp_helper.store import StoredToken
 from bp_helper.testing import Sandbox
 
 from .protocol_support import DOCKER, GIT, assert_refused, run_bytes

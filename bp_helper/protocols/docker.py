@@ -23,15 +23,14 @@ import sys
 from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
-from .. import __version__, log
-from ..binding import candidate_profiles, select_profile
-from ..errors import EXIT_FAILURE, BpError, LoginRequired
-from ..prompt import NoPrompter, choose_prompter
-from ..records import TYPE_CHECKING, Record
-from ..settings import Settings
-from ..store import StoredToken
-from ..tokens import TokenService
-from .wire import (
+from bp_helper import __version__, log
+from bp_helper.config.profiles import candidate_profiles, select_profile
+from bp_helper.config.settings import Settings
+from bp_helper.engine.service import TokenService
+from bp_helper.engine.store import StoredToken
+from bp_helper.errors import EXIT_FAILURE, BpError, LoginRequired
+from bp_helper.lean import TYPE_CHECKING, Record
+from bp_helper.protocols.wire import (
     MAX_LINE,
     InvalidRequest,
     check_plain,
@@ -40,6 +39,7 @@ from .wire import (
     read_all,
     standard_input,
 )
+from bp_helper.secrets.prompt import NoPrompter, choose_prompter
 
 if TYPE_CHECKING:
     import argparse
@@ -257,6 +257,6 @@ def cmd_docker(args: argparse.Namespace, settings: Settings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``docker-credential-bioprodict``."""
-    from .program import run
+    from bp_helper.protocols.program import run
 
     return run(PROGRAM, USAGE, serve, argv)

@@ -3,7 +3,7 @@
 git runs ``git-credential-bioprodict get|store|erase`` with ``key=value`` lines on stdin, up to
 a blank line or the end of input (git's ``git-credential`` documentation). Reading and
 answering are pure functions (:func:`parse_request`, :func:`format_answer`); :func:`serve`
-joins them to host binding and the :class:`~bp_helper.tokens.TokenService`:
+joins them to host binding and the :class:`~bp_helper.engine.service.TokenService`:
 
 - ``get`` for a bound host answers ``username``, ``password`` (the access token) and
   ``password_expiry_utc``; when the request carries ``capability[]=authtype`` (git 2.46 and
@@ -21,15 +21,14 @@ import math
 import sys
 from collections.abc import Mapping
 
-from .. import log
-from ..binding import select_profile
-from ..errors import BpError, LoginRequired
-from ..prompt import choose_prompter
-from ..records import TYPE_CHECKING, Record
-from ..settings import Settings
-from ..store import StoredToken
-from ..tokens import TokenService
-from .wire import (
+from bp_helper import log
+from bp_helper.config.profiles import select_profile
+from bp_helper.config.settings import Settings
+from bp_helper.engine.service import TokenService
+from bp_helper.engine.store import StoredToken
+from bp_helper.errors import BpError, LoginRequired
+from bp_helper.lean import TYPE_CHECKING, Record
+from bp_helper.protocols.wire import (
     MAX_INPUT,
     MAX_LINE,
     InvalidRequest,
@@ -39,6 +38,7 @@ from .wire import (
     read_lines,
     standard_input,
 )
+from bp_helper.secrets.prompt import choose_prompter
 
 if TYPE_CHECKING:
     import argparse
@@ -194,6 +194,6 @@ def cmd_git(args: argparse.Namespace, settings: Settings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``git-credential-bioprodict``."""
-    from .program import run
+    from bp_helper.protocols.program import run
 
     return run("git-credential-bioprodict", USAGE, serve, argv)

@@ -5,7 +5,7 @@ the action to the helper's configured command line (``credential.helper = "biopr
 --profile staging"``). ``docker-credential-bioprodict`` reads the same options. There is no
 argparse here: git and docker start these programs for every request, so they import as
 little as they can. :func:`run` turns every error into one line on stderr, as
-:func:`bp_helper.cli.main` does for ``bp-helper``.
+:func:`bp_helper.commands.cli.main` does for ``bp-helper``.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 
-from .. import __version__, log
-from ..errors import UsageError, exit_status
-from ..records import TYPE_CHECKING, Record
-from .wire import standard_input
+from bp_helper import __version__, log
+from bp_helper.errors import UsageError, exit_status
+from bp_helper.lean import TYPE_CHECKING, Record
+from bp_helper.protocols.wire import standard_input
 
 if TYPE_CHECKING:
     from typing import Any, BinaryIO

@@ -12,8 +12,8 @@ import io
 import re
 import sys
 
-from ..errors import EXIT_USAGE, BpError
-from ..records import TYPE_CHECKING
+from bp_helper.errors import EXIT_USAGE, BpError
+from bp_helper.lean import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from typing import BinaryIO

@@ -4,9 +4,9 @@
 gives the environment (token URL, demo client, CA bundle variables) that points clients at it.
 """
 
-from .handler import FAULTS, RecordedRequest
-from .server import Sandbox
-from .tokens import DEMO_CLIENTS, DEMO_USERS, DemoClient, DemoUser
+from bp_helper.testing.handler import FAULTS, RecordedRequest
+from bp_helper.testing.issuer import DEMO_CLIENTS, DEMO_USERS, DemoClient, DemoUser
+from bp_helper.testing.server import Sandbox
 
 __all__ = [
     "DEMO_CLIENTS",

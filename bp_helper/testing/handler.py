@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from .tokens import (
+from bp_helper.testing.issuer import (
     TOKEN_PATH,
     Reply,
     html_reply,
@@ -26,7 +26,7 @@ from .tokens import (
 )
 
 if TYPE_CHECKING:
-    from .server import Sandbox
+    from bp_helper.testing.server import Sandbox
 
 __all__ = ["FAULTS", "Fault", "RecordedRequest", "SandboxServer", "fault_reply"]
 

@@ -18,8 +18,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
-from .handler import FAULTS, Fault, RecordedRequest, SandboxServer
-from .tokens import DEMO_CLIENTS, DEMO_USERS, TOKEN_PATH, DemoClient, DemoUser, TokenService
+from bp_helper.testing.handler import FAULTS, Fault, RecordedRequest, SandboxServer
+from bp_helper.testing.issuer import (
+    DEMO_CLIENTS,
+    DEMO_USERS,
+    TOKEN_PATH,
+    DemoClient,
+    DemoUser,
+    TokenIssuer,
+)
 
 __all__ = ["RecordedRequest", "Sandbox"]
 
@@ -46,7 +53,7 @@ class Sandbox:
         self._port = port
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._tokens = TokenService(
+        self._tokens = TokenIssuer(
             self._lock,
             refresh_lifetime=refresh_lifetime,
             rotate_refresh_tokens=rotate_refresh_tokens,

@@ -19,9 +19,9 @@ import atheris
 with atheris.instrument_imports():
     import tomllib  # noqa: F401 -- instrumented too: the config target goes through it
 
+    from bp_helper.config.settings import SOURCES, Settings
     from bp_helper.errors import BpError
     from bp_helper.protocols import docker, git
-    from bp_helper.settings import SOURCES, Settings
 
 
 def fuzz_git(data: bytes) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import io
 import os
 
-from .errors import LoginRequired
-from .records import TYPE_CHECKING
+from bp_helper.errors import LoginRequired
+from bp_helper.lean import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from typing import Protocol

@@ -10,12 +10,18 @@ without it and says what that means in one line.
 
 from __future__ import annotations
 
-from . import log
-from .oskeyring import KeyringEntry, KeyringUnavailable, OsKeyring, entry, warn_unavailable
-from .store import StoredToken
+from bp_helper import log
+from bp_helper.engine.store import StoredToken
+from bp_helper.secrets.oskeyring import (
+    KeyringEntry,
+    KeyringUnavailable,
+    OsKeyring,
+    entry,
+    warn_unavailable,
+)
 
 
-class KeyringSecrets:
+class ProfileKeyring:
     """The keyring entries of one profile."""
 
     def __init__(self, profile: str, keyring: OsKeyring, *, refresh_in_keyring: bool) -> None:

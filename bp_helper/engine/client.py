@@ -25,14 +25,9 @@ from oauthlib.oauth2 import LegacyApplicationClient
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
-from . import __version__, log
-from .errors import (
-    ClientRejected,
-    CredentialsRejected,
-    RefreshRejected,
-    TokenRequestError,
-)
-from .store import StoredToken
+from bp_helper import __version__, log
+from bp_helper.engine.store import StoredToken
+from bp_helper.errors import ClientRejected, CredentialsRejected, RefreshRejected, TokenRequestError
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 BACKOFF = (0.5, 1.5)  # seconds before the 2nd and 3rd attempt

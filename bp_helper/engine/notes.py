@@ -23,18 +23,14 @@ import json
 import time
 from pathlib import Path
 
-from . import log
-from .errors import BpError
-from .files import atomic_write, ensure_private_dir, read_private_file, remove_leftovers
+from bp_helper import log
+from bp_helper.errors import BpError, LoginRefusedRecently
+from bp_helper.files import atomic_write, ensure_private_dir, read_private_file, remove_leftovers
 
 REFUSAL_WINDOW = 30.0  # seconds
 
 
-class LoginRefusedRecently(BpError):
-    """A login of this user was refused moments ago; not trying again yet."""
-
-
-class _Record:
+class _Note:
     """A small JSON note next to the token store, written under the profile's lock."""
 
     suffix = ""
@@ -71,7 +67,7 @@ class _Record:
             self.path.unlink()
 
 
-class RefusalRecord(_Record):
+class RefusalNote(_Note):
     """The last refused login of one profile, in ``<tokens dir>/<profile>.refused``."""
 
     suffix = "refused"
@@ -96,7 +92,7 @@ class RefusalRecord(_Record):
         )
 
 
-class FailedRequestRecord(_Record):
+class FailureNote(_Note):
     """The last token request of one profile that failed for everyone (``<profile>.failed``)."""
 
     suffix = "failed"

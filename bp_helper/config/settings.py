@@ -10,7 +10,7 @@
 Each answer is a :class:`Resolved` that carries the value and a human-readable source
 (``flag --token-url``, ``env BIOPRODICT_TOKEN_URL``, ``config ~/.config/bp-helper/config.toml
 [profiles.default]``, ``default``), which ``bp-helper status`` and ``--debug`` show.
-Secrets (client secret, password, two-factor code) are resolved by :mod:`bp_helper.credentials`
+Secrets (client secret, password, two-factor code) are resolved by :mod:`bp_helper.secrets.sources`
 from the same sources; this module only says where they would come from.
 """
 
@@ -18,20 +18,19 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from . import log
-from .errors import ConfigError
-from .records import TYPE_CHECKING, Record
+from bp_helper import log
+from bp_helper.config.hosts import check_token_url, netloc_of, normalize_host
+from bp_helper.config.paths import user_config_dir, user_state_dir
+from bp_helper.errors import ConfigError
+from bp_helper.lean import TYPE_CHECKING, Record
 
 if TYPE_CHECKING:
     from typing import Any
 
-APP = "bp-helper"
 DEFAULT_TOKEN_URL = "https://api.bio-prodict.nl/oauth/oauth/token"
 DEFAULT_REFRESH_MARGIN = 300.0
 DEFAULT_TIMEOUT = 15.0
@@ -39,7 +38,6 @@ DEFAULT_COMMAND_TIMEOUT = 30.0
 DEFAULT_KEYRING_TIMEOUT = 15.0
 REFRESH_TOKEN_STORAGES = ("file", "keyring")
 PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 # name -> (flag, environment variables, config key)
 SOURCES: dict[str, tuple[str | None, tuple[str, ...], str | None]] = {
@@ -94,68 +92,6 @@ def without_secrets(environ: Mapping[str, str]) -> dict[str, str]:
     """The environment for a program bp-helper starts (curl, a ``*_command``): ``environ``
     without bp-helper's secret variables, which no other program needs."""
     return {name: value for name, value in environ.items() if name not in SECRET_ENVIRONMENT}
-
-
-def user_config_dir() -> Path:
-    """``<user config dir>/bp-helper``, as platformdirs names it."""
-    return _xdg_dir("XDG_CONFIG_HOME", "~/.config") or _platformdirs("user_config_dir")
-
-
-def user_state_dir() -> Path:
-    """``<user state dir>/bp-helper``, as platformdirs names it."""
-    return _xdg_dir("XDG_STATE_HOME", "~/.local/state") or _platformdirs("user_state_dir")
-
-
-def _xdg_dir(variable: str, fallback: str) -> Path | None:
-    """The XDG answer on Linux without importing platformdirs (7 ms of the cached path).
-
-    Same rule as platformdirs (a test holds them equal): an absolute ``$XDG_*`` wins, else
-    the fallback under an absolute home. Anything else is left to platformdirs.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    value = os.environ.get(variable, "")
-    if os.path.isabs(value):
-        return Path(value, APP)
-    home = os.environ.get("HOME")
-    if home is None or not os.path.isabs(home):
-        return None
-    return Path(os.path.expanduser(fallback), APP)
-
-
-def _platformdirs(kind: str) -> Path:
-    import platformdirs
-
-    return Path(getattr(platformdirs, kind)(APP, appauthor=False))
-
-
-def is_loopback(host: str) -> bool:
-    return host.lower() in LOOPBACK_HOSTS or host.startswith("127.")
-
-
-def netloc_of(url: str) -> str:
-    """``host[:port]`` of an URL, lower case, without the scheme's default port."""
-    try:
-        parts = urlsplit(url)
-    except ValueError as exc:  # e.g. an unclosed "[" of an IPv6 address
-        raise ConfigError(f"invalid URL {url!r}: {exc}") from None
-    host = (parts.hostname or "").lower()
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError as exc:
-        raise ConfigError(f"invalid port in URL {url!r}") from exc
-    default = {"https": 443, "http": 80}.get(parts.scheme)
-    return host if port is None or port == default else f"{host}:{port}"
-
-
-def normalize_host(value: str) -> str:
-    """``host[:port]`` as given by a user or a protocol, normalised like :func:`netloc_of`."""
-    value = value.strip()
-    if not value or "/" in value or "@" in value or any(c.isspace() for c in value):
-        raise ConfigError(f"invalid host {value!r}: use host or host:port")
-    return netloc_of(f"https://{value}")
 
 
 class Settings:
@@ -396,13 +332,3 @@ class Settings:
 
 # Keys other issues' features read from a profile; known here so they are not "unknown".
 EXTRA_CONFIG_KEYS: frozenset[str] = frozenset()
-
-
-def check_token_url(url: str, where: str = "token_url") -> str:
-    parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.hostname:
-        shown = url if "@" not in url else f"{parts.scheme}://..."
-        raise ConfigError(f"{where}: the token URL must be an https:// URL, not {shown!r}")
-    if parts.username or parts.password:
-        raise ConfigError(f"{where}: the token URL must not contain credentials")
-    return url

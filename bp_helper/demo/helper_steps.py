@@ -1,8 +1,8 @@
 """The demo's steps for the credential helpers: real ``git credential fill`` and the docker helper.
 
-Called by :func:`bp_helper.demo.cmd_demo` on the sandbox, in the demo's throwaway home. The
-helpers run as git and docker run them: the installed executables found on ``PATH`` (or, when
-this Python has no such scripts, ``python -m bp_helper git|docker``).
+Called by :func:`bp_helper.demo.walkthrough.cmd_demo` on the sandbox, in the demo's throwaway
+home. The helpers run as git and docker run them: the installed executables found on
+``PATH`` (or, when this Python has no such scripts, ``python -m bp_helper git|docker``).
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import shutil
 import sys
 from typing import TYPE_CHECKING
 
-from ..demo import BIN, Walkthrough, call_api
+from bp_helper.demo.narration import BIN, Walkthrough, call_api
 
 if TYPE_CHECKING:
-    from ..testing import Sandbox
+    from bp_helper.testing import Sandbox
 
 
 def helper(name: str) -> list[str]:

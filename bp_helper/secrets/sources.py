@@ -1,7 +1,7 @@
 """Where secrets come from: the client secret, the password and the two-factor code.
 
 A source is one small object with one job: :class:`SettingSource` (a flag, an environment
-variable or a config key, as :mod:`bp_helper.settings` resolves it), :class:`CommandSource`
+variable or a config key, as :mod:`bp_helper.config.settings` resolves it), :class:`CommandSource`
 (a ``*_command`` key), :class:`KeyringSource` (the OS keyring) and :class:`PromptSource`
 (the terminal). Each secret tries its sources in one documented order, and the first that
 has a value wins; ``--debug`` and ``bp-helper status`` name the winner (never the value):
@@ -27,15 +27,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from . import log
-from .errors import ConfigError, LoginRequired
-from .settings import Settings
+from bp_helper import log
+from bp_helper.config.settings import Settings
+from bp_helper.errors import ConfigError, LoginRequired
 
 if TYPE_CHECKING:  # imported where used: `bp-helper token` with a fresh token needs none
     import subprocess
 
-    from .oskeyring import KeyringEntry, OsKeyring
-    from .prompt import Prompter
+    from bp_helper.secrets.oskeyring import KeyringEntry, OsKeyring
+    from bp_helper.secrets.prompt import Prompter
 
 KEYRING = "OS keyring"
 PROMPT = "terminal prompt"
@@ -139,7 +139,7 @@ class KeyringSource:
         return True
 
     def get(self) -> str | None:
-        from .oskeyring import KeyringUnavailable, warn_unavailable
+        from bp_helper.secrets.oskeyring import KeyringUnavailable, warn_unavailable
 
         try:
             value = self.keyring.get(self.item)
@@ -275,7 +275,7 @@ def run_secret_command(command: Any, what: str, timeout: float) -> str:
     import os
     import subprocess
 
-    from .settings import without_secrets
+    from bp_helper.config.settings import without_secrets
 
     argv = command_argv(command)
     log.debug(f"running {what}: {argv[0]!r} with {len(argv) - 1} argument(s)")

@@ -11,17 +11,17 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from . import __version__, log
-from .records import TYPE_CHECKING
+from bp_helper import __version__, log
+from bp_helper.lean import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from typing import Any
-from .errors import UsageError, exit_status
-from .settings import Settings
+from bp_helper.config.settings import Settings
+from bp_helper.errors import UsageError, exit_status
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
-# Command-line flags that are settings (see bp_helper.settings).
+# Command-line flags that are settings (see bp_helper.config.settings).
 SETTING_FLAGS = ("profile", "config", "token_url", "hosts", "client_id", "noninteractive")
 
 
@@ -170,6 +170,22 @@ COMMANDS: dict[str, tuple[str, Options]] = {
         ),
     ),
 }
+# name -> "module:function" that runs it; imported only when that command is chosen.
+HANDLERS: dict[str, str] = {
+    "login": "bp_helper.commands.account:cmd_login",
+    "token": "bp_helper.commands.account:cmd_token",
+    "status": "bp_helper.commands.account:cmd_status",
+    "logout": "bp_helper.commands.account:cmd_logout",
+    "doctor": "bp_helper.commands.doctor:cmd_doctor",
+    "sandbox": "bp_helper.demo.walkthrough:cmd_sandbox",
+    "demo": "bp_helper.demo.walkthrough:cmd_demo",
+    "git": "bp_helper.protocols.git:cmd_git",
+    "docker": "bp_helper.protocols.docker:cmd_docker",
+    # integrations/ installs as bp_helper_integrations (see pyproject.toml)
+    "curl-config": "bp_helper_integrations.curl:cmd_curl_config",
+    "curl": "bp_helper_integrations.curl:cmd_curl",
+    "netrc": "bp_helper_integrations.netrc:cmd_netrc",
+}
 VALUED_GLOBALS = frozenset({"--profile", "--config", "--token-url", "--hosts", "--client-id"})
 
 
@@ -206,39 +222,12 @@ def _command_word(argv: list[str]) -> int | None:
 
 
 def _handler(name: str) -> Handler:
-    if name in ("login", "token", "status", "logout"):
-        from . import commands
+    """The command's function, imported only now: ``HANDLERS`` names it as ``module:function``."""
+    import importlib
 
-        handler: Handler = getattr(commands, f"cmd_{name}")
-        return handler
-    if name == "doctor":
-        from .doctor import cmd_doctor
-
-        return cmd_doctor
-    if name == "sandbox":
-        from .demo import cmd_sandbox
-
-        return cmd_sandbox
-    if name == "demo":
-        from .demo import cmd_demo
-
-        return cmd_demo
-    if name == "git":
-        from .protocols.git import cmd_git
-
-        return cmd_git
-    if name == "docker":
-        from .protocols.docker import cmd_docker
-
-        return cmd_docker
-    if name in ("curl", "curl-config", "netrc"):
-        # integrations/ installs as bp_helper_integrations (see pyproject.toml)
-        from bp_helper_integrations import curl, netrc
-
-        handlers = {"curl": curl.cmd_curl, "curl-config": curl.cmd_curl_config}
-        chosen: Handler = handlers.get(name, netrc.cmd_netrc)
-        return chosen
-    raise UsageError(f"unknown command {name!r}")
+    module, _, function = HANDLERS[name].partition(":")
+    handler: Handler = getattr(importlib.import_module(module), function)
+    return handler
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,7 +2,7 @@
 
 Reading takes no lock (writes are atomic renames), so the cached path is one ``open`` and
 one ``json.loads``. Whoever wants to change a profile's tokens takes the profile's
-cross-process lock and reads again inside it (see :mod:`bp_helper.tokens`).
+cross-process lock and reads again inside it (see :mod:`bp_helper.engine.service`).
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import log
-from .errors import StoreError
-from .files import (
+from bp_helper import log
+from bp_helper.errors import StoreError
+from bp_helper.files import (
     atomic_write,
     ensure_private_dir,
     read_private_file,
     remove_leftovers,
     unsafe_dir_reason,
 )
-from .records import TYPE_CHECKING, Record
+from bp_helper.lean import TYPE_CHECKING, Record
 
 if TYPE_CHECKING:
     from typing import Any
@@ -34,7 +34,7 @@ FORMAT_VERSION = 1
 class StoredToken(Record):
     """What a profile keeps between runs. ``expires_at`` is persisted, never recomputed.
 
-    A :class:`~bp_helper.records.Record` (a NamedTuple) rather than a dataclass: importing
+    A :class:`~bp_helper.lean.Record` (a NamedTuple) rather than a dataclass: importing
     ``dataclasses`` or ``typing`` costs the cached path several milliseconds.
     """
 
@@ -50,9 +50,10 @@ class StoredToken(Record):
     userid: int | str | None = None
     scope: str | None = None
     twofactor: bool = False  # the last password login needed a two-factor code
-    # Where secrets other than the access token are kept (see bp_helper.vault): the
-    # password only after `login --remember-password`, the refresh token with
-    # refresh_token_storage = "keyring" (then refresh_token is None in the file).
+    # Where secrets other than the access token are kept (see
+    # bp_helper.secrets.profile_keyring): the password only after
+    # `login --remember-password`, the refresh token with refresh_token_storage = "keyring"
+    # (then refresh_token is None in the file).
     password_in_keyring: bool = False
     refresh_token_in_keyring: bool = False
     extra: dict[str, Any] = {}  # noqa: RUF012 -- never mutated

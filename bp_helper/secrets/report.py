@@ -9,42 +9,42 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import credentials
-from .errors import BpError
-from .oskeyring import KeyringEntry, OsKeyring
-from .settings import Settings
-from .store import StoredToken
-from .vault import KeyringSecrets
+from bp_helper.config.settings import Settings
+from bp_helper.engine.store import StoredToken
+from bp_helper.errors import BpError
+from bp_helper.secrets import sources as credentials
+from bp_helper.secrets.oskeyring import KeyringEntry, OsKeyring
+from bp_helper.secrets.profile_keyring import ProfileKeyring
 
 if TYPE_CHECKING:
-    from .prompt import Prompter
+    from bp_helper.secrets.prompt import Prompter
 
 
 @dataclass(frozen=True)
-class Whereabouts:
+class SecretPlace:
     source: str  # where bp-helper gets it from ("" when nowhere)
     kept: str  # where it lives at rest
     plaintext: bool  # kept unencrypted in a file
 
 
-def secret_whereabouts(
+def secret_report(
     settings: Settings, record: StoredToken | None, prompter: Prompter, store_path: str
-) -> dict[str, Whereabouts]:
+) -> dict[str, SecretPlace]:
     # Only names entries: nothing here calls the keyring (``winner`` runs no source).
-    vault = KeyringSecrets(settings.profile, OsKeyring(timeout=0), refresh_in_keyring=False)
+    vault = ProfileKeyring(settings.profile, OsKeyring(timeout=0), refresh_in_keyring=False)
     in_file = f"token store {store_path} (plaintext file, mode 0600)"
-    found: dict[str, Whereabouts] = {}
+    found: dict[str, SecretPlace] = {}
 
     try:
         source = credentials.winner(credentials.client_secret_sources(settings))
     except BpError as exc:
         source = f"(invalid: {exc.message})"
     if source is None:
-        found["client secret"] = Whereabouts("", "not set", False)
+        found["client secret"] = SecretPlace("", "not set", False)
     elif source.startswith("config "):
-        found["client secret"] = Whereabouts(source, f"config file {settings.config_path}", True)
+        found["client secret"] = SecretPlace(source, f"config file {settings.config_path}", True)
     else:
-        found["client secret"] = Whereabouts(source, _not_kept(source), False)
+        found["client secret"] = SecretPlace(source, _not_kept(source), False)
 
     username = settings.username or (record.username if record else None) or "you"
     item = vault.password_entry(username)
@@ -68,23 +68,23 @@ def secret_whereabouts(
     )
 
     if record is None:
-        found["refresh token"] = Whereabouts("", "none (not logged in)", False)
+        found["refresh token"] = SecretPlace("", "none (not logged in)", False)
     elif record.refresh_token_in_keyring:
         entry = vault.refresh_entry(record.username)
-        found["refresh token"] = Whereabouts(
+        found["refresh token"] = SecretPlace(
             "OS keyring", f"OS keyring ({entry.describe()})", False
         )
     elif record.refresh_token:
-        found["refresh token"] = Whereabouts("token store", in_file, True)
+        found["refresh token"] = SecretPlace("token store", in_file, True)
     else:
-        found["refresh token"] = Whereabouts("", "none", False)
+        found["refresh token"] = SecretPlace("", "none", False)
 
     if settings.value("token"):
-        found["access token"] = Whereabouts("env BIOPRODICT_TOKEN", "not kept (environment)", False)
+        found["access token"] = SecretPlace("env BIOPRODICT_TOKEN", "not kept (environment)", False)
     elif record is not None and record.access_token:
-        found["access token"] = Whereabouts("token store", in_file, True)
+        found["access token"] = SecretPlace("token store", in_file, True)
     else:
-        found["access token"] = Whereabouts("", "none", False)
+        found["access token"] = SecretPlace("", "none", False)
     return found
 
 
@@ -94,22 +94,22 @@ def _chain(
     prompter: Prompter,
     when: str = "",
     unused: str = "",
-) -> Whereabouts:
+) -> SecretPlace:
     try:
         source = credentials.winner(sources)
     except BpError as exc:
-        return Whereabouts("", f"(invalid: {exc.message})", False)
+        return SecretPlace("", f"(invalid: {exc.message})", False)
     if source is None:
         why = getattr(prompter, "reason", "nobody can be asked")
         note = f" ({unused})" if unused else ""
-        return Whereabouts("", f"nowhere: not configured, and {why}{note}", False)
+        return SecretPlace("", f"nowhere: not configured, and {why}{note}", False)
     if source == credentials.KEYRING and item is not None:
-        return Whereabouts(source, f"OS keyring ({item.describe()})", False)
+        return SecretPlace(source, f"OS keyring ({item.describe()})", False)
     if source == credentials.PROMPT:
-        return Whereabouts(
+        return SecretPlace(
             source, f"not kept (asked on the terminal{' ' + when if when else ''})", False
         )
-    return Whereabouts(source, _not_kept(source), False)
+    return SecretPlace(source, _not_kept(source), False)
 
 
 def _not_kept(source: str) -> str:
@@ -120,7 +120,7 @@ def _not_kept(source: str) -> str:
     return "not kept by bp-helper"
 
 
-def report(found: dict[str, Whereabouts]) -> dict[str, Any]:
+def report(found: dict[str, SecretPlace]) -> dict[str, Any]:
     return {
         "secrets": {name: asdict(item) for name, item in found.items()},
         "plaintext": [name for name, item in found.items() if item.plaintext],

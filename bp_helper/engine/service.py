@@ -9,7 +9,7 @@ logs in with a password when there is no usable refresh token.
 A failed refresh keeps the refresh token unless the server rejected it; a transient
 failure while the old access token is still valid hands out the old token. Callers that
 waited for the lock while its holder's request failed that way share the holder's outcome
-instead of repeating the request (see :mod:`bp_helper.backoff`).
+instead of repeating the request (see :mod:`bp_helper.engine.notes`).
 """
 
 from __future__ import annotations
@@ -20,29 +20,23 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 
-from . import log
-from .errors import (
-    BpError,
-    ConfigError,
-    LoginRequired,
-    RefreshRejected,
-    TokenRequestError,
-)
-from .prompt import choose_prompter
-from .records import TYPE_CHECKING
-from .settings import Settings
-from .store import StoredToken, TokenStore
+from bp_helper import log
+from bp_helper.config.settings import Settings
+from bp_helper.engine.store import StoredToken, TokenStore
+from bp_helper.errors import BpError, ConfigError, LoginRequired, RefreshRejected, TokenRequestError
+from bp_helper.lean import TYPE_CHECKING
+from bp_helper.secrets.prompt import choose_prompter
 
 if TYPE_CHECKING:  # imported where used: the cached path needs none of them
-    from .backoff import FailedRequestRecord, RefusalRecord
-    from .client import TokenClient
-    from .login import PasswordLogin
-    from .prompt import Prompter
-    from .vault import KeyringSecrets
+    from bp_helper.engine.client import TokenClient
+    from bp_helper.engine.login import PasswordLogin
+    from bp_helper.engine.notes import FailureNote, RefusalNote
+    from bp_helper.secrets.profile_keyring import ProfileKeyring
+    from bp_helper.secrets.prompt import Prompter
 
 
 class TokenService:
-    """Tokens of one profile, as its :class:`~bp_helper.settings.Settings` describe it."""
+    """Tokens of one profile, as its :class:`~bp_helper.config.settings.Settings` describe it."""
 
     def __init__(
         self, settings: Settings, prompter_factory: Callable[[], Prompter] | None = None
@@ -61,28 +55,28 @@ class TokenService:
         return self._prompter_factory()
 
     @cached_property
-    def keyring(self) -> KeyringSecrets:
+    def keyring(self) -> ProfileKeyring:
         """The profile's keyring entries (``keyring`` itself is imported on first use only)."""
-        from .oskeyring import OsKeyring
-        from .vault import KeyringSecrets
+        from bp_helper.secrets.oskeyring import OsKeyring
+        from bp_helper.secrets.profile_keyring import ProfileKeyring
 
-        return KeyringSecrets(
+        return ProfileKeyring(
             self.settings.profile,
             OsKeyring(self.settings.keyring_timeout),
             refresh_in_keyring=self.settings.refresh_token_in_keyring,
         )
 
     @cached_property
-    def refusals(self) -> RefusalRecord:
-        from .backoff import RefusalRecord
+    def refusals(self) -> RefusalNote:
+        from bp_helper.engine.notes import RefusalNote
 
-        return RefusalRecord(self.store.directory, self.settings.profile)
+        return RefusalNote(self.store.directory, self.settings.profile)
 
     @cached_property
-    def failures(self) -> FailedRequestRecord:
-        from .backoff import FailedRequestRecord
+    def failures(self) -> FailureNote:
+        from bp_helper.engine.notes import FailureNote
 
-        return FailedRequestRecord(self.store.directory, self.settings.profile)
+        return FailureNote(self.store.directory, self.settings.profile)
 
     @property
     def lock_timeout(self) -> float:
@@ -264,7 +258,9 @@ class TokenService:
             )
 
     def _password_login(self) -> PasswordLogin:
-        from .login import PasswordLogin  # only when logging in: not on the cached path
+        from bp_helper.engine.login import (
+            PasswordLogin,  # only when logging in: not on the cached path
+        )
 
         return PasswordLogin(self)
 
@@ -273,8 +269,8 @@ class TokenService:
         self.store.save(self.keyring.for_file(token, replaced=self.store.load()))
 
     def client(self) -> TokenClient:
-        from . import credentials
-        from .client import ClientCredentials, TokenClient
+        from bp_helper.engine.client import ClientCredentials, TokenClient
+        from bp_helper.secrets import sources as credentials
 
         secret = credentials.client_secret(self.settings)
         return TokenClient(
@@ -331,15 +327,15 @@ def sendable(access_token: str) -> bool:
     )
 
 
-def forget_profile(store: TokenStore, keyring: KeyringSecrets) -> bool:
+def forget_profile(store: TokenStore, keyring: ProfileKeyring) -> bool:
     """Remove a profile's token file, its keyring entries and its refusal record."""
-    from .backoff import FailedRequestRecord, RefusalRecord
+    from bp_helper.engine.notes import FailureNote, RefusalNote
 
     record = store.load()
     if record is not None:
         removed = keyring.forget_all(record)
         if removed:
             log.debug(f"removed the {' and '.join(removed)} from the OS keyring")
-    RefusalRecord(store.directory, store.profile).clear()
-    FailedRequestRecord(store.directory, store.profile).clear()
+    RefusalNote(store.directory, store.profile).clear()
+    FailureNote(store.directory, store.profile).clear()
     return store.delete()

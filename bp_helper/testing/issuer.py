@@ -186,7 +186,7 @@ def _same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
 
 
-class TokenService:
+class TokenIssuer:
     """Issues and checks tokens; all state is guarded by the sandbox's one lock."""
 
     def __init__(

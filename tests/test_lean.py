@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from bp_helper.records import Record
+from bp_helper.lean import Record
 
 
 class Point(Record):
@@ -59,9 +59,10 @@ class Blocker:
 
 sys.modules.pop("typing", None)  # an editable install's finder may have loaded it
 sys.meta_path.insert(0, Blocker())
-import bp_helper.cli, bp_helper.commands, bp_helper.tokens, bp_helper.binding
+import bp_helper.commands.cli, bp_helper.commands.account, bp_helper.engine.service
+import bp_helper.config.hosts, bp_helper.config.profiles
 import bp_helper.protocols.git, bp_helper.protocols.docker, bp_helper.protocols.program
-from bp_helper.store import StoredToken
+from bp_helper.engine.store import StoredToken
 token = StoredToken("a", 2.0, 1.0, "u", "https://t/x", "c")
 print(token._replace(access_token="b").access_token, "typing" in sys.modules)
 """

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
-import time
 
-from . import log
-from .errors import BpError, UsageError
-from .records import TYPE_CHECKING
-from .settings import SOURCES, Settings
-from .store import StoredToken, TokenStore
-from .tokens import TokenService
+from bp_helper import log
+from bp_helper.commands.formatting import describe_user, format_time, refresh_note, relative
+from bp_helper.config.settings import SOURCES, Settings
+from bp_helper.engine.service import TokenService
+from bp_helper.engine.store import StoredToken, TokenStore
+from bp_helper.errors import BpError, UsageError
+from bp_helper.lean import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from typing import Any
@@ -31,7 +30,7 @@ def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
     if args.password_stdin:
         if sys.stdin is None or sys.stdin.isatty():
             raise UsageError("--password-stdin needs the password on standard input")
-        from .credentials import strip_line
+        from bp_helper.secrets.sources import strip_line
 
         password = strip_line(sys.stdin.read())
         if not password:
@@ -54,9 +53,9 @@ def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_logout(args: argparse.Namespace, settings: Settings) -> int:
     if args.all:
-        from .oskeyring import OsKeyring
-        from .tokens import forget_profile
-        from .vault import KeyringSecrets
+        from bp_helper.engine.service import forget_profile
+        from bp_helper.secrets.oskeyring import OsKeyring
+        from bp_helper.secrets.profile_keyring import ProfileKeyring
 
         directory = settings.store_dir / "tokens"
         names = TokenStore.profiles(directory)
@@ -64,7 +63,7 @@ def cmd_logout(args: argparse.Namespace, settings: Settings) -> int:
         for name in names:
             store = TokenStore(directory, name)
             with store.lock(30):
-                forget_profile(store, KeyringSecrets(name, keyring, refresh_in_keyring=False))
+                forget_profile(store, ProfileKeyring(name, keyring, refresh_in_keyring=False))
         print(f"Forgot the tokens of {len(names)} profile(s).")
         return 0
     if TokenService(settings).logout():
@@ -106,9 +105,9 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
 def status_report(settings: Settings) -> dict[str, Any]:
     """What ``status`` shows; secrets appear only as "(set)"."""
-    from .prompt import choose_prompter
-    from .whereabouts import report as whereabouts_report
-    from .whereabouts import secret_whereabouts
+    from bp_helper.secrets.prompt import choose_prompter
+    from bp_helper.secrets.report import report as whereabouts_report
+    from bp_helper.secrets.report import secret_report
 
     problems: list[str] = []
     shown: dict[str, dict[str, str]] = {}
@@ -138,7 +137,7 @@ def status_report(settings: Settings) -> dict[str, Any]:
             "fresh": token.fresh(settings.refresh_margin) if not problems else False,
             "refresh_token": token.has_refresh_token,
         }
-    found = secret_whereabouts(
+    found = secret_report(
         settings, token, choose_prompter(settings.noninteractive), str(service.store.path)
     )
     return {
@@ -152,27 +151,3 @@ def status_report(settings: Settings) -> dict[str, Any]:
         **whereabouts_report(found),
         "problems": problems,
     }
-
-
-def describe_user(token: StoredToken) -> str:
-    return f"{token.fullname} ({token.username})" if token.fullname else token.username
-
-
-def refresh_note(token: StoredToken) -> str:
-    if token.has_refresh_token:
-        return "it is refreshed automatically"
-    return "the client gets no refresh token, so the password is asked again after that"
-
-
-def format_time(epoch: float) -> str:
-    if math.isinf(epoch):
-        return "never"
-    return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(epoch))
-
-
-def relative(epoch: float) -> str:
-    seconds = int(epoch - time.time())
-    if seconds <= 0:
-        return "expired"
-    hours, rest = divmod(seconds, 3600)
-    return f"in {hours} h {rest // 60} min" if hours else f"in {rest // 60} min {rest % 60} s"

@@ -16,15 +16,15 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import credentials
-from .errors import EXIT_FAILURE, BpError
-from .files import read_private_file, unsafe_dir_reason
-from .oskeyring import INSTALL_HINT, KeyringUnavailable, OsKeyring, entry
-from .prompt import choose_prompter
-from .settings import Settings
-from .store import StoredToken, TokenStore
-from .vault import KeyringSecrets
-from .whereabouts import secret_whereabouts
+from bp_helper.config.settings import Settings
+from bp_helper.engine.store import StoredToken, TokenStore
+from bp_helper.errors import EXIT_FAILURE, BpError
+from bp_helper.files import read_private_file, unsafe_dir_reason
+from bp_helper.secrets import sources as credentials
+from bp_helper.secrets.oskeyring import INSTALL_HINT, KeyringUnavailable, OsKeyring, entry
+from bp_helper.secrets.profile_keyring import ProfileKeyring
+from bp_helper.secrets.prompt import choose_prompter
+from bp_helper.secrets.report import secret_report
 
 MAX_CLOCK_SKEW = 60.0  # seconds
 
@@ -89,7 +89,7 @@ class Doctor:
             if not argv or shutil.which(argv[0]) is None:
                 raise Fix(f"{setting}: command {argv[0] if argv else ''!r} not found")
         store_path = str(self.store.path)
-        found = secret_whereabouts(
+        found = secret_report(
             settings, self.record, choose_prompter(settings.noninteractive), store_path
         )
         parts = [f"{name} from {item.source or 'nowhere'}" for name, item in found.items()]
@@ -132,7 +132,7 @@ class Doctor:
         record = self.record
         if record is None:
             return ""
-        vault = KeyringSecrets(self.settings.profile, keyring, refresh_in_keyring=True)
+        vault = ProfileKeyring(self.settings.profile, keyring, refresh_in_keyring=True)
         if (
             record.password_in_keyring
             and keyring.get(vault.password_entry(record.username)) is None
@@ -169,7 +169,7 @@ class Doctor:
             state = "fresh" if record.fresh(settings.refresh_margin) else "expired"
             refresh = "refresh token kept" if record.has_refresh_token else "no refresh token"
             return f"{record.username}: access token {state}, {refresh}"
-        found = secret_whereabouts(
+        found = secret_report(
             settings, None, choose_prompter(True, "checked by doctor"), str(self.store.path)
         )
         source = found["password"].source
@@ -178,7 +178,7 @@ class Doctor:
         raise Fix("nobody is logged in: run `bp-helper login`")
 
     def server(self) -> str:
-        from .tokens import TokenService
+        from bp_helper.engine.service import TokenService
 
         if self.offline:
             return "not checked (--offline)"

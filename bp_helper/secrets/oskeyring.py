@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from . import log
+from bp_helper import log
 
 T = TypeVar("T")
 INSTALL_HINT = "pip install 'bp-helper[keyring]'"

@@ -1,22 +1,23 @@
 """A password login: username, password and two-factor code, then the password grant.
 
-Run by :class:`~bp_helper.tokens.TokenService` while it holds the profile's lock, and
+Run by :class:`~bp_helper.engine.service.TokenService` while it holds the profile's lock, and
 imported only then: the cached path never loads it. Where each secret comes from is
-:mod:`bp_helper.credentials`; a refusal is recorded for the backoff
-(:mod:`bp_helper.backoff`); the password goes to the OS keyring only when asked to.
+:mod:`bp_helper.secrets.sources`; a refusal is recorded for the backoff
+(:mod:`bp_helper.engine.notes`); the password goes to the OS keyring only when asked to.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import credentials, log
-from .errors import CredentialsRejected, LoginRequired
-from .store import StoredToken
+from bp_helper import log
+from bp_helper.engine.store import StoredToken
+from bp_helper.errors import CredentialsRejected, LoginRequired
+from bp_helper.secrets import sources as credentials
 
 if TYPE_CHECKING:
-    from .client import TokenClient
-    from .tokens import TokenService
+    from bp_helper.engine.client import TokenClient
+    from bp_helper.engine.service import TokenService
 
 
 class PasswordLogin:

@@ -10,7 +10,7 @@ import stat
 import sys
 from pathlib import Path
 
-from .demo import Walkthrough
+from bp_helper.demo.narration import Walkthrough
 
 REQUESTS_SNIPPET = (
     "import sys, requests, bp_helper; "

@@ -1,9 +1,10 @@
 """``bp_helper.BioProdictAuth``: requests auth that sends a profile's token only where it may go.
 
 ``requests.get(url, auth=BioProdictAuth())`` attaches ``Authorization: Bearer <token>`` when
-the URL's host is bound to the profile (see :mod:`bp_helper.binding`), takes the token from
-:class:`~bp_helper.tokens.TokenService` (cache, refresh or login, as ``bp-helper token``), and
-when a bound host answers 401 renews the token once and sends the request again, once.
+the URL's host is bound to the profile (see :mod:`bp_helper.config.hosts`), takes the token from
+:class:`~bp_helper.engine.service.TokenService` (cache, refresh or login, as
+``bp-helper token``), and when a bound host answers 401 renews the token once and sends the
+request again, once.
 Being an ``AuthBase`` also keeps requests from putting a ``~/.netrc`` entry in its place.
 """
 
@@ -17,11 +18,12 @@ from requests import PreparedRequest, Response
 from requests.auth import AuthBase
 from requests.cookies import extract_cookies_to_jar
 
-from . import log
-from .binding import origin, refusal, select_profile
-from .errors import BpError, HostNotBound
-from .settings import Settings, netloc_of
-from .tokens import TokenService
+from bp_helper import log
+from bp_helper.config.hosts import netloc_of, origin, refusal
+from bp_helper.config.profiles import select_profile
+from bp_helper.config.settings import Settings
+from bp_helper.engine.service import TokenService
+from bp_helper.errors import BpError, HostNotBound
 
 # error="..." in a Bearer challenge (RFC 6750 section 3)
 _CHALLENGE_ERROR = re.compile(r'\berror\s*=\s*"?([A-Za-z_]+)', re.IGNORECASE)

@@ -1,0 +1,1 @@
+"""The ``bp-helper`` command line and its commands."""

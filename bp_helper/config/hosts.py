@@ -1,0 +1,105 @@
+"""Hosts and URLs: ``host[:port]`` as bp-helper compares them, and where a token may go.
+
+A profile's token goes only to its bound hosts (``hosts``, default the token URL's
+``host[:port]``), over https, or plain http to loopback hosts (tests, the sandbox). The
+protocol front-ends and the Python/HTTPie adapters ask here before answering.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from bp_helper.errors import BpError, ConfigError
+from bp_helper.lean import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bp_helper.config.settings import Settings
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
+def is_loopback(host: str) -> bool:
+    return host.lower() in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def netloc_of(url: str) -> str:
+    """``host[:port]`` of an URL, lower case, without the scheme's default port."""
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. an unclosed "[" of an IPv6 address
+        raise ConfigError(f"invalid URL {url!r}: {exc}") from None
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"invalid port in URL {url!r}") from exc
+    default = {"https": 443, "http": 80}.get(parts.scheme)
+    return host if port is None or port == default else f"{host}:{port}"
+
+
+def normalize_host(value: str) -> str:
+    """``host[:port]`` as given by a user or a protocol, normalised like :func:`netloc_of`."""
+    value = value.strip()
+    if not value or "/" in value or "@" in value or any(c.isspace() for c in value):
+        raise ConfigError(f"invalid host {value!r}: use host or host:port")
+    return netloc_of(f"https://{value}")
+
+
+def check_token_url(url: str, where: str = "token_url") -> str:
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        shown = url if "@" not in url else f"{parts.scheme}://..."
+        raise ConfigError(f"{where}: the token URL must be an https:// URL, not {shown!r}")
+    if parts.username or parts.password:
+        raise ConfigError(f"{where}: the token URL must not contain credentials")
+    return url
+
+
+def scheme_allowed(scheme: str, netloc: str) -> bool:
+    """https anywhere; plain http only to a loopback host."""
+    scheme = scheme.lower()
+    if scheme == "https":
+        return True
+    host = netloc.rsplit(":", 1)[0] if not netloc.endswith("]") else netloc
+    return scheme == "http" and is_loopback(host.strip("[]"))
+
+
+def is_bound(settings: Settings, scheme: str, netloc: str) -> bool:
+    """May ``settings``' token go to ``scheme://netloc``?"""
+    if not scheme_allowed(scheme, netloc):
+        return False
+    try:
+        wanted = normalize_host(netloc)
+    except BpError:
+        return False
+    if scheme.lower() == "http" and ":" not in wanted.rsplit("]", 1)[-1]:
+        wanted = f"{wanted}:80"
+    return wanted in settings.hosts
+
+
+def origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, for messages: no credentials, path or query."""
+    scheme = urlsplit(url).scheme.lower() or "(no scheme)"
+    try:
+        return f"{scheme}://{netloc_of(url)}"
+    except (BpError, ValueError):
+        return f"{scheme}://(invalid host)"
+
+
+def refusal(url: str, profile: str | None = None) -> str:
+    """Why a token may not go to ``url``, and what to do about it, in one line."""
+    scheme = urlsplit(url).scheme.lower()
+    if "://" not in url or scheme not in ("https", "http"):
+        start = url.split("/", 1)[0].rsplit("@", 1)[-1][:60]  # no path, no credentials
+        return f"refusing to send the Bio-Prodict token to {start!r}...: give a full https:// URL"
+    where = f"refusing to send the Bio-Prodict token to {origin(url)}"
+    if scheme == "http" and not is_loopback(urlsplit(url).hostname or ""):
+        return f"{where}: plain http is only for this machine (loopback); use https"
+    which = f"profile {profile!r} is" if profile else "no bp-helper profile is"
+    return (
+        f"{where}: {which} bound to that host; if it should be, add it to the profile's "
+        "hosts (BIOPRODICT_HOSTS or `hosts` in the config file)"
+    )

@@ -1,0 +1,68 @@
+"""Which profile, if any, serves a host: the protocol front-ends and adapters ask here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bp_helper import log
+from bp_helper.config.hosts import is_bound
+from bp_helper.config.settings import Settings
+from bp_helper.errors import BpError
+from bp_helper.lean import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
+
+
+def select_profile(
+    scheme: str,
+    netloc: str,
+    username: str | None = None,
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings | None:
+    """The settings of the profile bound to ``netloc``, or ``None`` when none is.
+
+    An explicit profile (flag or ``BIOPRODICT_PROFILE``) is the only candidate, and its
+    configuration errors are raised. Otherwise every profile of the config file (and
+    ``default``) is, a broken one is skipped, and a ``username`` picks between profiles bound
+    to the same host. Ties go to ``default``, then to the first by name.
+    """
+    explicit = Settings(flags, environ).resolve("profile").source != "default"
+    matches: list[Settings] = []
+    for settings in candidate_profiles(flags, environ):
+        try:
+            if not is_bound(settings, scheme, netloc):
+                continue
+        except BpError as exc:
+            if explicit:
+                raise
+            log.debug(f"profile {settings.flags['profile']!r} skipped: {exc.message}")
+            continue
+        matches.append(settings)
+    if username and len(matches) > 1:
+        named = [s for s in matches if _username(s) == username]
+        matches = named or matches
+    if not matches:
+        log.debug(f"no profile is bound to {scheme}://{netloc}")
+        return None
+    return matches[0]
+
+
+def candidate_profiles(
+    flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> list[Settings]:
+    """The explicit profile alone, or else ``default`` and every profile of the config file."""
+    base = Settings(flags, environ)
+    explicit = base.resolve("profile").source != "default"
+    names = [base.profile] if explicit else ["default", *base.profile_names()]
+    return [base.for_profile(name) for name in dict.fromkeys(names)]
+
+
+def _username(settings: Settings) -> str | None:
+    if settings.username:
+        return settings.username
+    from bp_helper.engine.service import TokenService
+
+    token = TokenService(settings).store.load()
+    return token.username if token else None

@@ -1,0 +1,1 @@
+"""``bp-helper demo`` and ``bp-helper sandbox``."""

@@ -1,0 +1,1 @@
+"""The Python library interface: ``BioProdictAuth`` for requests."""
