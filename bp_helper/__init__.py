@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from bp_helper.version import __version__
+
 TYPE_CHECKING = False  # type checkers treat this name as true; no `typing` import
 
 if TYPE_CHECKING:
     from bp_helper.library.requests_auth import BioProdictAuth
 
-__version__ = "0.1.0"
 __all__ = ["BioProdictAuth", "__version__"]
 
 

@@ -51,11 +51,12 @@ def config_text(token: StoredToken, settings: Settings) -> str:
     if any(ord(c) < 0x20 or c == "\x7f" for c in value):
         raise BpError("the access token contains control characters: refusing to use it")
     quoted = value.replace("\\", "\\\\").replace('"', '\\"')
+    hosts = ", ".join(settings.value("hosts"))
     return (
         f"# curl config from `bp-helper curl-config` (profile {settings.profile!r}, "
         f"user {token.username!r}); use it with `curl -K FILE URL...`.\n"
         f"# The token expires {format_time(token.expires_at)}: make a new config after that.\n"
-        f"# Bound hosts: {', '.join(settings.hosts)}. curl sends this header to every URL of\n"
+        f"# Bound hosts: {hosts}. curl sends this header to every URL of\n"
         "# the command (only give it those hosts), but not across redirects to other hosts.\n"
         f'header = "Authorization: Bearer {quoted}"\n'
     )

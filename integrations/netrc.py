@@ -45,7 +45,7 @@ def machine_name(host: str) -> str:
 def entries(token: StoredToken, settings: Settings) -> dict[str, str]:
     """machine -> its entry line, for each bound host."""
     lines: dict[str, str] = {}
-    for host in settings.hosts:
+    for host in settings.value("hosts"):
         machine = machine_name(host)
         lines.setdefault(
             machine,

@@ -48,7 +48,7 @@ def test_scheme_allowed(scheme: str, netloc: str, allowed: bool) -> None:
 
 def test_default_binding_is_the_token_url_host() -> None:
     settings = Settings(environ={})
-    assert settings.hosts == ["api.bio-prodict.nl"]
+    assert settings.value("hosts") == ["api.bio-prodict.nl"]
     assert is_bound(settings, "https", "api.bio-prodict.nl")
     assert is_bound(settings, "https", "API.Bio-Prodict.nl:443")
     assert not is_bound(settings, "https", "api.bio-prodict.nl:8443")
@@ -82,7 +82,7 @@ def test_explicit_profile_is_the_only_candidate(environ: dict[str, str]) -> None
 def test_env_hosts_override_every_profile(environ: dict[str, str]) -> None:
     environ = {**environ, "BIOPRODICT_HOSTS": "one.example.org, two.example.org:444"}
     settings = Settings(environ=environ)
-    assert settings.hosts == ["one.example.org", "two.example.org:444"]
+    assert settings.value("hosts") == ["one.example.org", "two.example.org:444"]
     assert settings.resolve("hosts").source == "env BIOPRODICT_HOSTS"
     chosen = select_profile("https", "two.example.org:444", environ=environ)
     assert chosen is not None and chosen.profile == "default"

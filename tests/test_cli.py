@@ -114,3 +114,14 @@ def test_demo_runs_from_a_fresh_home(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "all checks passed" in done.stdout
     assert not (tmp_path / "fresh" / "state").exists()  # the demo kept to its own home
+
+
+def test_every_command_has_a_handler_that_imports() -> None:
+    import importlib
+
+    from bp_helper.commands.cli import COMMANDS, HANDLERS
+
+    assert set(HANDLERS) == set(COMMANDS)
+    for name, target in HANDLERS.items():
+        module, _, function = target.partition(":")
+        assert callable(getattr(importlib.import_module(module), function)), name

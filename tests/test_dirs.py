@@ -42,7 +42,7 @@ def test_same_folders_as_platformdirs(monkeypatch: pytest.MonkeyPatch, env: dict
 
 def test_linux_lookup_does_not_import_platformdirs() -> None:
     code = (
-        "import sys; from bp_helper.config.settings import user_state_dir, user_config_dir; "
+        "import sys; from bp_helper.config.paths import user_state_dir, user_config_dir; "
         "user_state_dir(); user_config_dir(); print('platformdirs' in sys.modules)"
     )
     done = subprocess.run(

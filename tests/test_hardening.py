@@ -13,7 +13,8 @@ import trustme
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bp_helper.config.settings import SOURCES, Settings
+from bp_helper.config.settings import Settings
+from bp_helper.config.table import BY_NAME
 from bp_helper.errors import BpError
 from bp_helper.testing import DEMO_USERS, Sandbox
 
@@ -197,7 +198,7 @@ def test_config_loader_never_crashes(tmp_path: Path, pieces: list[str], noise: b
     config = tmp_path / "config.toml"
     config.write_bytes("".join(pieces).encode() + noise)
     settings_ = Settings(environ={"BIOPRODICT_CONFIG": str(config), "BIOPRODICT_CLIENT_ID": "c"})
-    for name in SOURCES:
+    for name in BY_NAME:
         try:
             settings_.resolve(name)
         except BpError as exc:

@@ -8,7 +8,8 @@ import sys
 
 from bp_helper import log
 from bp_helper.commands.formatting import describe_user, format_time, refresh_note, relative
-from bp_helper.config.settings import SOURCES, Settings
+from bp_helper.config.settings import Settings
+from bp_helper.config.table import BY_NAME
 from bp_helper.engine.service import TokenService
 from bp_helper.engine.store import StoredToken, TokenStore
 from bp_helper.errors import BpError, UsageError
@@ -59,7 +60,7 @@ def cmd_logout(args: argparse.Namespace, settings: Settings) -> int:
 
         directory = settings.store_dir / "tokens"
         names = TokenStore.profiles(directory)
-        keyring = OsKeyring(settings.keyring_timeout)
+        keyring = OsKeyring(settings.value("keyring_timeout"))
         for name in names:
             store = TokenStore(directory, name)
             with store.lock(30):
@@ -112,7 +113,7 @@ def status_report(settings: Settings) -> dict[str, Any]:
     problems: list[str] = []
     shown: dict[str, dict[str, str]] = {}
     profile = settings.resolve("profile")
-    for name in SOURCES:
+    for name in BY_NAME:
         if name in ("profile", "config"):
             continue
         try:
@@ -134,11 +135,11 @@ def status_report(settings: Settings) -> dict[str, Any]:
             "username": token.username,
             "expires_at": token.expires_at,
             "expires": f"{format_time(token.expires_at)} ({relative(token.expires_at)})",
-            "fresh": token.fresh(settings.refresh_margin) if not problems else False,
+            "fresh": token.fresh(settings.value("refresh_margin")) if not problems else False,
             "refresh_token": token.has_refresh_token,
         }
     found = secret_report(
-        settings, token, choose_prompter(settings.noninteractive), str(service.store.path)
+        settings, token, choose_prompter(settings.value("noninteractive")), str(service.store.path)
     )
     return {
         "profile": {"value": profile.value, "source": profile.source},

@@ -11,18 +11,20 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from bp_helper import __version__, log
+from bp_helper import log
 from bp_helper.lean import TYPE_CHECKING
+from bp_helper.version import __version__
 
 if TYPE_CHECKING:
     from typing import Any
 from bp_helper.config.settings import Settings
+from bp_helper.config.table import SETTINGS, Setting, switch
 from bp_helper.errors import UsageError, exit_status
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
-# Command-line flags that are settings (see bp_helper.config.settings).
-SETTING_FLAGS = ("profile", "config", "token_url", "hosts", "client_id", "noninteractive")
+# Settings with a command-line flag (see bp_helper.config.table).
+SETTING_FLAGS = tuple(s.name for s in SETTINGS if s.flag)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,24 +48,34 @@ class _Formatter(argparse.HelpFormatter):
         super().__init__(prog, width=max(width - 2, 40))
 
 
+def _setting_option(group: Any, setting: Setting, default: Any) -> None:
+    """The option of a setting with a flag, its help naming the environment variables."""
+    where = f" [{', '.join(setting.env)}]" if setting.env else ""
+    if setting.convert is switch:
+        group.add_argument(
+            setting.flag,
+            dest=setting.name,
+            action="store_const",
+            const=True,
+            default=default,
+            help=f"{setting.label}{where}",
+        )
+    else:
+        group.add_argument(
+            setting.flag,
+            dest=setting.name,
+            metavar=setting.metavar,
+            default=default,
+            help=f"{setting.label}{where}",
+        )
+
+
 def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     default = argparse.SUPPRESS if suppress else None
     group = parser.add_argument_group("settings (flag > environment > config profile > default)")
-    group.add_argument("--profile", default=default, help="profile name [BIOPRODICT_PROFILE]")
-    group.add_argument("--config", default=default, help="config file [BIOPRODICT_CONFIG]")
-    group.add_argument("--token-url", default=default, help="token URL [BIOPRODICT_TOKEN_URL]")
-    group.add_argument(
-        "--hosts", default=default, help="hosts the token may go to [BIOPRODICT_HOSTS]"
-    )
-    group.add_argument("--client-id", default=default, help="client id [BIOPRODICT_CLIENT_ID]")
-    group.add_argument(
-        "--non-interactive",
-        dest="noninteractive",
-        action="store_const",
-        const=True,
-        default=default,
-        help="never prompt [BIOPRODICT_NONINTERACTIVE=1]",
-    )
+    for setting in SETTINGS:
+        if setting.flag and setting.flag_of is None:
+            _setting_option(group, setting, default)
     group.add_argument(
         "--debug",
         action="store_const",
@@ -77,11 +89,9 @@ Options = Callable[[argparse.ArgumentParser], None]
 
 
 def _login_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--username", help="3DM account username [BIOPRODICT_USERNAME]")
     p.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
-    p.add_argument("--twofactor", metavar="CODE", help="two-factor code [BIOPRODICT_TWOFACTOR]")
     p.add_argument(
         "--remember-password",
         action="store_true",
@@ -186,7 +196,23 @@ HANDLERS: dict[str, str] = {
     "curl": "bp_helper_integrations.curl:cmd_curl",
     "netrc": "bp_helper_integrations.netrc:cmd_netrc",
 }
-VALUED_GLOBALS = frozenset({"--profile", "--config", "--token-url", "--hosts", "--client-id"})
+if TYPE_CHECKING:  # mypy holds every HANDLERS entry to an existing Handler
+    from bp_helper_integrations.curl import cmd_curl, cmd_curl_config
+    from bp_helper_integrations.netrc import cmd_netrc
+
+    from bp_helper.commands.account import cmd_login, cmd_logout, cmd_status, cmd_token
+    from bp_helper.commands.doctor import cmd_doctor
+    from bp_helper.demo.walkthrough import cmd_demo, cmd_sandbox
+    from bp_helper.protocols.docker import cmd_docker
+    from bp_helper.protocols.git import cmd_git
+
+    CHECKED: tuple[Handler, ...] = (
+        cmd_login, cmd_token, cmd_status, cmd_logout, cmd_doctor, cmd_sandbox, cmd_demo,
+        cmd_git, cmd_docker, cmd_curl_config, cmd_curl, cmd_netrc,
+    )  # fmt: skip
+VALUED_GLOBALS = frozenset(
+    s.flag for s in SETTINGS if s.flag and s.flag_of is None and s.convert is not switch
+)
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -205,9 +231,13 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     for name, (help, options) in COMMANDS.items():
         if only is None or name == only:
             usage = "bp-helper [options] curl [curl arguments...]" if name == "curl" else None
-            options(
-                sub.add_parser(name, help=help, description=help, parents=[common], usage=usage)
+            command = sub.add_parser(
+                name, help=help, description=help, parents=[common], usage=usage
             )
+            for setting in SETTINGS:
+                if setting.flag and setting.flag_of == name:
+                    _setting_option(command, setting, None)
+            options(command)
     return parser
 
 
@@ -248,8 +278,6 @@ def _run(argv: list[str]) -> int:
     if not args.command:
         raise UsageError("no command given (see `bp-helper --help`)")
     flags = {name: getattr(args, name, None) for name in SETTING_FLAGS}
-    flags["username"] = getattr(args, "username", None)
-    flags["twofactor"] = getattr(args, "twofactor", None)
     return _handler(args.command)(args, Settings(flags))
 
 

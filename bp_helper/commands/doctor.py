@@ -72,11 +72,11 @@ class Doctor:
         settings = self.settings
         client_id = settings.resolve("client_id")
         settings.client_id  # noqa: B018 -- raises with the fix when it is missing
-        settings.token_url  # noqa: B018
+        settings.value("token_url")
         secret = credentials.client_secret(settings)  # runs client_secret_command, bounded
         return (
             f"client id {client_id.value!r} ({client_id.source}), client secret from "
-            f"{secret.source}; token URL {settings.token_url}"
+            f"{secret.source}; token URL {settings.value('token_url')}"
         )
 
     def secrets(self) -> str:
@@ -90,7 +90,7 @@ class Doctor:
                 raise Fix(f"{setting}: command {argv[0] if argv else ''!r} not found")
         store_path = str(self.store.path)
         found = secret_report(
-            settings, self.record, choose_prompter(settings.noninteractive), store_path
+            settings, self.record, choose_prompter(settings.value("noninteractive")), store_path
         )
         parts = [f"{name} from {item.source or 'nowhere'}" for name, item in found.items()]
         plaintext = [name for name, item in found.items() if item.plaintext]
@@ -100,10 +100,10 @@ class Doctor:
 
     def keyring(self) -> str:
         record = self.record
-        used = self.settings.refresh_token_in_keyring or (
+        used = (self.settings.value("refresh_token_storage") == "keyring") or (
             record is not None and (record.password_in_keyring or record.refresh_token_in_keyring)
         )
-        keyring = OsKeyring(self.settings.keyring_timeout)
+        keyring = OsKeyring(self.settings.value("keyring_timeout"))
         try:
             backend = keyring.backend_name()
             if used:
@@ -165,8 +165,8 @@ class Doctor:
         if settings.value("token"):
             return "BIOPRODICT_TOKEN is set: it is handed out as is"
         record = self.record
-        if record is not None and record.token_url == settings.token_url:
-            state = "fresh" if record.fresh(settings.refresh_margin) else "expired"
+        if record is not None and record.token_url == settings.value("token_url"):
+            state = "fresh" if record.fresh(settings.value("refresh_margin")) else "expired"
             refresh = "refresh token kept" if record.has_refresh_token else "no refresh token"
             return f"{record.username}: access token {state}, {refresh}"
         found = secret_report(
@@ -183,18 +183,19 @@ class Doctor:
         if self.offline:
             return "not checked (--offline)"
         probe = TokenService(self.settings).client().probe()
+        url = self.settings.value("token_url")
         if probe.client_rejected:
             raise Fix(
-                f"{self.settings.token_url} refused client id {self.settings.client_id!r} "
+                f"{url} refused client id {self.settings.client_id!r} "
                 f"(HTTP {probe.status}): check the client id and client secret"
             )
         if not probe.oauth_answer:
             raise Fix(
-                f"{self.settings.token_url} answered HTTP {probe.status}, but not like a token "
-                "endpoint: check token_url"
+                f"{url} answered HTTP {probe.status}, but not like a token endpoint: "
+                "check token_url"
             )
         self.probe_clock = (probe.server_date, probe.local_time)
-        return f"{self.settings.token_url} answers (HTTP {probe.status}) and accepts the client"
+        return f"{url} answers (HTTP {probe.status}) and accepts the client"
 
     def clock(self) -> str:
         if self.offline:

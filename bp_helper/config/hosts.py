@@ -77,7 +77,7 @@ def is_bound(settings: Settings, scheme: str, netloc: str) -> bool:
         return False
     if scheme.lower() == "http" and ":" not in wanted.rsplit("]", 1)[-1]:
         wanted = f"{wanted}:80"
-    return wanted in settings.hosts
+    return wanted in settings.value("hosts")
 
 
 def origin(url: str) -> str:

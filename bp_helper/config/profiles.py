@@ -60,8 +60,9 @@ def candidate_profiles(
 
 
 def _username(settings: Settings) -> str | None:
-    if settings.username:
-        return settings.username
+    username: str | None = settings.value("username")
+    if username:
+        return username
     from bp_helper.engine.service import TokenService
 
     token = TokenService(settings).store.load()

@@ -9,13 +9,8 @@ not), before oauthlib parses anything, so every answer becomes one typed
 
 from __future__ import annotations
 
-import json
-import logging
-import re
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
@@ -25,9 +20,20 @@ from oauthlib.oauth2 import LegacyApplicationClient
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
-from bp_helper import __version__, log
+from bp_helper import log
+from bp_helper.engine.answers import (
+    Probe,
+    describe_body,
+    http_date,
+    json_object,
+    reason_of,
+    seconds_or_none,
+    str_or_none,
+    unlogged,
+)
 from bp_helper.engine.store import StoredToken
 from bp_helper.errors import ClientRejected, CredentialsRejected, RefreshRejected, TokenRequestError
+from bp_helper.version import __version__
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 BACKOFF = (0.5, 1.5)  # seconds before the 2nd and 3rd attempt
@@ -138,7 +144,7 @@ class TokenClient:
         for attempt in range(attempts):
             started = time.monotonic()
             try:
-                with _unlogged(), self._session(hook, grant) as session:
+                with unlogged(), self._session(hook, grant) as session:
                     answer = fetch(session)
                 log.debug(f"token endpoint answered in {time.monotonic() - started:.2f} s")
                 return answer
@@ -169,7 +175,7 @@ class TokenClient:
         """The one-line error for a request that got no HTTP answer."""
         if isinstance(exc, requests.exceptions.SSLError):
             return TokenRequestError(
-                f"TLS verification of {self.host} failed ({_reason(exc)}); if you use a "
+                f"TLS verification of {self.host} failed ({reason_of(exc)}); if you use a "
                 "private CA, point REQUESTS_CA_BUNDLE or ca_bundle at its certificate"
             )
         if isinstance(exc, requests.exceptions.Timeout):
@@ -179,10 +185,12 @@ class TokenClient:
             )
         if isinstance(exc, requests.exceptions.ConnectionError):
             return TokenRequestError(
-                f"cannot connect to the token server {self.host} ({_reason(exc)}); "
+                f"cannot connect to the token server {self.host} ({reason_of(exc)}); "
                 "check the network and token_url (`bp-helper doctor` helps)"
             )
-        return TokenRequestError(f"request to the token server {self.host} failed: {_reason(exc)}")
+        return TokenRequestError(
+            f"request to the token server {self.host} failed: {reason_of(exc)}"
+        )
 
     def probe(self) -> Probe:
         """One harmless request for ``bp-helper doctor``: a refresh grant with a made-up token.
@@ -206,10 +214,10 @@ class TokenClient:
             raise self._transport_error(exc) from None
         received = time.time()
         basic = "basic" in response.headers.get("WWW-Authenticate", "").lower()
-        body = _json_object(response)
+        body = json_object(response)
         return Probe(
             status=response.status_code,
-            server_date=_http_date(response.headers.get("Date")),
+            server_date=http_date(response.headers.get("Date")),
             local_time=(sent + received) / 2,
             client_rejected=response.status_code == 401 and (basic or body is None),
             oauth_answer=body is not None and "error" in body,
@@ -219,10 +227,10 @@ class TokenClient:
         """Turn every answer that is not a usable token into a typed error."""
         status = response.status_code
         log.debug(f"token endpoint: HTTP {status} {response.headers.get('Content-Type', '')}")
-        body = _json_object(response)
+        body = json_object(response)
         if status == 200:
             if body is None:
-                kind = _describe_body(response)
+                kind = describe_body(response)
                 raise TokenRequestError(
                     f"the token server {self.host} answered HTTP 200 with {kind} instead of "
                     "a token; check token_url"
@@ -240,7 +248,7 @@ class TokenClient:
             raise _Retryable(
                 TokenRequestError(
                     f"the token server {self.host} is unavailable (HTTP {status}"
-                    f"{', ' + _describe_body(response) if body is None else ''}); try again later"
+                    f"{', ' + describe_body(response) if body is None else ''}); try again later"
                 )
             )
         self._refusal(response, body, grant)
@@ -281,7 +289,7 @@ class TokenClient:
         previous: StoredToken | None = None,
     ) -> StoredToken:
         now = time.time()
-        expires_in = _seconds(answer.get("expires_in"))
+        expires_in = seconds_or_none(answer.get("expires_in"))
         if expires_in is None:
             expires_in = 3600.0
             log.warn("the token server sent no usable expires_in; assuming one hour")
@@ -301,115 +309,15 @@ class TokenClient:
             client_id=self.client.client_id,
             refresh_token=refresh,
             token_type=str(answer.get("token_type") or "bearer"),
-            fullname=_str_or_none(answer.get("fullname"))
+            fullname=str_or_none(answer.get("fullname"))
             or (previous.fullname if previous else None),
             userid=userid if isinstance(userid, int | str) else None,
-            scope=_str_or_none(answer.get("scope")),
+            scope=str_or_none(answer.get("scope")),
             twofactor=twofactor,
         )
-
-
-class _DuringTokenRequests(logging.Filter):
-    """Drops what requests-oauthlib and oauthlib log while this thread runs a token request.
-
-    At DEBUG level requests-oauthlib logs the request (the password, the client secret in
-    the Basic header and the body, the refresh token) and the answer (the tokens); a program
-    that uses :class:`~bp_helper.BioProdictAuth` may well log everything at DEBUG. Other uses
-    of those libraries in the same program, and other threads, log as before.
-    """
-
-    active = threading.local()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not getattr(self.active, "on", False)
-
-
-_FILTER = _DuringTokenRequests()
-
-
-@contextmanager
-def _unlogged() -> Iterator[None]:
-    # Logger filters do not apply to records of child loggers: filter each of them.
-    for name in list(logging.root.manager.loggerDict):
-        if name.split(".")[0] in ("requests_oauthlib", "oauthlib"):
-            logger = logging.getLogger(name)
-            if _FILTER not in logger.filters:
-                logger.addFilter(_FILTER)
-    _FILTER.active.on = True
-    try:
-        yield
-    finally:
-        _FILTER.active.on = False
-
-
-@dataclass(frozen=True)
-class Probe:
-    """What ``doctor`` learns from one request to the token URL."""
-
-    status: int
-    server_date: float | None  # the Date header, as epoch seconds
-    local_time: float  # the local clock halfway through the request
-    client_rejected: bool  # 401 with a Basic challenge: the client id or secret is wrong
-    oauth_answer: bool  # a JSON OAuth error, as a token endpoint sends
-
-
-def _http_date(value: str | None) -> float | None:
-    if not value:
-        return None
-    from email.utils import parsedate_to_datetime
-
-    try:
-        return parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError):
-        return None
 
 
 class _Retryable(Exception):
     def __init__(self, error: TokenRequestError) -> None:
         super().__init__(error.message)
         self.error = error
-
-
-def _json_object(response: requests.Response) -> dict[str, Any] | None:
-    try:
-        body = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return body if isinstance(body, dict) else None
-
-
-def _describe_body(response: requests.Response) -> str:
-    ctype = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-    if "html" in ctype or response.content.lstrip()[:1] == b"<":
-        return "an HTML page"
-    if not response.content:
-        return "an empty body"
-    return f"a non-JSON body ({ctype or 'no content type'})"
-
-
-def _seconds(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _str_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _reason(exc: BaseException) -> str:
-    """A short, secret-free reason from a requests/urllib3 exception chain."""
-    inner: BaseException = exc
-    while inner.args and isinstance(inner.args[0], BaseException):
-        inner = inner.args[0]
-    text = str(getattr(inner, "reason", None) or inner)
-    for marker in ("Caused by ", "] "):
-        if marker in text:
-            text = text.rsplit(marker, 1)[-1]
-    text = re.sub(r"\s*\(_ssl\.c:\d+\)", "", text).strip("'\" ")
-    if text.startswith("(") != text.endswith(")"):
-        text = text.strip("()")
-    return log.scrub(text, limit=120) or type(inner).__name__

@@ -40,7 +40,9 @@ class PasswordLogin:
         prompter = svc.prompter
         if previous is not None and not svc.matches(previous):
             previous = None
-        username = username or svc.settings.username or (previous.username if previous else None)
+        username = (
+            username or svc.settings.value("username") or (previous.username if previous else None)
+        )
         if not username:
             username = prompter.ask("Bio-Prodict username: ", secret=False).strip()
             if not username:

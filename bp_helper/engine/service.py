@@ -43,7 +43,7 @@ class TokenService:
     ) -> None:
         self.settings = settings
         self._prompter_factory = prompter_factory or (
-            lambda: choose_prompter(settings.noninteractive)
+            lambda: choose_prompter(settings.value("noninteractive"))
         )
 
     @cached_property
@@ -62,8 +62,8 @@ class TokenService:
 
         return ProfileKeyring(
             self.settings.profile,
-            OsKeyring(self.settings.keyring_timeout),
-            refresh_in_keyring=self.settings.refresh_token_in_keyring,
+            OsKeyring(self.settings.value("keyring_timeout")),
+            refresh_in_keyring=(self.settings.value("refresh_token_storage") == "keyring"),
         )
 
     @cached_property
@@ -81,7 +81,7 @@ class TokenService:
     @property
     def lock_timeout(self) -> float:
         # Long enough for a holder's full retry cycle, bounded all the same.
-        return 3 * self.settings.timeout + 10
+        return 3 * float(self.settings.value("timeout")) + 10
 
     # -- reading ------------------------------------------------------------------------
 
@@ -101,16 +101,16 @@ class TokenService:
             access_token=value,
             expires_at=math.inf,
             obtained_at=0.0,
-            username=self.settings.username or "token",
-            token_url=self.settings.token_url,
+            username=self.settings.value("username") or "token",
+            token_url=self.settings.value("token_url"),
             client_id="",
         )
 
     def matches(self, token: StoredToken) -> bool:
         """Was ``token`` issued for this profile's current token URL, client and user?"""
-        username = self.settings.username
+        username = self.settings.value("username")
         return (
-            token.token_url == self.settings.token_url
+            token.token_url == self.settings.value("token_url")
             and token.client_id == self.settings.client_id
             and (username is None or token.username == username)
         )
@@ -123,7 +123,7 @@ class TokenService:
         if not self.matches(token):
             log.debug("stored token belongs to another token URL, client or user")
             return None
-        if token.fresh(self.settings.refresh_margin):
+        if token.fresh(self.settings.value("refresh_margin")):
             log.debug(f"stored token is fresh (expires at {token.expires_at:.0f})")
             return token
         return None
@@ -180,7 +180,7 @@ class TokenService:
         if token is not None:
             log.debug("another process refreshed the token meanwhile")
             return token
-        failure = self.failures.since(since, self.settings.token_url)
+        failure = self.failures.since(since, self.settings.value("token_url"))
         if failure is None:
             return None
         previous = self.stored()
@@ -197,7 +197,7 @@ class TokenService:
             yield
         except TokenRequestError as exc:
             if exc.transient:
-                self.failures.remember(self.settings.token_url, exc.message)
+                self.failures.remember(self.settings.value("token_url"), exc.message)
             raise
 
     def _refresh_or_login_locked(self) -> StoredToken:
@@ -209,7 +209,7 @@ class TokenService:
             if refreshed is not None:
                 return refreshed
             previous = self.store.load()
-        username = self.settings.username or (previous.username if previous else None)
+        username = self.settings.value("username") or (previous.username if previous else None)
         if username:
             self.refusals.check(username, "fix the password, then run `bp-helper login`")
         try:
@@ -232,7 +232,7 @@ class TokenService:
         except TokenRequestError as exc:
             if exc.transient and not previous.expired():
                 log.warn(f"{exc.message}; using the current token until it expires")
-                self.failures.remember(self.settings.token_url, exc.message)
+                self.failures.remember(self.settings.value("token_url"), exc.message)
                 return previous
             raise
         self.save(token._replace(password_in_keyring=previous.password_in_keyring))
@@ -274,9 +274,9 @@ class TokenService:
 
         secret = credentials.client_secret(self.settings)
         return TokenClient(
-            self.settings.token_url,
+            self.settings.value("token_url"),
             ClientCredentials(self.settings.client_id, secret.value),
-            timeout=self.settings.timeout,
+            timeout=self.settings.value("timeout"),
             verify=self.settings.ca_bundle,
         )
 

@@ -23,7 +23,7 @@ import sys
 from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
-from bp_helper import __version__, log
+from bp_helper import log
 from bp_helper.config.profiles import candidate_profiles, select_profile
 from bp_helper.config.settings import Settings
 from bp_helper.engine.service import TokenService
@@ -40,6 +40,7 @@ from bp_helper.protocols.wire import (
     standard_input,
 )
 from bp_helper.secrets.prompt import NoPrompter, choose_prompter
+from bp_helper.version import __version__
 
 if TYPE_CHECKING:
     import argparse
@@ -194,7 +195,7 @@ def store(stdin: BinaryIO, flags: Flags, environ: Mapping[str, str]) -> bytes:
             "to `hosts` of a profile (https only; http only to loopback)"
         )
     settings = Settings({**flags, "profile": chosen.profile, "username": request.username}, environ)
-    service = TokenService(settings, lambda: choose_prompter(settings.noninteractive))
+    service = TokenService(settings, lambda: choose_prompter(settings.value("noninteractive")))
     service.login(username=request.username, password=request.secret)
     log.debug(f"logged in to profile {settings.profile!r} as {request.username!r}")
     return b""
@@ -215,7 +216,7 @@ def listing(stdin: BinaryIO, flags: Flags, environ: Mapping[str, str]) -> bytes:
         try:
             service = TokenService(settings)
             token = service.env_token() or service.stored()
-            hosts = settings.hosts
+            hosts = settings.value("hosts")
         except BpError as exc:
             log.debug(f"profile {settings.flags['profile']!r} skipped: {exc.message}")
             continue

@@ -178,7 +178,7 @@ def bound_settings(
 
 def _no_prompt(settings: Settings, environ: Mapping[str, str]) -> tuple[bool, str]:
     """Whether prompting is off, and why: git's GIT_TERMINAL_PROMPT=0 counts too."""
-    if settings.noninteractive:
+    if settings.value("noninteractive"):
         return True, f"set by {settings.resolve('noninteractive').source}"
     value = environ.get("GIT_TERMINAL_PROMPT", "").strip()
     if value.lower() in ("0", "false", "no", "off"):  # git reads it as a boolean

@@ -14,16 +14,19 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 
-from bp_helper import __version__, log
+from bp_helper import log
+from bp_helper.config.table import SETTINGS
 from bp_helper.errors import UsageError, exit_status
 from bp_helper.lean import TYPE_CHECKING, Record
 from bp_helper.protocols.wire import standard_input
+from bp_helper.version import __version__
 
 if TYPE_CHECKING:
     from typing import Any, BinaryIO
 
     Serve = Callable[[str, BinaryIO, BinaryIO, Mapping[str, Any], Mapping[str, str]], int]
-VALUED = {"--profile": "profile", "--config": "config"}  # option -> setting name
+# option -> setting name, for the settings the helper executables take as options
+VALUED = {s.flag: s.name for s in SETTINGS if s.helpers and s.flag}
 SWITCHES = frozenset({"--debug", "--help", "-h", "--version"})
 
 

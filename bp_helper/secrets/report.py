@@ -46,7 +46,7 @@ def secret_report(
     else:
         found["client secret"] = SecretPlace(source, _not_kept(source), False)
 
-    username = settings.username or (record.username if record else None) or "you"
+    username = settings.value("username") or (record.username if record else None) or "you"
     item = vault.password_entry(username)
     remembered = record is not None and record.password_in_keyring
     found["password"] = _chain(

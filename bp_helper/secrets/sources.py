@@ -107,7 +107,7 @@ class CommandSource:
     def __init__(self, settings: Settings, setting: str, *, allow_empty: bool) -> None:
         self.setting = setting
         self.resolved = settings.resolve(setting)
-        self.timeout = settings.command_timeout
+        self.timeout = settings.value("command_timeout")
         self.allow_empty = allow_empty
 
     @property

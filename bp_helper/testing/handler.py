@@ -15,8 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from bp_helper.testing.issuer import (
-    TOKEN_PATH,
+from bp_helper.testing.issuer import TOKEN_PATH
+from bp_helper.testing.replies import (
     Reply,
     html_reply,
     json_reply,

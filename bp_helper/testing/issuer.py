@@ -8,20 +8,24 @@ answered with ``invalid_request`` and a description starting with ``sandbox:``).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import hmac
-import json
 import re
-import secrets
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from urllib.parse import parse_qs
+
+from bp_helper.testing.replies import (
+    NO_STORE,
+    JwtCodec,
+    Reply,
+    json_reply,
+    oauth_error,
+    parse_basic,
+    spring_error,
+)
 
 
 @dataclass(frozen=True)
@@ -66,97 +70,10 @@ DEMO_USERS: dict[str, DemoUser] = {
 
 
 TOKEN_PATH = "/oauth/oauth/token"
-JSON_TYPE = "application/json;charset=UTF-8"
-_NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
 _FORM_TYPE = "application/x-www-form-urlencoded"
-_B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _PASSWORD_FIELDS = frozenset({"grant_type", "username", "password", "client_id", "client_secret"})
 _REFRESH_FIELDS = frozenset({"grant_type", "refresh_token"})
 _CLIENT_FIELDS = ("client_id", "client_secret")
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One HTTP answer: status, headers (besides Content-Length/Connection) and body."""
-
-    status: int
-    headers: tuple[tuple[str, str], ...] = ()
-    body: bytes = b""
-
-
-def json_reply(status: int, obj: object, headers: tuple[tuple[str, str], ...] = ()) -> Reply:
-    body = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return Reply(status, (("Content-Type", JSON_TYPE), *headers), body)
-
-
-def oauth_error(
-    status: int, error: str, description: str, headers: tuple[tuple[str, str], ...] = ()
-) -> Reply:
-    """Spring Security OAuth2's error body: {"error": ..., "error_description": ...}."""
-    return json_reply(status, {"error": error, "error_description": description}, headers)
-
-
-def spring_error(status: int, error: str, message: str, path: str) -> Reply:
-    """Spring Boot's /error body, which is not OAuth JSON."""
-    stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
-    body = {"timestamp": stamp, "status": status, "error": error, "message": message, "path": path}
-    return json_reply(status, body)
-
-
-def html_reply(status: int, html: str) -> Reply:
-    return Reply(status, (("Content-Type", "text/html;charset=UTF-8"),), html.encode("utf-8"))
-
-
-def parse_basic(value: str | None) -> tuple[str, str] | None:
-    """(user, password) from an ``Authorization: Basic`` header value, or None."""
-    scheme, _, param = (value or "").strip().partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(param.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, ValueError):
-        return None
-    user, colon, password = decoded.partition(":")
-    return (user, password) if colon else None
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64url(text: str) -> bytes:
-    if not _B64URL.fullmatch(text):
-        raise ValueError("not base64url")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-class JwtCodec:
-    """HS256 JWTs signed with a random per-sandbox key."""
-
-    def __init__(self) -> None:
-        self._key = secrets.token_bytes(32)
-
-    def _sign(self, signing_input: str) -> str:
-        return _b64url(hmac.new(self._key, signing_input.encode("ascii"), hashlib.sha256).digest())
-
-    def encode(self, claims: Mapping[str, object]) -> str:
-        header = _b64url(b'{"alg":"HS256","typ":"JWT"}')
-        payload = _b64url(json.dumps(claims, separators=(",", ":")).encode("utf-8"))
-        return f"{header}.{payload}.{self._sign(f'{header}.{payload}')}"
-
-    def decode(self, token: str) -> dict[str, object] | None:
-        """The claims of a token this codec signed, or None (garbage, tampered, not JSON)."""
-        parts = token.split(".")
-        if len(parts) != 3 or not token.isascii():
-            return None
-        expected = self._sign(f"{parts[0]}.{parts[1]}")
-        if not hmac.compare_digest(expected, parts[2]):
-            return None
-        try:
-            claims = json.loads(_unb64url(parts[1]))
-        except ValueError:
-            return None
-        return claims if isinstance(claims, dict) else None
 
 
 @dataclass(frozen=True)
@@ -366,7 +283,7 @@ class TokenIssuer:
             username=user.username,
             jti=access_jti,
         )
-        return json_reply(200, answer, _NO_STORE)
+        return json_reply(200, answer, NO_STORE)
 
     # -- protected resource ------------------------------------------------------------------
 

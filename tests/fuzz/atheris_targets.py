@@ -19,7 +19,8 @@ import atheris
 with atheris.instrument_imports():
     import tomllib  # noqa: F401 -- instrumented too: the config target goes through it
 
-    from bp_helper.config.settings import SOURCES, Settings
+    from bp_helper.config.settings import Settings
+    from bp_helper.config.table import BY_NAME
     from bp_helper.errors import BpError
     from bp_helper.protocols import docker, git
 
@@ -48,7 +49,7 @@ def fuzz_config(data: bytes) -> None:
     with open(CONFIG, "wb") as fh:
         fh.write(data)
     settings = Settings(environ={"BIOPRODICT_CONFIG": CONFIG, "BIOPRODICT_CLIENT_ID": "c"})
-    for name in SOURCES:
+    for name in BY_NAME:
         try:
             settings.resolve(name)
         except BpError as exc:
