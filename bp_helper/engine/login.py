@@ -8,23 +8,41 @@ imported only then: the cached path never loads it. Where each secret comes from
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bp_helper import log
-from bp_helper.engine.store import StoredToken
+from bp_helper.engine.store import StoredToken, TokenStore
 from bp_helper.errors import CredentialsRejected, LoginRequired
 from bp_helper.secrets import sources as credentials
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from bp_helper.config.settings import Settings
     from bp_helper.engine.client import TokenClient
-    from bp_helper.engine.service import TokenService
+    from bp_helper.engine.notes import FailureNote, RefusalNote
+    from bp_helper.secrets.profile_keyring import ProfileKeyring
+    from bp_helper.secrets.prompt import Prompter
 
 
+@dataclass(frozen=True)
 class PasswordLogin:
-    """One password login of the profile that ``service`` serves."""
+    """One password login of a profile, with what it works with passed in.
 
-    def __init__(self, service: TokenService) -> None:
-        self.service = service
+    ``client`` sends the grant, ``prompter`` asks what nobody gave, ``keyring`` holds a
+    remembered password, ``refusals``/``failures`` are the profile's notes, ``save`` stores
+    new tokens (through the keyring's share), and ``store`` is the profile's token file.
+    """
+
+    settings: Settings
+    client: TokenClient
+    prompter: Prompter
+    keyring: ProfileKeyring
+    refusals: RefusalNote
+    failures: FailureNote
+    save: Callable[[StoredToken], None]
+    store: TokenStore
 
     def run(
         self,
@@ -34,15 +52,13 @@ class PasswordLogin:
         twofactor: str | None = None,
         remember_password: bool = False,
     ) -> StoredToken:
-        """Log in, store the tokens (and the password, if asked to), return the token."""
-        svc = self.service
-        client = svc.client()  # configuration errors before any prompt
-        prompter = svc.prompter
-        if previous is not None and not svc.matches(previous):
-            previous = None
-        username = (
-            username or svc.settings.value("username") or (previous.username if previous else None)
-        )
+        """Log in, store the tokens (and the password, if asked to), return the token.
+
+        ``previous``: the profile's stored token if it matches the settings, else ``None``.
+        """
+        prompter = self.prompter
+        username = username or self.settings.value("username")
+        username = username or (previous.username if previous else None)
         if not username:
             username = prompter.ask("Bio-Prodict username: ", secret=False).strip()
             if not username:
@@ -52,12 +68,12 @@ class PasswordLogin:
         )
         secret = credentials.password(
             credentials.password_sources(
-                svc.settings,
+                self.settings,
                 prompter,
                 username,
                 given=password,
                 remembered=(
-                    (svc.keyring.keyring, svc.keyring.password_entry(username))
+                    (self.keyring.keyring, self.keyring.password_entry(username))
                     if remembered
                     else None
                 ),
@@ -66,13 +82,13 @@ class PasswordLogin:
         code = twofactor
         if code is None:
             expected = previous is not None and previous.twofactor and prompter.interactive
-            found = credentials.twofactor(svc.settings, prompter if expected else None)
+            found = credentials.twofactor(self.settings, prompter if expected else None)
             code = found.value if found else None
         try:
-            token = self._grant(client, username, secret.value, code)
+            token = self._grant(username, secret.value, code)
         except CredentialsRejected as exc:
             if not (exc.maybe_twofactor and exc.code_missing):  # a missing code: no backoff
-                svc.refusals.remember(username, exc.reason)
+                self.refusals.remember(username, exc.reason)
             if secret.source == credentials.KEYRING and not exc.maybe_twofactor:
                 self._forget_remembered_password(username)
                 raise CredentialsRejected(
@@ -80,25 +96,22 @@ class PasswordLogin:
                     "so it is forgotten; run `bp-helper login` to give the current one"
                 ) from None
             raise
-        svc.refusals.clear()
-        svc.failures.clear()
+        self.refusals.clear()
+        self.failures.clear()
         # Store the password when asked to, or refresh a remembered one that a person just
         # typed (the keyring copy was missing or unreadable); other sources leave it alone.
         keep = remembered
         typed = secret.source in (credentials.PROMPT, credentials.STDIN)
         if remember_password or (remembered and typed):
-            keep = svc.keyring.remember_password(username, secret.value) or remembered
-        svc.save(token._replace(password_in_keyring=keep))
+            keep = self.keyring.remember_password(username, secret.value) or remembered
+        self.save(token._replace(password_in_keyring=keep))
         log.debug(f"logged in as {token.username!r}")
         return token
 
-    def _grant(
-        self, client: TokenClient, username: str, password: str, code: str | None
-    ) -> StoredToken:
+    def _grant(self, username: str, password: str, code: str | None) -> StoredToken:
         """The password grant; asks for a two-factor code and tries once more if needed."""
-        svc = self.service
         try:
-            return client.password_grant(username, password, code)
+            return self.client.password_grant(username, password, code)
         except CredentialsRejected as exc:
             if not exc.maybe_twofactor:
                 raise CredentialsRejected(
@@ -106,7 +119,7 @@ class PasswordLogin:
                     "then run `bp-helper login`",
                     reason=exc.message,
                 ) from None
-            if code is not None or not svc.prompter.interactive:
+            if code is not None or not self.prompter.interactive:
                 refused = CredentialsRejected(
                     f"{exc.message}: give the current two-factor code with "
                     "`bp-helper login --twofactor CODE` or BIOPRODICT_TWOFACTOR",
@@ -115,14 +128,13 @@ class PasswordLogin:
                 )
                 refused.code_missing = code is None
                 raise refused from None
-        found = credentials.twofactor(svc.settings, svc.prompter)
+        found = credentials.twofactor(self.settings, self.prompter)
         if found is None:
             raise LoginRequired("no two-factor code given")
-        return client.password_grant(username, password, found.value)
+        return self.client.password_grant(username, password, found.value)
 
     def _forget_remembered_password(self, username: str) -> None:
-        svc = self.service
-        svc.keyring.forget(svc.keyring.password_entry(username))
-        record = svc.store.load()
-        if record is not None and record.password_in_keyring:
-            svc.store.save(record._replace(password_in_keyring=False))
+        self.keyring.forget(self.keyring.password_entry(username))
+        token = self.store.load()
+        if token is not None and token.password_in_keyring:
+            self.store.save(token._replace(password_in_keyring=False))

@@ -162,8 +162,11 @@ class TokenService:
         def outcome() -> StoredToken | None:
             return self._outcome_of_others(waiting_since)
 
-        with self.store.lock(self.lock_timeout, until=outcome) as found:
-            token = found or outcome()
+        token = self.store.wait_while_locked(self.lock_timeout, outcome)
+        if token is not None:
+            return token
+        with self.store.lock(self.lock_timeout):
+            token = outcome()  # a caller that held the lock just before us may have succeeded
             if token is not None:
                 return token
             with self._failure_shared():
@@ -213,7 +216,8 @@ class TokenService:
         if username:
             self.refusals.check(username, "fix the password, then run `bp-helper login`")
         try:
-            return self._password_login().run(previous=previous)
+            matching = previous if previous is not None and self.matches(previous) else None
+            return self._password_login().run(previous=matching)
         except LoginRequired as exc:
             raise LoginRequired(f"login needed: {exc.message}; {self.login_hint()}") from None
 
@@ -250,7 +254,7 @@ class TokenService:
         """A new password login, whatever is cached (and whatever was refused before)."""
         with self.store.lock(self.lock_timeout), self._failure_shared():
             return self._password_login().run(
-                previous=self.store.load(),
+                previous=self.stored(),
                 username=username,
                 password=password,
                 twofactor=twofactor,
@@ -262,7 +266,16 @@ class TokenService:
             PasswordLogin,  # only when logging in: not on the cached path
         )
 
-        return PasswordLogin(self)
+        return PasswordLogin(
+            settings=self.settings,
+            client=self.client(),  # configuration errors before any prompt
+            prompter=self.prompter,
+            keyring=self.keyring,
+            refusals=self.refusals,
+            failures=self.failures,
+            save=self.save,
+            store=self.store,
+        )
 
     def save(self, token: StoredToken) -> None:
         """Write ``token`` to the store; the keyring takes what the profile keeps there."""

@@ -132,6 +132,15 @@ if hasattr(os, "register_at_fork"):  # not on Windows, which does not fork
     os.register_at_fork(after_in_child=_thread_locks.clear)
 
 
+def _pauses() -> Iterator[None]:
+    """Waits between looks at a lock someone else holds: 2 ms, growing to 20 ms."""
+    pause = 0.002
+    while True:
+        time.sleep(pause)
+        pause = min(pause * 1.5, 0.02)
+        yield
+
+
 def _thread_lock(path: Path) -> Any:
     import threading  # not on the cached path
 
@@ -189,63 +198,77 @@ class TokenStore:
         return True
 
     @contextmanager
-    def lock(
-        self, timeout: float, until: Callable[[], StoredToken | None] | None = None
-    ) -> Iterator[StoredToken | None]:
+    def lock(self, timeout: float) -> Iterator[None]:
         """Hold the profile's cross-process lock (released by the kernel if we die).
 
-        Yields ``None`` while holding it. With ``until``, waiting stops early when
-        ``until()`` returns a token (another holder stored a fresh one): that token is
-        yielded and the lock is not taken, so a burst of callers does not queue up. What
-        ``until()`` raises (the holder's failure, shared) ends the wait as well.
+        Threads of one process queue on a plain lock first, so they do not poll each other;
+        processes poll the file lock until ``timeout``, then a :class:`StoreError` says so.
         """
         deadline = time.monotonic() + timeout
-        # Threads of one process queue on a plain lock first: no polling among them.
         local = _thread_lock(self.lock_path)
         if not local.acquire(timeout=timeout):
             raise StoreError(f"another thread has held {self.lock_path} for over {timeout:.0f} s")
         try:
-            found = until() if until is not None else None
-            if found is not None:
-                yield found
-                return
-            with self._file_lock(deadline, timeout, until) as found:
-                yield found
+            lock = self._file_lock()
+            pauses = _pauses()
+            while not self._try(lock):
+                if time.monotonic() > deadline:
+                    raise StoreError(
+                        f"another bp-helper process has held {self.lock_path} for over "
+                        f"{timeout:.0f} s; try again"
+                    )
+                next(pauses)
+            try:
+                yield
+            finally:
+                lock.release()
         finally:
             local.release()
 
-    @contextmanager
-    def _file_lock(
-        self, deadline: float, timeout: float, until: Callable[[], StoredToken | None] | None
-    ) -> Iterator[StoredToken | None]:
+    def wait_while_locked(
+        self, timeout: float, outcome: Callable[[], StoredToken | None]
+    ) -> StoredToken | None:
+        """While another caller holds the lock, watch for its ``outcome``; do not take the lock.
+
+        Returns the token ``outcome()`` finds as soon as it finds one (another caller stored a
+        fresh token), or ``None`` once the lock is free: then it is this caller's turn to
+        :meth:`lock` and look again. What ``outcome()`` raises (the holder's failure, shared)
+        ends the wait as well. After ``timeout`` it returns ``None`` and :meth:`lock` decides.
+        """
+        deadline = time.monotonic() + timeout
+        local = _thread_lock(self.lock_path)
+        lock = self._file_lock()
+        pauses = _pauses()
+        while True:
+            if local.acquire(blocking=False):
+                try:
+                    if self._try(lock):
+                        lock.release()
+                        return None
+                finally:
+                    local.release()
+            found = outcome()
+            if found is not None or time.monotonic() > deadline:
+                return found
+            next(pauses)
+
+    def _file_lock(self) -> Any:
         import filelock
 
         ensure_private_dir(self.directory)
-        lock = filelock.FileLock(str(self.lock_path), mode=0o600, thread_local=False)
-        pause = 0.002
-        while True:
-            try:
-                lock.acquire(timeout=0)
-                break
-            except filelock.Timeout:
-                pass
-            except OSError as exc:
-                raise StoreError(f"cannot lock {self.lock_path}: {exc.strerror or exc}") from None
-            found = until() if until is not None else None
-            if found is not None:
-                yield found
-                return
-            if time.monotonic() > deadline:
-                raise StoreError(
-                    f"another bp-helper process has held {self.lock_path} for over "
-                    f"{timeout:.0f} s; try again"
-                )
-            time.sleep(pause)
-            pause = min(pause * 1.5, 0.02)
+        return filelock.FileLock(str(self.lock_path), mode=0o600, thread_local=False)
+
+    def _try(self, lock: Any) -> bool:
+        """Take ``lock`` if it is free, at once; a lock file that cannot be opened is an error."""
+        import filelock
+
         try:
-            yield None
-        finally:
-            lock.release()
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            return False
+        except OSError as exc:
+            raise StoreError(f"cannot lock {self.lock_path}: {exc.strerror or exc}") from None
+        return True
 
     @staticmethod
     def profiles(directory: Path) -> list[str]:
