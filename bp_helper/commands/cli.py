@@ -312,7 +312,7 @@ def _run(argv: list[str]) -> int:
         known = parser.commands.get(args.command or "", parser).options()
         where = f"bp-helper {args.command}" if args.command else "bp-helper"
         raise UsageError(
-            f"unrecognised argument(s) (not repeated here); the options of `{where}` are "
+            f"unrecognized arguments (not repeated here); the options of `{where}` are "
             f"{', '.join(known)} (see `{where} --help`)"
         )
     args.curl_args = passthrough
