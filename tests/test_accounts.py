@@ -108,3 +108,21 @@ def test_the_cache_matches_the_name_logged_in_with(sandbox: Sandbox, home: Home)
     answer = git_get(home, sandbox, "username=ALICE")
     assert answer["username"] == "ALICE"  # what git sends back next time matches too
     assert len(sandbox.token_requests()) == 1  # the login only
+
+
+def test_http_as_another_user_keeps_the_logged_in_one(sandbox: Sandbox, home: Home) -> None:
+    """`http -a dave` while alice is logged in: dave logs in beside her, nothing is dropped."""
+    sandbox.add_user(*DAVE)
+    login(home)
+    alice_token = home.stored()["access_token"]
+    done = home.run(
+        ["--ignore-stdin", "--check-status", "--auth-type=bioprodict", "-a", "dave", "GET",
+         sandbox.api_url + "who"],
+        program="http",
+        env={"BIOPRODICT_PASSWORD": DAVE[1]},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["username"] == "dave"
+    assert accounts(home) == [("alice", True), ("dave", False)]
+    assert home.bp("token").stdout.strip() == alice_token
+    assert len(sandbox.token_requests()) == 2
