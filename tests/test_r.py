@@ -50,6 +50,7 @@ def run_r(home: Home, script: str) -> subprocess.CompletedProcess[str]:
         if os.environ.get("CI") == "true":
             pytest.fail(reason)
         pytest.skip(reason)
+    assert RSCRIPT is not None
     path = home.root / "recipe.R"
     path.write_text(script)
     env = {**home.env, "PATH": f"{BIN}:{home.env['PATH']}"}

@@ -23,6 +23,27 @@ from bp_helper.errors import BpError, HostNotBound
 _CHALLENGE_ERROR = re.compile(r'\berror\s*=\s*"?([A-Za-z_]+)', re.IGNORECASE)
 
 
+class ProfileAuth:
+    """What every auth class takes (see :class:`~bp_helper.BioProdictAuth`) and how it finds
+    a URL's token service: a mixin, first in the bases, before the HTTP library's auth base."""
+
+    def __init__(
+        self,
+        profile: str | None = None,
+        *,
+        username: str | None = None,
+        refuse_unbound: bool = False,
+    ) -> None:
+        self.profile = profile
+        self.username = username
+        self.refuse_unbound = refuse_unbound
+        self._bound = BoundTokens(profile, username, refuse_unbound)
+
+    def service_for(self, url: str) -> TokenService | None:
+        """The token service of the profile bound to ``url``'s host, or ``None``."""
+        return self._bound.service_for(url)
+
+
 class BoundTokens:
     """The token services of the profiles bound to the hosts an auth object meets.
 

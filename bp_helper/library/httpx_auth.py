@@ -14,6 +14,7 @@ Needs the ``httpx`` extra: ``pip install 'bp-helper[httpx]'``.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Generator
+from functools import cached_property
 
 import anyio
 import anyio.lowlevel
@@ -21,35 +22,17 @@ import anyio.to_thread
 import httpx
 
 from bp_helper.engine.service import TokenService
-from bp_helper.library.bearer import BoundTokens, renewed_token
+from bp_helper.library.bearer import ProfileAuth, renewed_token
 
 
-class HttpxAuth(httpx.Auth):
+class HttpxAuth(ProfileAuth, httpx.Auth):
     """Bearer token of a bp-helper profile, for the hosts bound to that profile only.
 
-    Takes the same arguments as :class:`~bp_helper.BioProdictAuth`: ``profile=None``
-    chooses as the command line does, ``username`` picks between profiles bound to one host,
-    and with ``refuse_unbound=True`` a request to a host no profile is bound to raises
-    :class:`~bp_helper.errors.HostNotBound` instead of going out without a token.
+    ``HttpxAuth(profile=None, *, username=None, refuse_unbound=False)``, as
+    :class:`~bp_helper.BioProdictAuth` (see :class:`~bp_helper.library.bearer.ProfileAuth`).
     """
 
     requires_request_body = True  # read before sending, so a renewed request can resend it
-
-    def __init__(
-        self,
-        profile: str | None = None,
-        *,
-        username: str | None = None,
-        refuse_unbound: bool = False,
-    ) -> None:
-        self.profile = profile
-        self.username = username
-        self.refuse_unbound = refuse_unbound
-        self._bound = BoundTokens(profile, username, refuse_unbound)
-        # one lock per event loop: an auth object may outlive a loop (asyncio.run, twice)
-        self._loop_lock: anyio.lowlevel.RunVar[anyio.Lock] = anyio.lowlevel.RunVar(
-            f"bp-helper HttpxAuth {id(self)}"
-        )
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
         found = self._bound.token_for(str(request.url))
@@ -83,6 +66,11 @@ class HttpxAuth(httpx.Auth):
                 request.headers["Authorization"] = f"Bearer {renewed}"
                 yield request
 
+    @cached_property
+    def _loop_lock(self) -> anyio.lowlevel.RunVar[anyio.Lock]:
+        # one lock per event loop: an auth object may outlive a loop (asyncio.run, twice)
+        return anyio.lowlevel.RunVar(f"bp-helper HttpxAuth {id(self)}")
+
     def _lock(self) -> anyio.Lock:
         """This auth's lock in the running event loop."""
         try:
@@ -91,10 +79,6 @@ class HttpxAuth(httpx.Auth):
             lock = anyio.Lock()
             self._loop_lock.set(lock)
             return lock
-
-    def service_for(self, url: str) -> TokenService | None:
-        """The token service of the profile bound to ``url``'s host, or ``None``."""
-        return self._bound.service_for(url)
 
 
 def _renewal(service: TokenService, sent_token: str, response: httpx.Response) -> str | None:

@@ -18,10 +18,10 @@ from requests.cookies import extract_cookies_to_jar
 
 from bp_helper import log
 from bp_helper.engine.service import TokenService
-from bp_helper.library.bearer import BoundTokens, renewed_token
+from bp_helper.library.bearer import ProfileAuth, renewed_token
 
 
-class BioProdictAuth(AuthBase):
+class BioProdictAuth(ProfileAuth, AuthBase):
     """Bearer token of a bp-helper profile, for the hosts bound to that profile only.
 
     ``profile=None`` chooses as the command line does: ``BIOPRODICT_PROFILE`` if set, else
@@ -31,18 +31,6 @@ class BioProdictAuth(AuthBase):
     ``refuse_unbound=True`` they raise :class:`~bp_helper.errors.HostNotBound` instead.
     """
 
-    def __init__(
-        self,
-        profile: str | None = None,
-        *,
-        username: str | None = None,
-        refuse_unbound: bool = False,
-    ) -> None:
-        self.profile = profile
-        self.username = username
-        self.refuse_unbound = refuse_unbound
-        self._bound = BoundTokens(profile, username, refuse_unbound)
-
     def __call__(self, request: PreparedRequest) -> PreparedRequest:
         found = self._bound.token_for(request.url or "")
         if found is None:
@@ -51,10 +39,6 @@ class BioProdictAuth(AuthBase):
         request.headers["Authorization"] = f"Bearer {token}"
         request.register_hook("response", _RenewOnce(service, token, request))  # type: ignore[no-untyped-call]
         return request
-
-    def service_for(self, url: str) -> TokenService | None:
-        """The token service of the profile bound to ``url``'s host, or ``None``."""
-        return self._bound.service_for(url)
 
 
 class _RenewOnce:
