@@ -153,3 +153,22 @@ def test_a_notebook_login_asks_in_the_notebook(
     assert [secret for _, secret in frontend.asked] == [False, True, True, True]
     assert len(sandbox.token_requests("password")) == 3
     assert frontend.answers == [ALICE.password]  # never asked a fourth time
+
+    # async httpx in the notebook: the prompt comes from the worker thread, still in the notebook
+    frontend.asked.clear()
+    frontend.answers = ["alice", ALICE.password]
+    done = frontend.run(
+        """
+        import httpx, ssl
+        context = ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+        async with httpx.AsyncClient(auth=bp_helper.HttpxAuth(), verify=context) as client:
+            response = await client.get(API_URL)
+        print("async", response.status_code)
+        """
+    )
+    assert done["status"] == "ok", done
+    assert frontend.output == ["async 200\n"]
+    assert frontend.asked == [
+        ("Bio-Prodict username: ", False),
+        ("Bio-Prodict password for alice: ", True),
+    ]
