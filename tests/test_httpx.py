@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -198,3 +200,28 @@ def test_unbound_hosts_get_no_token(
     response = httpx.get(sandbox.api_url, auth=bp_helper.HttpxAuth("elsewhere"), verify=verify)
     assert response.status_code == 401
     assert "authorization" not in sandbox.api_requests[-1].headers
+
+
+def test_without_httpx_the_rest_works_and_httpx_auth_says_what_to_install() -> None:
+    code = """
+import sys
+
+class NoHttpx:
+    def find_spec(self, name, path=None, target=None):
+        if name == "httpx" or name.startswith("httpx."):
+            raise ImportError("no httpx here")
+
+sys.meta_path.insert(0, NoHttpx())
+import bp_helper
+print(bp_helper.BioProdictAuth.__name__, bp_helper.token.__name__)
+try:
+    bp_helper.HttpxAuth
+except ImportError as exc:
+    print(exc)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "BioProdictAuth token",
+        "bp_helper.HttpxAuth needs httpx: pip install 'bp-helper[httpx]'",
+    ]
