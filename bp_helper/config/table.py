@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     Convert = Callable[[Any, str], Any]
 
 DEFAULT_TOKEN_URL = "https://api.bio-prodict.nl/oauth/oauth/token"
+PASSWORD = "password"
+CLIENT_CREDENTIALS = "client_credentials"
 PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -108,6 +110,13 @@ def _config_file(settings: Settings) -> str:
 
 
 def _token_url_host(settings: Settings) -> list[str]:
+    if settings.value("grant") == CLIENT_CREDENTIALS:
+        # The token URL is an Auth0 tenant; the API is another host: guessing would be wrong.
+        raise ConfigError(
+            f"profile {settings.profile!r} uses the client_credentials grant, so its API hosts "
+            "must be named: set BIOPRODICT_HOSTS, or hosts in "
+            f"[profiles.{settings.profile}] of {settings.config_path}"
+        )
     return [netloc_of(settings.value("token_url"))]
 
 
@@ -172,6 +181,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("noninteractive", "never prompt", "--non-interactive",
             ("BIOPRODICT_NONINTERACTIVE",), default=False, convert=switch,
             default_doc="prompt only on a terminal"),
+    Setting("grant", "grant", "--grant", ("BIOPRODICT_GRANT",), "grant", PASSWORD,
+            one_of(PASSWORD, CLIENT_CREDENTIALS), metavar="GRANT"),
+    Setting("audience", "audience (client_credentials)", "--audience",
+            ("BIOPRODICT_AUDIENCE",), "audience", convert=optional_text,
+            default_doc="none: required with `client_credentials`", metavar="AUDIENCE"),
 )  # fmt: skip
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 CONFIG_KEYS = frozenset(s.key for s in SETTINGS if s.key)
