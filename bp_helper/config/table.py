@@ -145,7 +145,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("token_url", "token URL", "--token-url", ("BIOPRODICT_TOKEN_URL",), "token_url",
             DEFAULT_TOKEN_URL, token_url, metavar="URL"),
     Setting("hosts", "hosts the token may go to", "--hosts", ("BIOPRODICT_HOSTS",), "hosts",
-            _token_url_host, host_list, default_doc="the token URL's host[:port]",
+            _token_url_host, host_list, default_doc="the token URL's host[:port]; none with `client_credentials`",
             metavar="HOST[:PORT],..."),
     Setting("client_id", "client id", "--client-id", ("BIOPRODICT_CLIENT_ID",), "client_id",
             default_doc="none: an error says how to set it", metavar="ID"),
