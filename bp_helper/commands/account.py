@@ -106,7 +106,10 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         print("Logged in as:   nobody (run `bp-helper login`)")
     print("Secrets:        (where bp-helper gets each; where it is kept)")
     for name, item in report["secrets"].items():
-        print(f"  {name:16} from {item['source'] or 'nowhere'}; kept: {item['kept']}")
+        if item["kept"].startswith("not used"):
+            print(f"  {name:16} {item['kept']}")
+        else:
+            print(f"  {name:16} from {item['source'] or 'nowhere'}; kept: {item['kept']}")
     plaintext = report["plaintext"]
     print(f"Plaintext:      {', '.join(plaintext) if plaintext else 'nothing'} kept unencrypted")
     print("Settings:")
