@@ -18,6 +18,7 @@ from bp_helper.testing import PREDICTION_AUDIENCE, Sandbox
 from bp_helper.testing.auth0 import AUTH0_TOKEN_PATH
 
 from .concurrency_support import Process
+from .integration_support import run_curl
 from .machine_support import (
     FRONT_ENDS,
     accepted,
@@ -76,6 +77,23 @@ def test_the_request_carries_exactly_the_documented_fields(sandbox: Sandbox, mac
         "client_secret": ["predict-secret"],
         "audience": [PREDICTION_AUDIENCE],
     }
+
+
+def test_curl_config_the_curl_wrapper_and_netrc(sandbox: Sandbox, machine: Home) -> None:
+    printed = machine.bp("curl-config")
+    assert printed.returncode == 0, printed.stderr
+    url = sandbox.prediction_url + "curl"
+    done = run_curl(machine, "-sS", "--fail", "-K", "-", url, input=printed.stdout)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["client_id"] == "bp-predict"
+    wrapped = machine.bp("curl", "-sS", "--fail", sandbox.prediction_url + "wrapped")
+    assert wrapped.returncode == 0, wrapped.stderr
+    assert json.loads(wrapped.stdout)["client_id"] == "bp-predict"
+    token = machine.stored()["access_token"]
+    netrc = machine.bp("netrc")
+    assert netrc.stdout.splitlines() == [f"machine localhost login bp-predict password {token}"]
+    assert len(sandbox.requests) == 1
+    only_client_credentials(sandbox)
 
 
 def test_expired_token_makes_one_client_credentials_grant(sandbox: Sandbox, machine: Home) -> None:
@@ -225,3 +243,20 @@ def test_a_token_of_another_audience_is_not_handed_out(sandbox: Sandbox, machine
     assert other.stdout.strip() != first
     assert len(sandbox.requests) == 2
     assert machine.stored()["audience"] == "other.example.org"
+
+
+def test_docker_store_takes_back_its_own_token_and_refuses_a_password(
+    sandbox: Sandbox, machine: Home
+) -> None:
+    token = token_from(machine, sandbox, "docker", "default")
+    server = f"https://{sandbox.prediction_netloc}"
+    restored = {"ServerURL": server, "Username": "bp-predict", "Secret": token}
+    done = machine.run(
+        ["store"], input=json.dumps(restored), program="docker-credential-bioprodict"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr  # docker re-stores what get gave it
+    typed = {**restored, "Secret": "a-password"}
+    done = machine.run(["store"], input=json.dumps(typed), program="docker-credential-bioprodict")
+    assert done.returncode == 2
+    assert "takes no username or password" in done.stdout
+    assert len(sandbox.requests) == 1 and machine.stored()["access_token"] == token
