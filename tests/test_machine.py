@@ -28,6 +28,7 @@ from .machine_support import (
     machine_request,
     token_from,
 )
+from .protocol_support import HEAVY, imported_modules
 from .support import Home, one_line_error, spawn_with_terminal
 
 FIELDS = {"grant_type", "client_id", "client_secret", "audience"}
@@ -260,3 +261,20 @@ def test_docker_store_takes_back_its_own_token_and_refuses_a_password(
     assert done.returncode == 2
     assert "takes no username or password" in done.stdout
     assert len(sandbox.requests) == 1 and machine.stored()["access_token"] == token
+
+
+def test_the_cached_path_imports_no_network_stack(sandbox: Sandbox, machine: Home) -> None:
+    profile = {"PYTHONPROFILEIMPORTTIME": "1"}
+    first = machine.bp("token", env=profile)  # a grant: the network stack is imported
+    assert {"requests", "oauthlib"} <= imported_modules(first.stderr)
+    for program, args, data in [
+        ("bp-helper", ["token"], ""),
+        ("git-credential-bioprodict", ["get"], machine_request(sandbox, "git").decode()),
+        ("docker-credential-bioprodict", ["get"], machine_request(sandbox, "docker").decode()),
+    ]:
+        cached = machine.run(args, input=data, program=program, env=profile)
+        assert cached.returncode == 0, cached.stderr
+        modules = imported_modules(cached.stderr)
+        assert "bp_helper" in modules  # the report is real
+        assert modules.isdisjoint(HEAVY), (program, sorted(modules & set(HEAVY)))
+    assert len(sandbox.requests) == 1
