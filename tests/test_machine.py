@@ -210,8 +210,9 @@ def test_doctor_makes_a_real_grant_and_names_the_audience(sandbox: Sandbox, mach
         ({"BIOPRODICT_AUDIENCE": None}, 2, "names no audience: set BIOPRODICT_AUDIENCE"),
         ({"BIOPRODICT_HOSTS": None}, 2, "its API hosts must be named: set BIOPRODICT_HOSTS"),
         ({"BIOPRODICT_TOKEN_URL": "http://127.0.0.1:9/oauth/token"}, 2, "must be an https://"),
+        ({"BIOPRODICT_GRANT": "machine"}, 2, 'must be "password" or "client_credentials"'),
     ],
-    ids=["rejected client", "unknown audience", "no audience", "no hosts", "plain http"],
+    ids=["rejected client", "unknown audience", "no audience", "no hosts", "plain http", "grant"],
 )
 def test_errors_are_one_line_and_keep_the_stored_token(
     sandbox: Sandbox, machine: Home, change: dict[str, str | None], status: int, said: str

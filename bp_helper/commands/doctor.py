@@ -3,7 +3,8 @@
 Checks, in order: the config file and profile; the client id, token URL and client secret;
 where the password and two-factor code would come from; the OS keyring (backend, and
 whether it works); the token store folder and file; the login; then, unless ``--offline``,
-the token URL (reachable, client accepted) and the clock (the server's ``Date`` header
+the token URL (reachable, client accepted; for a client-credentials profile, a real grant for
+its audience, whose token is not kept) and the clock (the server's ``Date`` header
 against the local clock). Exit status 0 only if every line is OK.
 """
 

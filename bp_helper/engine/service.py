@@ -257,9 +257,9 @@ class TokenService:
     ) -> StoredToken:
         """A new client-credentials grant, stored. With ``keep_valid``, a transient failure
         while ``previous`` is still valid hands out ``previous`` instead."""
-        try:
-            from bp_helper.engine.machine_grant import machine_client
+        from bp_helper.engine.machine_grant import machine_client  # not on the cached path
 
+        try:
             token = machine_client(self.settings).client_credentials_grant()
         except TokenRequestError as exc:
             if keep_valid and exc.transient and previous is not None and not previous.expired():
