@@ -60,6 +60,7 @@ class StoredToken(Record):
     # username is matched against. ``username`` is what the server calls the user (it may
     # canonicalise it: "Alice", an e-mail address), shown but never matched.
     login: str = ""
+    audience: str | None = None  # a client-credentials grant's audience (None: password grant)
     # Where secrets other than the access token are kept (see
     # bp_helper.secrets.profile_keyring): the password only after
     # `login --remember-password`, the refresh token with refresh_token_storage = "keyring"
@@ -124,6 +125,7 @@ class StoredToken(Record):
             "scope": (str, type(None)),
             "twofactor": (bool,),
             "login": (str,),
+            "audience": (str, type(None)),
             "password_in_keyring": (bool,),
             "refresh_token_in_keyring": (bool,),
             "extra": (dict,),
