@@ -63,7 +63,7 @@ def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_logout(args: argparse.Namespace, settings: Settings) -> int:
     if args.all:
-        from bp_helper.engine.service import forget_profile
+        from bp_helper.engine.logout import forget_profile
         from bp_helper.secrets.oskeyring import OsKeyring
         from bp_helper.secrets.profile_keyring import ProfileKeyring
 

@@ -362,6 +362,8 @@ class TokenService:
         """Forget the profile's tokens (only ``account``'s, if given), what it keeps in the
         keyring, and a refused login."""
         with self.store.lock(self.lock_timeout):
+            from bp_helper.engine.logout import forget_profile
+
             return forget_profile(self.store, self.keyring, account)
 
     def forget_access_token(self, rejected: str | None = None) -> bool:
@@ -393,18 +395,3 @@ def sendable(access_token: str) -> bool:
         and access_token.isprintable()
         and (" " not in access_token)
     )
-
-
-def forget_profile(store: TokenStore, keyring: ProfileKeyring, account: str | None = None) -> bool:
-    """Remove a profile's tokens (every account's, or ``account``'s), their keyring entries
-    and the profile's refusal and failure records."""
-    from bp_helper.engine.notes import FailureNote, RefusalNote
-
-    for record in store.accounts():
-        if account is None or record.account == account:
-            removed = keyring.forget_all(record)
-            if removed:
-                log.debug(f"removed the {' and '.join(removed)} from the OS keyring")
-    RefusalNote(store.directory, store.profile).clear()
-    FailureNote(store.directory, store.profile).clear()
-    return store.delete(account)
