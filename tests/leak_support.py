@@ -100,6 +100,7 @@ class LeakWatch:
             BP_TEST_AUDIT_LOG=str(watch_dir / "children.jsonl"),
             PYTHONPATH=f"{AUDIT_HOOK}:{TEST_KEYRINGS}",
             PYTHON_KEYRING_BACKEND="keyrings.alt.file.PlaintextKeyring",
+            BIOPRODICT_ALLOW_PLAINTEXT_KEYRING="1",  # the file backend stands in for a keyring
             TMPDIR=str(home.root / "tmp"),
         )
         return cls(home, watch_dir)

@@ -72,8 +72,41 @@ def test_logged_out_hint_goes_to_stderr(sandbox: Sandbox, home: Home) -> None:
     done = run_bytes(home, DOCKER, ["get"], sandbox.netloc.encode())
     assert (done.returncode, done.stdout) == (1, NOT_FOUND)
     hint = done.stderr.decode().strip()
-    assert len(hint.splitlines()) == 1 and f"docker login {sandbox.netloc}" in hint
+    assert len(hint.splitlines()) == 1 and "`bp-helper login`" in hint
+    # containers tools' `login` writes their own auth file, and an API host has no /v2/
+    assert "docker login" not in hint
     assert sandbox.requests == []
+
+
+def test_store_of_a_token_it_handed_out_sends_nothing(
+    sandbox: Sandbox, home: Home, store: credentials.Store
+) -> None:
+    """`docker login HOST` when logged in: docker stores back what `get` gave it."""
+    login(home)
+    before = home.store_file().read_bytes()
+    given = store.get(sandbox.netloc)
+    store.store(sandbox.netloc, given["Username"], given["Secret"])
+    store.store(f"https://{sandbox.netloc}", "someone", given["Secret"])  # any name docker uses
+    assert len(sandbox.requests) == 1  # the login: no password grant with the token
+    assert home.store_file().read_bytes() == before
+    assert store.get(sandbox.netloc) == given
+
+
+def test_identity_token_store(sandbox: Sandbox, home: Home) -> None:
+    identity = json.dumps(
+        {"ServerURL": sandbox.netloc, "Username": "<token>", "Secret": "idtoken-xyz"}
+    ).encode()
+    refused = run_bytes(home, DOCKER, ["store"], identity)
+    assert refused.returncode == 1
+    said = refused.stdout.decode()
+    assert "identity token" in said and "`bp-helper login`" in said
+    assert "log in with a username" not in said and "idtoken-xyz" not in said
+    login(home)
+    before = home.store_file().read_bytes()
+    accepted = run_bytes(home, DOCKER, ["store"], identity)
+    assert (accepted.returncode, accepted.stdout) == (0, b"")
+    assert home.store_file().read_bytes() == before
+    assert len(sandbox.requests) == 1  # the login only
 
 
 def test_store_is_a_password_login(sandbox: Sandbox, home: Home, store: credentials.Store) -> None:
@@ -99,13 +132,6 @@ def test_a_refused_store_keeps_the_login(
     with pytest.raises(docker_errors.StoreError) as unbound:
         store.store("registry.example.org", "alice", ALICE.password)
     assert "registry.example.org" in str(unbound.value)
-    identity = run_bytes(
-        home,
-        DOCKER,
-        ["store"],
-        json.dumps({"ServerURL": sandbox.netloc, "Username": "<token>", "Secret": "x"}).encode(),
-    )
-    assert identity.returncode == 1 and b"identity token" in identity.stdout
     assert home.store_file().read_bytes() == before
 
 

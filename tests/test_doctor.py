@@ -28,7 +28,9 @@ def doctor(home: Home, *args: str) -> tuple[subprocess.CompletedProcess[str], di
 
 def test_healthy_setup_is_all_ok(sandbox: Sandbox, home: Home) -> None:
     home.use_keyring("keyrings.alt.file.PlaintextKeyring")
-    home.write_config('[profiles.default]\nrefresh_token_storage = "keyring"\n')
+    home.write_config(
+        '[profiles.default]\nrefresh_token_storage = "keyring"\nallow_plaintext_keyring = true\n'
+    )
     login(home, "alice", "--remember-password")
     before = len(sandbox.token_requests("password"))
     done, lines = doctor(home)
@@ -38,9 +40,10 @@ def test_healthy_setup_is_all_ok(sandbox: Sandbox, home: Home) -> None:
     }  # fmt: skip
     assert all(text.startswith("OK ") for text in lines.values()), lines
     assert "All is well." in done.stdout
-    assert "keyrings.alt.file.PlaintextKeyring works" in lines["keyring"]
+    assert "keyrings.alt.file.PlaintextKeyring, which keeps secrets UNENCRYPTED" in lines["keyring"]
+    assert "works (accepted by allow_plaintext_keyring)" in lines["keyring"]
     assert "password from OS keyring" in lines["secrets"]
-    assert "plaintext on disk: access token" in lines["secrets"]
+    assert "plaintext on disk: password, refresh token, access token" in lines["secrets"]
     assert "accepts the client" in lines["token URL"]
     assert len(sandbox.token_requests("password")) == before  # it never logs in
     assert home.keyring_get("bp-helper:default:doctor-probe", "bp-helper") is None  # cleaned up

@@ -81,6 +81,26 @@ def test_get_answers_the_expiry_and_authtype_when_asked(sandbox: Sandbox, home: 
     assert api.status_code == 200
 
 
+def test_bearer_only_when_the_server_takes_it(sandbox: Sandbox, home: Home) -> None:
+    """git 2.46+ passes the server's challenges; a host that wants Basic gets a password."""
+    login(home)
+    token = home.stored()["access_token"]
+    capable = "capability[]=authtype"
+    cases = {
+        (): True,  # no challenge passed on: Bearer
+        ('wwwauth[]=Basic realm="git"',): False,
+        ('wwwauth[]=Basic realm="git"', 'wwwauth[]=bearer realm="api"'): True,
+        ("wwwauth[]=Negotiate",): False,
+    }
+    for challenges, bearer in cases.items():
+        done = run_bytes(home, GIT, ["get"], git_request(sandbox, capable, *challenges))
+        answer = attributes(done.stdout)
+        assert ("authtype" in answer) is bearer, challenges
+        assert ("credential" in answer) is bearer
+        assert answer["password"] == token and answer["username"] == "alice"
+        assert ("capability[]" in answer) is bearer
+
+
 def test_what_the_installed_git_passes_on(sandbox: Sandbox, gitting: Home) -> None:
     """git < 2.46 neither asks for nor passes on authtype; git < 2.41 drops the expiry."""
     login(gitting)

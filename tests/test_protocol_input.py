@@ -48,6 +48,7 @@ def test_parse_request_reads_what_git_sends() -> None:
         path="a/b.git",
         secret="secret=with=equals",
         capabilities=frozenset({"authtype", "state"}),
+        challenges=("Bearer x",),
     )
     reset = git.parse_request(b"capability[]=authtype\ncapability[]=\nprotocol=https\nhost=h")
     assert reset.capabilities == frozenset()  # an empty array value clears the list
@@ -95,16 +96,16 @@ def test_read_lines_stops_at_the_blank_line_and_bounds_every_line() -> None:
 
 
 def test_format_answer() -> None:
-    plain = git.format_answer(TOKEN, frozenset())
+    plain = git.format_answer(TOKEN, bearer=False)
     assert plain == b"username=alice\npassword=eyJ.access\npassword_expiry_utc=1900000000\n"
-    capable = git.format_answer(TOKEN, frozenset({"authtype", "state"})).decode().splitlines()
+    capable = git.format_answer(TOKEN, bearer=True).decode().splitlines()
     assert capable[:3] == ["capability[]=authtype", "authtype=Bearer", "credential=eyJ.access"]
     assert capable[3:] == plain.decode().splitlines()
     forever = TOKEN._replace(expires_at=math.inf)
-    assert b"password_expiry_utc" not in git.format_answer(forever, frozenset())
+    assert b"password_expiry_utc" not in git.format_answer(forever, bearer=False)
     broken = TOKEN._replace(username="alice\nhost=evil")
     with pytest.raises(BpError, match="line break"):
-        git.format_answer(broken, frozenset())
+        git.format_answer(broken, bearer=False)
 
 
 # -- docker: parsing and answering ---------------------------------------------------------

@@ -57,13 +57,13 @@ def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
     print(f"Access token valid until {format_time(token.expires_at)}; {refresh_note(token)}.")
     stored = service.store.load()
     if stored is not None and stored.password_in_keyring:
-        print("The password is remembered in the OS keyring (`bp-helper logout` forgets it).")
+        print("The password is remembered in the keyring (`bp-helper logout` forgets it).")
     return 0
 
 
 def cmd_logout(args: argparse.Namespace, settings: Settings) -> int:
     if args.all:
-        from bp_helper.engine.service import forget_profile
+        from bp_helper.engine.logout import forget_profile
         from bp_helper.secrets.oskeyring import OsKeyring
         from bp_helper.secrets.profile_keyring import ProfileKeyring
 
@@ -75,6 +75,13 @@ def cmd_logout(args: argparse.Namespace, settings: Settings) -> int:
             with store.lock(30):
                 forget_profile(store, ProfileKeyring(name, keyring, refresh_in_keyring=False))
         print(f"Forgot the tokens of {len(names)} profile(s).")
+        return 0
+    account = getattr(args, "account", None)
+    if account is not None:
+        if TokenService(settings).logout(account):
+            print(f"Logged {account!r} out of profile {settings.profile!r}.")
+        else:
+            print(f"Profile {settings.profile!r} has no account {account!r}.")
         return 0
     if TokenService(settings).logout():
         print(f"Logged out of profile {settings.profile!r}.")
@@ -100,6 +107,11 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Logged in as:   {login['user']}")
         print(f"Token expires:  {login['expires']}")
         print(f"Refresh token:  {'available' if login['refresh_token'] else 'none'}")
+        if len(report["accounts"]) > 1:
+            print("Accounts:       (the default, for requests that name no user, first)")
+            for item in report["accounts"]:
+                mark = "default" if item["default"] else "       "
+                print(f"  {mark} {item['user']}: expires {item['expires']}")
     elif report["grant"] == CLIENT_CREDENTIALS:
         print("Token:          none yet (`bp-helper token` gets one; this profile needs no login)")
     else:
@@ -123,8 +135,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 def status_report(settings: Settings) -> dict[str, Any]:
     """What ``status`` shows; secrets appear only as "(set)"."""
     from bp_helper.secrets.prompt import choose_prompter
+    from bp_helper.secrets.report import keyring_kind, secret_report
     from bp_helper.secrets.report import report as whereabouts_report
-    from bp_helper.secrets.report import secret_report
 
     problems: list[str] = []
     shown: dict[str, dict[str, str]] = {}
@@ -146,17 +158,20 @@ def status_report(settings: Settings) -> dict[str, Any]:
     except BpError as exc:
         problems.append(exc.message)
     if token is not None:
-        login = {
-            "user": describe_user(token),
-            "username": token.username,
-            "expires_at": token.expires_at,
-            "expires": f"{format_time(token.expires_at)} ({relative(token.expires_at)})",
-            "fresh": token.fresh(settings.value("refresh_margin")) if not problems else False,
-            "refresh_token": token.has_refresh_token,
-        }
+        login = _account(settings, token, default=None)
+        if problems:
+            login["fresh"] = False
+    accounts = [
+        _account(settings, record, default=number == 0)
+        for number, record in enumerate(service.store.accounts())
+    ]
     audience = shown["audience"]["value"]
     found = secret_report(
-        settings, token, choose_prompter(settings.value("noninteractive")), str(service.store.path)
+        settings,
+        token,
+        choose_prompter(settings.value("noninteractive")),
+        str(service.store.path),
+        keyring_kind(settings, token),
     )
     return {
         "profile": {"value": profile.value, "source": profile.source},
@@ -167,7 +182,23 @@ def status_report(settings: Settings) -> dict[str, Any]:
         "grant": shown["grant"]["value"],
         "audience": None if audience in ("(not set)", "(invalid)") else audience,
         "login": login,
+        "accounts": accounts,
         "settings": shown,
         **whereabouts_report(found),
         "problems": problems,
     }
+
+
+def _account(settings: Settings, token: StoredToken, default: bool | None) -> dict[str, Any]:
+    """One account as ``status`` shows it; ``username`` is the name it logged in with."""
+    item: dict[str, Any] = {
+        "user": describe_user(token),
+        "username": token.account,
+        "expires_at": token.expires_at,
+        "expires": f"{format_time(token.expires_at)} ({relative(token.expires_at)})",
+        "fresh": token.fresh(settings.value("refresh_margin")),
+        "refresh_token": token.has_refresh_token,
+    }
+    if default is not None:
+        item["default"] = default
+    return item

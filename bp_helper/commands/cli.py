@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 
@@ -28,12 +29,34 @@ SETTING_FLAGS = tuple(s.name for s in SETTINGS if s.flag)
 
 
 class _Parser(argparse.ArgumentParser):
+    """argparse without abbreviations (``--password`` is not ``--password-stdin``), whose
+    errors never repeat what was typed: a mistyped option may be followed by a secret."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", _Formatter)
+        kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+        self.commands = {}
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{message} (see `{self.prog} --help`)")
+        raise UsageError(f"{_without_values(message)} (see `{self.prog} --help`)")
+
+    commands: dict[str, _Parser]
+
+    def options(self) -> list[str]:
+        """The long options this parser knows, for messages."""
+        return sorted(o for a in self._actions for o in a.option_strings if o.startswith("--"))
+
+
+# argparse quotes what was typed in these messages; they are said without it.
+_QUOTED = re.compile(
+    r"(invalid choice|invalid \S+ value|ignored explicit argument|unrecognized arguments)"
+    r":? .*?(?= \(choose from|$)"
+)
+
+
+def _without_values(message: str) -> str:
+    return _QUOTED.sub(lambda m: f"{m.group(1)} (not repeated here)", message)
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -99,6 +122,16 @@ def _login_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _logout_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--all", action="store_true", help="forget the tokens of every profile")
+    p.add_argument(
+        "--username",
+        dest="account",
+        metavar="NAME",
+        help="forget only this account of the profile (default: every account)",
+    )
+
+
 def _sandbox_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free)")
     p.add_argument(
@@ -142,7 +175,7 @@ COMMANDS: dict[str, tuple[str, Options]] = {
     ),
     "logout": (
         "forget the stored tokens (and remembered password) of the profile",
-        _flag("--all", "forget the tokens of every profile"),
+        _logout_options,
     ),
     "doctor": (
         "check config, secrets, keyring, storage, clock and connectivity",
@@ -215,7 +248,7 @@ VALUED_GLOBALS = frozenset(
 )
 
 
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> _Parser:
     """The parser of every command, or (``only``) of one: argparse is paid per option."""
     parser = _Parser(
         prog="bp-helper",
@@ -238,6 +271,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                 if setting.flag and setting.flag_of == name:
                     _setting_option(command, setting, None)
             options(command)
+            parser.commands[name] = command
     return parser
 
 
@@ -271,7 +305,16 @@ def _run(argv: list[str]) -> int:
     passthrough = None
     if name == "curl" and at is not None:  # everything after `curl` belongs to curl
         argv, passthrough = argv[: at + 1], argv[at + 1 :]
-    args = build_parser(name if name in COMMANDS else None).parse_args(argv)
+    parser = build_parser(name if name in COMMANDS else None)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # Never echoed: `login --password hunter2` must not print the password.
+        known = parser.commands.get(args.command or "", parser).options()
+        where = f"bp-helper {args.command}" if args.command else "bp-helper"
+        raise UsageError(
+            f"unrecognized arguments (not repeated here); the options of `{where}` are "
+            f"{', '.join(known)} (see `{where} --help`)"
+        )
     args.curl_args = passthrough
     if getattr(args, "debug", None):
         log.enable_debug()

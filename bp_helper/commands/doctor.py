@@ -25,7 +25,7 @@ from bp_helper.secrets import sources as credentials
 from bp_helper.secrets.oskeyring import INSTALL_HINT, KeyringUnavailable, OsKeyring, entry
 from bp_helper.secrets.profile_keyring import ProfileKeyring
 from bp_helper.secrets.prompt import choose_prompter
-from bp_helper.secrets.report import secret_report
+from bp_helper.secrets.report import keyring_kind, secret_report
 
 MAX_CLOCK_SKEW = 60.0  # seconds
 
@@ -97,7 +97,11 @@ class Doctor:
                 raise Fix(f"{setting}: command {argv[0] if argv else ''!r} not found")
         store_path = str(self.store.path)
         found = secret_report(
-            settings, self.record, choose_prompter(settings.value("noninteractive")), store_path
+            settings,
+            self.record,
+            choose_prompter(settings.value("noninteractive")),
+            store_path,
+            keyring_kind(settings, self.record),
         )
         parts = [
             f"{name}: {item.kept}"
@@ -117,7 +121,8 @@ class Doctor:
         )
         keyring = OsKeyring(self.settings.value("keyring_timeout"))
         try:
-            backend = keyring.backend_name()
+            kind = keyring.backend_kind()
+            backend = kind.describe()
             if used:
                 probe = entry(self.settings.profile, "doctor-probe", "bp-helper")
                 # A value no message holds: the keyring masks what it stores in --debug output.
@@ -135,23 +140,27 @@ class Doctor:
             raise Fix(f"{exc.reason}; {_keyring_advice(exc.reason)}") from None
         if not used:
             return f"{backend} answers; not used by this profile"
+        if kind.plaintext and not self.settings.value("allow_plaintext_keyring"):
+            raise Fix(
+                f"{backend}: what bp-helper keeps there is not encrypted; use an encrypted "
+                "backend (a Secret Service such as gnome-keyring), or accept it with "
+                "allow_plaintext_keyring = true"
+            )
         missing = self._missing_entries(keyring)
         if missing:
             raise Fix(f"{backend} works, but {missing}")
-        return f"{backend} works (stored, read and removed a test entry)"
+        accepted = " (accepted by allow_plaintext_keyring)" if kind.plaintext else ""
+        return f"{backend} works{accepted} (stored, read and removed a test entry)"
 
     def _missing_entries(self, keyring: OsKeyring) -> str:
         record = self.record
         if record is None:
             return ""
         vault = ProfileKeyring(self.settings.profile, keyring, refresh_in_keyring=True)
-        if (
-            record.password_in_keyring
-            and keyring.get(vault.password_entry(record.username)) is None
-        ):
+        if record.password_in_keyring and keyring.get(vault.password_entry(record.account)) is None:
             return "the remembered password is missing: run `bp-helper login --remember-password`"
         if record.refresh_token_in_keyring and (
-            keyring.get(vault.refresh_entry(record.username)) is None
+            keyring.get(vault.refresh_entry(record.account)) is None
         ):
             return "the refresh token is missing from it: run `bp-helper login`"
         return ""

@@ -41,7 +41,7 @@ def select_profile(
             continue
         matches.append(settings)
     if username and len(matches) > 1:
-        named = [s for s in matches if _username(s) == username]
+        named = [s for s in matches if _serves(s, username)]
         matches = named or matches
     if not matches:
         log.debug(f"no profile is bound to {scheme}://{netloc}")
@@ -59,11 +59,11 @@ def candidate_profiles(
     return [base.for_profile(name) for name in dict.fromkeys(names)]
 
 
-def _username(settings: Settings) -> str | None:
-    username: str | None = settings.value("username")
-    if username:
-        return username
+def _serves(settings: Settings, username: str) -> bool:
+    """The profile's configured username is ``username``, or it has an account by that name."""
+    configured: str | None = settings.value("username")
+    if configured:
+        return configured == username
     from bp_helper.engine.service import TokenService
 
-    token = TokenService(settings).store.load()
-    return token.username if token else None
+    return TokenService(settings).store.load(username) is not None

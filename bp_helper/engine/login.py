@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from bp_helper import log
 from bp_helper.engine.store import StoredToken, TokenStore
-from bp_helper.errors import CredentialsRejected, LoginRequired
+from bp_helper.errors import CredentialsRejected, LoginRequired, UsageError
 from bp_helper.secrets import sources as credentials
 
 if TYPE_CHECKING:
@@ -58,13 +58,13 @@ class PasswordLogin:
         """
         prompter = self.prompter
         username = username or self.settings.value("username")
-        username = username or (previous.username if previous else None)
+        username = username or (previous.account if previous else None)
         if not username:
             username = prompter.ask("Bio-Prodict username: ", secret=False).strip()
             if not username:
                 raise LoginRequired("no username given")
         remembered = bool(
-            previous and previous.password_in_keyring and previous.username == username
+            previous and previous.password_in_keyring and previous.account == username
         )
         secret = credentials.password(
             credentials.password_sources(
@@ -79,6 +79,11 @@ class PasswordLogin:
                 ),
             )
         )
+        if not secret.value:  # one more failed attempt on the account, for nothing
+            raise UsageError(
+                f"empty password (from {secret.source}), nothing sent: give the password of "
+                f"{username!r}"
+            )
         code = twofactor
         if code is None:
             expected = previous is not None and previous.twofactor and prompter.interactive
@@ -110,7 +115,9 @@ class PasswordLogin:
         typed = secret.source in (credentials.PROMPT, credentials.STDIN)
         if remember_password or (remembered and typed):
             keep = self.keyring.remember_password(username, secret.value) or remembered
-        self.save(token._replace(password_in_keyring=keep))
+        # Kept and matched under the name it logged in with, however the server spells it.
+        token = token._replace(password_in_keyring=keep, login=username)
+        self.save(token)
         log.debug(f"logged in as {token.username!r}")
         return token
 
@@ -145,10 +152,12 @@ class PasswordLogin:
         question = f"{refusal}; Bio-Prodict password for {username} again: "
         value = self.prompter.ask(question, secret=True)
         log.add_secret(value)
+        if not value:
+            raise UsageError(f"empty password, nothing sent: give the password of {username!r}")
         return credentials.Secret(value, credentials.PROMPT)
 
     def _forget_remembered_password(self, username: str) -> None:
         self.keyring.forget(self.keyring.password_entry(username))
-        token = self.store.load()
+        token = self.store.load(username)
         if token is not None and token.password_in_keyring:
             self.store.save(token._replace(password_in_keyring=False))

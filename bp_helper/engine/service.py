@@ -65,6 +65,7 @@ class TokenService:
             self.settings.profile,
             OsKeyring(self.settings.value("keyring_timeout")),
             refresh_in_keyring=(self.settings.value("refresh_token_storage") == "keyring"),
+            allow_plaintext=self.settings.value("allow_plaintext_keyring"),
         )
 
     @cached_property
@@ -109,7 +110,8 @@ class TokenService:
 
     def matches(self, token: StoredToken) -> bool:
         """Was ``token`` issued for this profile's current token URL, client and user (or,
-        for client credentials, audience)?"""
+        for client credentials, audience)? The user is matched by the name the login was
+        made with, not the server's spelling of it."""
         if token.token_url != self.settings.value("token_url"):
             return False
         if token.client_id != self.settings.client_id:
@@ -117,11 +119,14 @@ class TokenService:
         if self.settings.client_credentials:
             return token.audience == self.settings.audience
         username = self.settings.value("username")
-        return token.audience is None and (username is None or token.username == username)
+        return token.audience is None and (username is None or token.account == username)
 
     def cached(self) -> StoredToken | None:
-        """The stored token if it is fresh and matches the settings; no network, no lock."""
-        token = self.store.load()
+        """The stored token if it is fresh and matches the settings; no network, no lock.
+
+        The account is the ``username`` setting's, else the profile's default account.
+        """
+        token = self.store.load(self.settings.value("username"))
         if token is None:
             return None
         if not self.matches(token):
@@ -132,8 +137,9 @@ class TokenService:
             return token
         return None
 
-    def stored(self) -> StoredToken | None:
-        token = self.store.load()
+    def stored(self, account: str | None = None) -> StoredToken | None:
+        """The stored record of ``account`` (else the ``username`` setting's, else the default)."""
+        token = self.store.load(account or self.settings.value("username"))
         return token if token is not None and self.matches(token) else None
 
     # -- getting one --------------------------------------------------------------------
@@ -212,15 +218,16 @@ class TokenService:
     def _refresh_or_login_locked(self) -> StoredToken:
         if self.settings.client_credentials:  # no refresh token, no login: a new grant
             return self._client_credentials_grant(self.stored(), keep_valid=True)
-        previous = self.store.load()
+        wanted = self.settings.value("username")
+        previous = self.store.load(wanted)
         if previous is not None and self.matches(previous) and previous.has_refresh_token:
             previous = self.keyring.with_refresh_token(previous)
         if previous is not None and self.matches(previous) and previous.refresh_token:
             refreshed = self._refresh(previous)
             if refreshed is not None:
                 return refreshed
-            previous = self.store.load()
-        username = self.settings.value("username") or (previous.username if previous else None)
+            previous = self.store.load(wanted)
+        username = wanted or (previous.account if previous else None)
         if username:
             self.refusals.check(username, "fix the password, then run `bp-helper login`")
         try:
@@ -247,7 +254,10 @@ class TokenService:
                 self.failures.remember(self.settings.value("token_url"), exc.message)
                 return previous
             raise
-        self.save(token._replace(password_in_keyring=previous.password_in_keyring))
+        token = token._replace(
+            password_in_keyring=previous.password_in_keyring, login=previous.account
+        )
+        self.save(token)
         self.failures.clear()
         log.debug("refreshed the access token")
         return token
@@ -280,7 +290,11 @@ class TokenService:
         remember_password: bool = False,
     ) -> StoredToken:
         """A new password login, whatever is cached (and whatever was refused before); for a
-        client-credentials profile, a new grant (it takes no username or password)."""
+        client-credentials profile, a new grant (it takes no username or password).
+
+        A password login's account becomes the profile's default: a request that names no
+        user gets it. Other accounts of the profile are kept.
+        """
         with self.store.lock(self.lock_timeout), self._failure_shared():
             if self.settings.client_credentials:
                 previous = self.stored()
@@ -292,15 +306,15 @@ class TokenService:
                         "it takes no username or password (`bp-helper login` alone gets a token)"
                     )
                 return self._client_credentials_grant(previous, keep_valid=False)
-            return self._password_login().run(
-                previous=self.stored(),
+            return self._password_login(default=True).run(
+                previous=self.stored(username),
                 username=username,
                 password=password,
                 twofactor=twofactor,
                 remember_password=remember_password,
             )
 
-    def _password_login(self) -> PasswordLogin:
+    def _password_login(self, default: bool = False) -> PasswordLogin:
         from bp_helper.engine.login import (
             PasswordLogin,  # only when logging in: not on the cached path
         )
@@ -312,13 +326,14 @@ class TokenService:
             keyring=self.keyring,
             refusals=self.refusals,
             failures=self.failures,
-            save=self.save,
+            save=lambda token: self.save(token, default=default),
             store=self.store,
         )
 
-    def save(self, token: StoredToken) -> None:
+    def save(self, token: StoredToken, default: bool = False) -> None:
         """Write ``token`` to the store; the keyring takes what the profile keeps there."""
-        self.store.save(self.keyring.for_file(token, replaced=self.store.load()))
+        replaced = self.store.load(token.account)
+        self.store.save(self.keyring.for_file(token, replaced=replaced), default=default)
 
     def client(self) -> TokenClient:
         from bp_helper.engine.client import ClientCredentials, TokenClient
@@ -343,10 +358,13 @@ class TokenService:
 
     # -- forgetting ---------------------------------------------------------------------
 
-    def logout(self) -> bool:
-        """Forget the profile's tokens, what it keeps in the keyring, and a refused login."""
+    def logout(self, account: str | None = None) -> bool:
+        """Forget the profile's tokens (only ``account``'s, if given), what it keeps in the
+        keyring, and a refused login."""
         with self.store.lock(self.lock_timeout):
-            return forget_profile(self.store, self.keyring)
+            from bp_helper.engine.logout import forget_profile
+
+            return forget_profile(self.store, self.keyring, account)
 
     def forget_access_token(self, rejected: str | None = None) -> bool:
         """Drop the cached access token (keeping the refresh token): the next get refreshes.
@@ -355,7 +373,7 @@ class TokenService:
         away with an old token must not throw away the one another process just got.
         """
         with self.store.lock(self.lock_timeout):
-            token = self.store.load()
+            token = self.store.load(self.settings.value("username"))
             if token is None or not token.access_token:
                 return False
             if rejected is not None and token.access_token != rejected:
@@ -377,17 +395,3 @@ def sendable(access_token: str) -> bool:
         and access_token.isprintable()
         and (" " not in access_token)
     )
-
-
-def forget_profile(store: TokenStore, keyring: ProfileKeyring) -> bool:
-    """Remove a profile's token file, its keyring entries and its refusal record."""
-    from bp_helper.engine.notes import FailureNote, RefusalNote
-
-    record = store.load()
-    if record is not None:
-        removed = keyring.forget_all(record)
-        if removed:
-            log.debug(f"removed the {' and '.join(removed)} from the OS keyring")
-    RefusalNote(store.directory, store.profile).clear()
-    FailureNote(store.directory, store.profile).clear()
-    return store.delete()

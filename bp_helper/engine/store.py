@@ -3,6 +3,12 @@
 Reading takes no lock (writes are atomic renames), so the cached path is one ``open`` and
 one ``json.loads``. Whoever wants to change a profile's tokens takes the profile's
 cross-process lock and reads again inside it (see :mod:`bp_helper.engine.service`).
+
+A profile may hold several accounts, each under the name it logged in with. The file is
+the default account's record (the last explicit ``bp-helper login``), with the others under
+``"accounts"``: a file of the one-account format (no ``"accounts"``) reads as it always did,
+and the cached path for the default account reads the top-level record alone. One lock per
+profile, not per account: the accounts share the file, so any change rewrites all of it.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -50,6 +56,10 @@ class StoredToken(Record):
     userid: int | str | None = None
     scope: str | None = None
     twofactor: bool = False  # the last password login needed a two-factor code
+    # The name the password grant was made with: the account's key, and what a request's
+    # username is matched against. ``username`` is what the server calls the user (it may
+    # canonicalise it: "Alice", an e-mail address), shown but never matched.
+    login: str = ""
     audience: str | None = None  # a client-credentials grant's audience (None: password grant)
     # Where secrets other than the access token are kept (see
     # bp_helper.secrets.profile_keyring): the password only after
@@ -58,6 +68,11 @@ class StoredToken(Record):
     password_in_keyring: bool = False
     refresh_token_in_keyring: bool = False
     extra: dict[str, Any] = {}  # noqa: RUF012 -- never mutated
+
+    @property
+    def account(self) -> str:
+        """The name this account is kept and matched under (older files have no ``login``)."""
+        return self.login or self.username
 
     def fresh(self, margin: float, now: float | None = None) -> bool:
         """Usable for at least ``margin`` more seconds (at most half the token's lifetime)."""
@@ -81,19 +96,21 @@ class StoredToken(Record):
         """A refresh token is kept, in this record or in the OS keyring."""
         return self.refresh_token is not None or self.refresh_token_in_keyring
 
-    def to_json(self) -> bytes:
-        data = {"version": FORMAT_VERSION, **self._asdict()}
+    def to_json(self, others: Sequence[StoredToken] = ()) -> bytes:
+        """The store file with this record as the default account and ``others`` beside it."""
+        data: dict[str, Any] = {"version": FORMAT_VERSION, **self._asdict()}
+        if others:
+            data["accounts"] = {other.account: other._asdict() for other in others}
         return json.dumps(data, indent=1, sort_keys=True).encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> StoredToken:
-        """Parse a store file; ``ValueError`` says what is wrong with it."""
-        try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise ValueError("it is not valid JSON") from None
-        if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
-            raise ValueError("it is not a bp-helper token file of this version")
+        """Parse a store file (its default account); ``ValueError`` says what is wrong."""
+        return cls.from_dict(parse_file(raw))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StoredToken:
+        """One account's record; ``ValueError`` says what is wrong with it."""
         kinds: dict[str, tuple[type, ...]] = {
             "access_token": (str,),
             "expires_at": (int, float),
@@ -107,6 +124,7 @@ class StoredToken(Record):
             "userid": (int, str, type(None)),
             "scope": (str, type(None)),
             "twofactor": (bool,),
+            "login": (str,),
             "audience": (str, type(None)),
             "password_in_keyring": (bool,),
             "refresh_token_in_keyring": (bool,),
@@ -125,6 +143,27 @@ class StoredToken(Record):
             return cls(**values)
         except TypeError:
             raise ValueError("it lacks required fields") from None
+
+
+def parse_file(raw: bytes) -> dict[str, Any]:
+    """The JSON object of a store file of this version; ``ValueError`` otherwise."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError("it is not valid JSON") from None
+    if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
+        raise ValueError("it is not a bp-helper token file of this version")
+    if not isinstance(data.get("accounts", {}), dict):
+        raise ValueError("its field 'accounts' has the wrong type")
+    return data
+
+
+def _other_accounts(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    others = data.get("accounts", {})
+    for name, record in others.items():
+        if not isinstance(record, dict):
+            raise ValueError(f"its account {name!r} is not an object")
+    return dict(others)
 
 
 _thread_locks: dict[Path, Any] = {}
@@ -158,21 +197,21 @@ class TokenStore:
         self.path = directory / f"{profile}.json"
         self.lock_path = directory / f"{profile}.lock"
 
-    def load(self) -> StoredToken | None:
-        """The stored token, or ``None``; a file that cannot be trusted is reported and ignored."""
+    def load(self, account: str | None = None) -> StoredToken | None:
+        """The record of ``account`` (``None``: the default account), or ``None``.
+
+        A file that cannot be trusted is reported and ignored.
+        """
         try:
-            problem = unsafe_dir_reason(os.lstat(self.directory))
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            problem = exc.strerror or str(exc)
-        try:
-            if problem:
-                raise ValueError(f"its folder {self.directory} {problem}")
-            raw = read_private_file(self.path)
-            if raw is None:
+            data = self._read()
+            if data is None:
                 return None
-            token = StoredToken.from_json(raw)
+            token = StoredToken.from_dict(data)
+            if account is not None and token.account != account:
+                record = _other_accounts(data).get(account)
+                if record is None:
+                    return None
+                token = StoredToken.from_dict({**record, "version": FORMAT_VERSION})
             log.add_secret(token.access_token)  # masked if anything ever echoes them
             log.add_secret(token.refresh_token)
             return token
@@ -180,17 +219,68 @@ class TokenStore:
             log.warn(f"ignoring token file {self.path}: {exc}; it is replaced at the next login")
             return None
 
-    def save(self, token: StoredToken) -> None:
-        """Replace the stored tokens; only while holding :meth:`lock`."""
+    def accounts(self) -> list[StoredToken]:
+        """Every account of the profile, the default one first; ``[]`` for none (or a bad file)."""
+        try:
+            data = self._read()
+            if data is None:
+                return []
+            found = [StoredToken.from_dict(data)]
+            for record in _other_accounts(data).values():
+                found.append(StoredToken.from_dict({**record, "version": FORMAT_VERSION}))
+        except ValueError as exc:
+            log.warn(f"ignoring token file {self.path}: {exc}; it is replaced at the next login")
+            return []
+        for token in found:
+            log.add_secret(token.access_token)
+            log.add_secret(token.refresh_token)
+        return found
+
+    def _read(self) -> dict[str, Any] | None:
+        try:
+            problem = unsafe_dir_reason(os.lstat(self.directory))
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            problem = exc.strerror or str(exc)
+        if problem:
+            raise ValueError(f"its folder {self.directory} {problem}")
+        raw = read_private_file(self.path)
+        return None if raw is None else parse_file(raw)
+
+    def save(self, token: StoredToken, *, default: bool = False) -> None:
+        """Store ``token`` as its account's record, keeping the other accounts; under :meth:`lock`.
+
+        ``default``: it becomes the default account (so does the first account of a profile).
+        """
+        current = self.accounts()
+        others = [t for t in current if t.account != token.account]
+        if default or not current or current[0].account == token.account:
+            self._write([token, *others])
+        else:
+            self._write([others[0], token, *others[1:]])
+
+    def _write(self, accounts: list[StoredToken]) -> None:
         ensure_private_dir(self.directory)
         removed = remove_leftovers(self.path)  # a writer killed mid-write left them
         if removed:
             log.debug(f"removed {len(removed)} half-written token file(s) of a killed writer")
-        atomic_write(self.path, token.to_json())
+        atomic_write(self.path, accounts[0].to_json(accounts[1:]))
         log.debug(f"stored tokens of profile {self.profile!r} in {self.path}")
 
-    def delete(self) -> bool:
-        """Forget the profile's tokens; true if there was something to forget."""
+    def delete(self, account: str | None = None) -> bool:
+        """Forget ``account`` (``None``: every account); true if there was something to forget.
+
+        When the default account goes, the next one kept becomes the default.
+        """
+        if account is not None:
+            accounts = self.accounts()
+            kept = [t for t in accounts if t.account != account]
+            if len(kept) == len(accounts):
+                return False
+            if kept:
+                self._write(kept)
+                return True
         try:
             self.path.unlink()
         except FileNotFoundError:

@@ -9,7 +9,10 @@ answering are pure functions; :func:`serve` joins them to host binding and the t
   server bound to a profile. Unbound, or bound but logged out (nobody can be asked here):
   exactly ``credentials not found in native keychain`` on stdout and exit 1, as docker expects.
 - ``store``: ``{"ServerURL", "Username", "Secret"}`` from ``docker login`` is a password login
-  for the bound profile; the tokens are stored, the password is not.
+  for the bound profile; the tokens are stored, the password is not. docker writes back what
+  ``get`` gave it on every ``docker login``: a secret that is an access token bp-helper holds
+  is accepted as it is, with no request (never sent as a password). An identity token
+  (``Username`` ``<token>``) is accepted only when the profile is logged in already.
 - ``erase``: logs that profile out. ``list``: bound servers and their usernames.
 
 Like docker's own helpers, failures are reported on stdout (docker shows the helper's
@@ -124,7 +127,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def format_credentials(server: Server, token: StoredToken) -> bytes:
-    answer = {"ServerURL": server.url, "Username": token.username, "Secret": token.access_token}
+    answer = {"ServerURL": server.url, "Username": token.account, "Secret": token.access_token}
     return json.dumps(answer).encode() + b"\n"
 
 
@@ -177,7 +180,9 @@ def get(stdin: BinaryIO, flags: Flags, environ: Mapping[str, str]) -> bytes:
     try:
         token = service.get()
     except LoginRequired as exc:
-        log.error(f"{exc.message}; or run `docker login {server.netloc}`")
+        # Not `docker login`: containers tools' login writes their own auth file, and an
+        # API host has no /v2/ for docker to check a password against.
+        log.error(exc.message)
         raise Answer(NOT_FOUND) from None
     return format_credentials(server, token)
 
@@ -185,20 +190,50 @@ def get(stdin: BinaryIO, flags: Flags, environ: Mapping[str, str]) -> bytes:
 def store(stdin: BinaryIO, flags: Flags, environ: Mapping[str, str]) -> bytes:
     request = parse_store_request(read_all(stdin, MAX_JSON))
     log.add_secret(request.secret)
-    if request.username == IDENTITY_TOKEN_USER:
-        raise BpError("docker sent an identity token, not a password: log in with a username")
     server = request.server
-    chosen = select_profile(server.scheme, server.netloc, request.username, flags, environ)
+    identity = request.username == IDENTITY_TOKEN_USER
+    username = None if identity else request.username
+    chosen = select_profile(server.scheme, server.netloc, username, flags, environ)
     if chosen is None:
         raise BpError(
             f"no profile may send its token to {server.scheme}://{server.netloc}: add the host "
             "to `hosts` of a profile (https only; http only to loopback)"
+        )
+    held = _held_token(TokenService(chosen), request.secret)
+    if held is not None:
+        log.debug(f"store: the secret is the access token of {held!r}: nothing to do")
+        return b""
+    if identity:
+        if any(t.access_token for t in TokenService(chosen).store.accounts()):
+            log.debug("store: an identity token for a logged-in profile: nothing to do")
+            return b""
+        raise BpError(
+            f"{server.netloc} answered `docker login` with an identity token, which bp-helper "
+            f"does not use: log in with `bp-helper{_profile_flag(chosen)} login`"
         )
     settings = Settings({**flags, "profile": chosen.profile, "username": request.username}, environ)
     service = TokenService(settings, lambda: choose_prompter(settings.value("noninteractive")))
     service.login(username=request.username, password=request.secret)
     log.debug(f"logged in to profile {settings.profile!r} as {request.username!r}")
     return b""
+
+
+def _held_token(service: TokenService, secret: str) -> str | None:
+    """The account whose access token (or BIOPRODICT_TOKEN) ``secret`` is, if any."""
+    import hmac
+
+    candidates = [(t.account, t.access_token) for t in service.store.accounts()]
+    env_token = service.settings.value("token")
+    if env_token:
+        candidates.append(("BIOPRODICT_TOKEN", env_token))
+    for account, token in candidates:
+        if token and hmac.compare_digest(token.encode(), secret.encode("utf-8", "surrogatepass")):
+            return account
+    return None
+
+
+def _profile_flag(settings: Settings) -> str:
+    return "" if settings.profile == "default" else f" --profile {settings.profile}"
 
 
 def erase(stdin: BinaryIO, flags: Flags, environ: Mapping[str, str]) -> bytes:
@@ -223,7 +258,7 @@ def listing(stdin: BinaryIO, flags: Flags, environ: Mapping[str, str]) -> bytes:
         if token is None:
             continue
         for host in hosts:
-            usernames.setdefault(host, token.username)
+            usernames.setdefault(host, token.account)
     return format_listing(usernames)
 
 

@@ -8,8 +8,11 @@ joins them to host binding and the :class:`~bp_helper.engine.service.TokenServic
 - ``get`` for a bound host answers ``username``, ``password`` (the access token) and
   ``password_expiry_utc``; when the request carries ``capability[]=authtype`` (git 2.46 and
   later) also ``capability[]=authtype``, ``authtype=Bearer`` and ``credential``. A ``username``
-  in the request says whose token is wanted. Any other host: no answer, exit 0, and git asks
-  its next helper. A login that nobody can type: a one-line hint on stderr, no answer.
+  in the request says whose token is wanted. The Bearer pair only when git passes on no
+  challenge of the server (``wwwauth[]``) or a Bearer one: a host that asks for Basic alone
+  gets the token as the Basic password, as older git sends it. Any other host: no answer,
+  exit 0, and git asks its next helper. A login that nobody can type: a one-line hint on
+  stderr, no answer.
 - ``erase`` drops the cached access token (when it is the one git saw rejected), so that the
   next ``get`` refreshes. ``store`` changes nothing: the token store is already up to date.
 - Unknown attributes and actions are ignored, as git asks of helpers.
@@ -65,6 +68,15 @@ class GitRequest(Record):
     path: str | None = None
     secret: str | None = None  # the password (or pre-encoded credential) being stored or erased
     capabilities: frozenset[str] = frozenset()
+    challenges: tuple[str, ...] = ()  # the server's WWW-Authenticate values (wwwauth[])
+
+    @property
+    def wants_bearer(self) -> bool:
+        """Can git send the token as ``Authorization: Bearer``, and will the server take it?"""
+        if "authtype" not in self.capabilities:
+            return False
+        schemes = {challenge.strip().split(" ", 1)[0].lower() for challenge in self.challenges}
+        return not schemes or "bearer" in schemes
 
     @property
     def where(self) -> str:
@@ -83,6 +95,7 @@ def parse_request(data: bytes) -> GitRequest:
         raise InvalidRequest(f"more than {MAX_INPUT} bytes of input")
     values: dict[str, str] = {}
     capabilities: list[str] = []
+    challenges: list[str] = []
     for number, raw in enumerate(data.split(b"\n"), 1):
         if not raw:
             break  # a blank line (or the end of input) ends the request
@@ -97,6 +110,11 @@ def parse_request(data: bytes) -> GitRequest:
                 capabilities.append(value)
             else:
                 capabilities.clear()  # an empty array value resets the list
+        elif key == "wwwauth[]":
+            if value:
+                challenges.append(value)
+            else:
+                challenges.clear()
         elif key in SINGLE and values.setdefault(key, value) != value:
             raise InvalidRequest(f"two different values for {key!r}")
     protocol = values.get("protocol")
@@ -112,15 +130,16 @@ def parse_request(data: bytes) -> GitRequest:
         path=values.get("path"),
         secret=values.get("password") or values.get("credential") or None,
         capabilities=frozenset(capabilities),
+        challenges=tuple(challenges[:16]),
     )
 
 
-def format_answer(token: StoredToken, capabilities: frozenset[str]) -> bytes:
-    """git's answer for ``token``: the authtype/credential pair only when git can take it."""
+def format_answer(token: StoredToken, bearer: bool) -> bytes:
+    """git's answer for ``token``; with ``bearer``, the authtype/credential pair first."""
     lines: list[str] = []
-    if "authtype" in capabilities:
+    if bearer:
         lines += ["capability[]=authtype", "authtype=Bearer", f"credential={token.access_token}"]
-    lines += [f"username={token.username}", f"password={token.access_token}"]
+    lines += [f"username={token.account}", f"password={token.access_token}"]
     if math.isfinite(token.expires_at):
         lines.append(f"password_expiry_utc={int(token.expires_at)}")
     for line in lines:
@@ -161,7 +180,7 @@ def serve(
     except LoginRequired as exc:
         log.error(f"no token for {request.where}: {exc.message}")
         return 0
-    stdout.write(format_answer(token, request.capabilities))
+    stdout.write(format_answer(token, request.wants_bearer))
     stdout.flush()
     return 0
 

@@ -53,7 +53,8 @@ def parse_argv(argv: Sequence[str]) -> Invocation:
         elif item in SWITCHES:
             switches.add(item)
         elif item.startswith("-"):
-            raise UsageError(f"unknown option {item!r}")
+            known = ", ".join(sorted({*VALUED, *SWITCHES} - {"-h"}))
+            raise UsageError(f"unknown option (not repeated here); the options are {known}")
         else:
             actions.append(item)
     if len(actions) > 1:

@@ -96,6 +96,10 @@ class OsKeyring:
         """The backend's class (for a chainer: the backends it chains)."""
         return self._call("name the backend", describe_backend)
 
+    def backend_kind(self) -> BackendKind:
+        """Whether the backend keeps secrets encrypted (see :func:`classify`)."""
+        return self._call("name the backend", classify)
+
     # -- plumbing -----------------------------------------------------------------------
 
     def _call(self, what: str, action: Callable[[Any], T]) -> T:
@@ -143,6 +147,62 @@ def _backend() -> Any:
     import keyring
 
     return keyring.get_keyring()
+
+
+# Backends known to keep secrets encrypted at rest (by the OS, a keyring daemon, or a
+# password-derived key). Anything else is "unknown" unless known to be plaintext.
+ENCRYPTED = frozenset(
+    {
+        "keyring.backends.SecretService.Keyring",
+        "keyring.backends.libsecret.Keyring",
+        "keyring.backends.kwallet.DBusKeyring",
+        "keyring.backends.kwallet.DBusKeyringKWallet4",
+        "keyring.backends.macOS.Keyring",
+        "keyring.backends.Windows.WinVaultKeyring",
+        "keyrings.alt.file.EncryptedKeyring",
+        "keyrings.alt.Windows.EncryptedKeyring",
+        "keyrings.cryptfile.cryptfile.CryptFileKeyring",
+    }
+)
+
+
+@dataclass(frozen=True)
+class BackendKind:
+    """A keyring backend and how it keeps secrets: "encrypted", "plaintext" or "unknown"."""
+
+    name: str
+    kind: str
+    where: str = ""  # the file a file backend writes, when it says
+
+    @property
+    def plaintext(self) -> bool:
+        return self.kind == "plaintext"
+
+    def describe(self) -> str:
+        if self.plaintext:
+            place = f" in {self.where}" if self.where else " in a file"
+            return f"{self.name}, which keeps secrets UNENCRYPTED{place}"
+        if self.kind == "unknown":
+            return f"{self.name} (not known to encrypt what it keeps)"
+        return self.name
+
+
+def classify(backend: Any) -> BackendKind:
+    """How ``backend`` keeps secrets; a chainer is as weak as the weakest it chains."""
+    name = describe_backend(backend)
+    inner = getattr(backend, "backends", None)
+    if inner and name != f"{type(backend).__module__}.{type(backend).__qualname__}":
+        kinds = [classify(b) for b in inner]
+        weakest = next((k for k in kinds if k.plaintext), None) or next(
+            (k for k in kinds if k.kind == "unknown"), kinds[0]
+        )
+        return BackendKind(name, weakest.kind, weakest.where)
+    where = getattr(backend, "file_path", "")
+    if name in ENCRYPTED:
+        return BackendKind(name, "encrypted")
+    if "plaintext" in type(backend).__qualname__.lower():
+        return BackendKind(name, "plaintext", where if isinstance(where, str) else "")
+    return BackendKind(name, "unknown")
 
 
 def describe_backend(backend: Any) -> str:

@@ -24,10 +24,31 @@ from bp_helper.secrets.oskeyring import (
 class ProfileKeyring:
     """The keyring entries of one profile."""
 
-    def __init__(self, profile: str, keyring: OsKeyring, *, refresh_in_keyring: bool) -> None:
+    def __init__(
+        self,
+        profile: str,
+        keyring: OsKeyring,
+        *,
+        refresh_in_keyring: bool,
+        allow_plaintext: bool = False,
+    ) -> None:
         self.profile = profile
         self.keyring = keyring
         self.refresh_in_keyring = refresh_in_keyring
+        self.allow_plaintext = allow_plaintext
+
+    def _store(self, item: KeyringEntry, value: str) -> None:
+        """Put ``value`` in the keyring, unless the backend keeps it unencrypted unasked."""
+        kind = self.keyring.backend_kind()
+        if kind.plaintext:
+            if not self.allow_plaintext:
+                raise KeyringUnavailable(
+                    f"the backend is {kind.describe()}; to keep the {item.what} there anyway, "
+                    "set allow_plaintext_keyring = true (BIOPRODICT_ALLOW_PLAINTEXT_KEYRING=1, "
+                    "`login --allow-plaintext-keyring`)"
+                )
+            log.warn(f"the {item.what} is kept in {kind.describe()} (allow_plaintext_keyring)")
+        self.keyring.set(item, value)
 
     def password_entry(self, username: str) -> KeyringEntry:
         return entry(self.profile, "password", username)
@@ -41,7 +62,7 @@ class ProfileKeyring:
         """``record`` with its refresh token filled in from the keyring, if it is kept there."""
         if not record.refresh_token_in_keyring or record.refresh_token:
             return record
-        item = self.refresh_entry(record.username)
+        item = self.refresh_entry(record.account)
         try:
             value = self.keyring.get(item)
         except KeyringUnavailable as exc:
@@ -65,7 +86,7 @@ class ProfileKeyring:
         if not self.refresh_in_keyring or token.refresh_token is None:
             return token._replace(refresh_token_in_keyring=False)
         try:
-            self.keyring.set(self.refresh_entry(token.username), token.refresh_token)
+            self._store(self.refresh_entry(token.account), token.refresh_token)
         except KeyringUnavailable as exc:
             warn_unavailable(
                 exc,
@@ -76,19 +97,19 @@ class ProfileKeyring:
         return token._replace(refresh_token=None, refresh_token_in_keyring=True)
 
     def _clean_up(self, old: StoredToken, new: StoredToken) -> None:
-        same_user = old.username == new.username
+        same_user = old.account == new.account
         if old.password_in_keyring and not (same_user and new.password_in_keyring):
-            self.forget(self.password_entry(old.username))
+            self.forget(self.password_entry(old.account))
         keeps_refresh = self.refresh_in_keyring and new.refresh_token is not None
         if old.refresh_token_in_keyring and not (same_user and keeps_refresh):
-            self.forget(self.refresh_entry(old.username))
+            self.forget(self.refresh_entry(old.account))
 
     # -- the password ---------------------------------------------------------------------
 
     def remember_password(self, username: str, password: str) -> bool:
         """Store the password; false (with a warning) if the keyring cannot."""
         try:
-            self.keyring.set(self.password_entry(username), password)
+            self._store(self.password_entry(username), password)
         except KeyringUnavailable as exc:
             warn_unavailable(exc, "the password is not remembered")
             return False
@@ -110,8 +131,8 @@ class ProfileKeyring:
     def forget_all(self, record: StoredToken) -> list[str]:
         """Remove every entry ``record`` says is in the keyring; what was removed."""
         removed = []
-        if record.password_in_keyring and self.forget(self.password_entry(record.username)):
+        if record.password_in_keyring and self.forget(self.password_entry(record.account)):
             removed.append("password")
-        if record.refresh_token_in_keyring and self.forget(self.refresh_entry(record.username)):
+        if record.refresh_token_in_keyring and self.forget(self.refresh_entry(record.account)):
             removed.append("refresh token")
         return removed

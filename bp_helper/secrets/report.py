@@ -1,7 +1,8 @@
 """Where each secret comes from and where it is kept, as ``status`` and ``doctor`` say it.
 
 Nothing here runs a command, reads the keyring or prompts: the answer comes from the
-settings and the token store record alone.
+settings and the token store record alone, and from the keyring backend's kind when the
+caller has asked it (a plaintext backend is named as such, never as an "OS keyring").
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from bp_helper.config.settings import Settings
 from bp_helper.engine.store import StoredToken
 from bp_helper.errors import BpError
 from bp_helper.secrets import sources as credentials
-from bp_helper.secrets.oskeyring import KeyringEntry, OsKeyring
+from bp_helper.secrets.oskeyring import BackendKind, KeyringEntry, KeyringUnavailable, OsKeyring
 from bp_helper.secrets.profile_keyring import ProfileKeyring
 
 if TYPE_CHECKING:
@@ -27,9 +28,28 @@ class SecretPlace:
     plaintext: bool  # kept unencrypted in a file
 
 
+def keyring_place(backend: BackendKind | None, item: KeyringEntry) -> SecretPlace:
+    """Where a secret in the keyring lives, and whether that is unencrypted."""
+    if backend is None:
+        return SecretPlace(KEYRING_SOURCE, f"OS keyring ({item.describe()})", False)
+    if backend.plaintext:
+        return SecretPlace(KEYRING_SOURCE, f"{backend.describe()} ({item.describe()})", True)
+    return SecretPlace(
+        KEYRING_SOURCE, f"OS keyring {backend.describe()} ({item.describe()})", False
+    )
+
+
+KEYRING_SOURCE = credentials.KEYRING
+
+
 def secret_report(
-    settings: Settings, record: StoredToken | None, prompter: Prompter, store_path: str
+    settings: Settings,
+    record: StoredToken | None,
+    prompter: Prompter,
+    store_path: str,
+    backend: BackendKind | None = None,
 ) -> dict[str, SecretPlace]:
+    """Each secret's source and resting place; ``backend``: the keyring's kind, if known."""
     # Only names entries: nothing here calls the keyring (``winner`` runs no source).
     vault = ProfileKeyring(settings.profile, OsKeyring(timeout=0), refresh_in_keyring=False)
     in_file = f"token store {store_path} (plaintext file, mode 0600)"
@@ -54,7 +74,7 @@ def secret_report(
         )
         found["access token"] = _access_token(settings, record, in_file)
         return found
-    username = settings.value("username") or (record.username if record else None) or "you"
+    username = settings.value("username") or (record.account if record else None) or "you"
     item = vault.password_entry(username)
     remembered = record is not None and record.password_in_keyring
     found["password"] = _chain(
@@ -66,6 +86,7 @@ def secret_report(
         ),
         item,
         prompter,
+        backend,
     )
     found["two-factor code"] = _chain(
         credentials.twofactor_sources(settings, prompter if prompter.interactive else None),
@@ -78,10 +99,7 @@ def secret_report(
     if record is None:
         found["refresh token"] = SecretPlace("", "none (not logged in)", False)
     elif record.refresh_token_in_keyring:
-        entry = vault.refresh_entry(record.username)
-        found["refresh token"] = SecretPlace(
-            "OS keyring", f"OS keyring ({entry.describe()})", False
-        )
+        found["refresh token"] = keyring_place(backend, vault.refresh_entry(record.account))
     elif record.refresh_token:
         found["refresh token"] = SecretPlace("token store", in_file, True)
     else:
@@ -110,6 +128,7 @@ def _chain(
     sources: list[credentials.SecretSource],
     item: KeyringEntry | None,
     prompter: Prompter,
+    backend: BackendKind | None = None,
     when: str = "",
     unused: str = "",
 ) -> SecretPlace:
@@ -122,7 +141,7 @@ def _chain(
         note = f" ({unused})" if unused else ""
         return SecretPlace("", f"nowhere: not configured, and {why}{note}", False)
     if source == credentials.KEYRING and item is not None:
-        return SecretPlace(source, f"OS keyring ({item.describe()})", False)
+        return keyring_place(backend, item)
     if source == credentials.PROMPT:
         return SecretPlace(
             source, f"not kept (asked on the terminal{' ' + when if when else ''})", False
@@ -143,3 +162,13 @@ def report(found: dict[str, SecretPlace]) -> dict[str, Any]:
         "secrets": {name: asdict(item) for name, item in found.items()},
         "plaintext": [name for name, item in found.items() if item.plaintext],
     }
+
+
+def keyring_kind(settings: Settings, record: StoredToken | None) -> BackendKind | None:
+    """The keyring backend's kind, asked only when the token store says it holds something."""
+    if record is None or not (record.password_in_keyring or record.refresh_token_in_keyring):
+        return None
+    try:
+        return OsKeyring(settings.value("keyring_timeout")).backend_kind()
+    except KeyringUnavailable:
+        return None

@@ -122,6 +122,9 @@ class TokenIssuer:
         # Accounts of this sandbox: the demo ones, plus any a test adds.
         self.clients: dict[str, DemoClient] = dict(DEMO_CLIENTS)
         self.users: dict[str, DemoUser] = dict(DEMO_USERS)
+        # Like servers that look users up case-insensitively and answer with the stored
+        # spelling ("alice" logs in, the answer says "Alice").
+        self.usernames_ignore_case = False
         # Markers that make this sandbox's tokens recognisable (leak tests look for them).
         self.access_token_prefix = _token_prefix(access_token_prefix)
         self.refresh_token_prefix = _token_prefix(refresh_token_prefix)
@@ -196,6 +199,9 @@ class TokenIssuer:
         self, client: DemoClient, fields: Mapping[str, str], lifetime: int, expires_in: int
     ) -> Reply:
         user = self.users.get(fields["username"])
+        if user is None and self.usernames_ignore_case:
+            wanted = fields["username"].casefold()
+            user = next((u for n, u in self.users.items() if n.casefold() == wanted), None)
         if user is None:
             return _invalid_grant("Bad credentials")
         # Spring checks the account state before the password (DefaultPreAuthenticationChecks).

@@ -142,6 +142,15 @@ class Sandbox:
     # -- addresses ---------------------------------------------------------------------------
 
     @property
+    def usernames_ignore_case(self) -> bool:
+        """Password grants find users whatever the case; answers spell them as stored."""
+        return self._tokens.usernames_ignore_case
+
+    @usernames_ignore_case.setter
+    def usernames_ignore_case(self, value: bool) -> None:
+        self._tokens.usernames_ignore_case = value
+
+    @property
     def netloc(self) -> str:
         if not self._netloc:
             raise RuntimeError("the sandbox is not started")
