@@ -203,6 +203,7 @@ def client_secret_sources(settings: Settings) -> list[SecretSource]:
 def client_secret(settings: Settings) -> Secret:
     secret = first_secret("client secret", client_secret_sources(settings))
     if secret is None:
+        settings.require_client()
         raise ConfigError(
             "no client secret: set BIOPRODICT_CLIENT_SECRET, or client_secret or "
             f"client_secret_command in [profiles.{settings.profile}] of {settings.config_path} "
