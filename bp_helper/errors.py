@@ -76,6 +76,7 @@ class CredentialsRejected(TokenRequestError):
         self.maybe_twofactor = maybe_twofactor
         self.reason = reason or message  # what the server said, without advice
         self.code_missing = False  # refused for want of a two-factor code nobody could give
+        self.retry_no = False  # typing the password again would not help (locked, 2FA)
 
 
 class RefreshRejected(TokenRequestError):

@@ -104,6 +104,12 @@ def _sandbox_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--token-lifetime", type=int, default=43200, help="access token lifetime in seconds"
     )
+    p.add_argument(
+        "--ca-file",
+        metavar="FILE",
+        help="also write the sandbox's CA certificate to FILE and keep it (a stable path "
+        "for ca_bundle; with --port, configure once)",
+    )
 
 
 def _action(actions: str) -> Options:
@@ -147,9 +153,7 @@ def _token_options(p: argparse.ArgumentParser) -> None:
 
 def _status_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument(
-        "--all", action="store_true", help="every profile: its hosts and login state"
-    )
+    p.add_argument("--all", action="store_true", help="every profile: its hosts and login state")
 
 
 def _lazy_options(module: str) -> Options:

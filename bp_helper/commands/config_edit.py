@@ -189,7 +189,7 @@ def _list(settings: Settings) -> int:
     profiles = _profiles(settings)
     explicit = settings.resolve("profile").source != "default"
     for name, table in profiles.items():
-        if explicit and name != settings.profile or not isinstance(table, dict):
+        if (explicit and name != settings.profile) or not isinstance(table, dict):
             continue
         for key, value in table.items():
             shown = _shown(KEYS[key], value) if key in KEYS else str(value)

@@ -90,8 +90,8 @@ def _git(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 def git_setup(hosts: list[str], settings: Settings, *, remove: bool) -> None:
     value = git_helper_value(settings.profile)
-    where = _git("--show-origin", "--list", check=False)  # also: is the global config valid?
-    if where.returncode != 0 and "fatal" in where.stderr:
+    where = _git("--list", check=False)  # is the global config valid?
+    if where.returncode != 0 and "bad config" in where.stderr:
         first = where.stderr.strip().splitlines()[0]
         raise ConfigError(f"git cannot read its global config: {first}; fix it first")
     for host in hosts:

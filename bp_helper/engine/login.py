@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from bp_helper.secrets.prompt import Prompter
 
 
+ATTEMPTS = 3  # a password typed at a terminal may be typed again, as ssh and gh allow
+ACCOUNT_STATE_WORDS = ("locked", "disabled", "expired")  # refusals a new password cannot fix
+
+
 @dataclass(frozen=True)
 class PasswordLogin:
     """One password login of a profile, with what it works with passed in.
@@ -59,10 +63,16 @@ class PasswordLogin:
         prompter = self.prompter
         username = username or self.settings.value("username")
         username = username or (previous.username if previous else None)
+        if not username and not prompter.interactive:
+            raise LoginRequired(
+                "a username is needed: give `bp-helper login --username NAME`, set "
+                "BIOPRODICT_USERNAME, or `bp-helper config set username NAME`"
+            )
         if not username:
-            username = prompter.ask("Bio-Prodict username: ", secret=False).strip()
+            question = f"Bio-Prodict username ({credentials.where_to(self.settings)}): "
+            username = prompter.ask(question, secret=False).strip()
             if not username:
-                raise LoginRequired("no username given")
+                raise LoginRequired("no username given: run `bp-helper login` again")
         remembered = bool(
             previous and previous.password_in_keyring and previous.username == username
         )
@@ -84,18 +94,18 @@ class PasswordLogin:
             expected = previous is not None and previous.twofactor and prompter.interactive
             found = credentials.twofactor(self.settings, prompter if expected else None)
             code = found.value if found else None
-        try:
-            token = self._grant(username, secret.value, code)
-        except CredentialsRejected as exc:
-            if not (exc.maybe_twofactor and exc.code_missing):  # a missing code: no backoff
-                self.refusals.remember(username, exc.reason)
-            if secret.source == credentials.KEYRING and not exc.maybe_twofactor:
-                self._forget_remembered_password(username)
-                raise CredentialsRejected(
-                    f"{exc.reason}: the password remembered in the OS keyring was refused, "
-                    "so it is forgotten; run `bp-helper login` to give the current one"
-                ) from None
-            raise
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                token = self._grant(username, secret.value, code)
+                break
+            except CredentialsRejected as exc:
+                if secret.source != credentials.PROMPT or attempt == ATTEMPTS or exc.retry_no:
+                    self._refused(exc, username, secret)
+                    raise
+                log.error(f"{exc.reason}; try again")  # like ssh: a typo costs one more try
+                question = credentials.password_question(self.settings, username)
+                secret = credentials.Secret(prompter.ask(question, secret=True), secret.source)
+                log.add_secret(secret.value)
         self.refusals.clear()
         self.failures.clear()
         # Store the password when asked to, or refresh a remembered one that a person just
@@ -108,11 +118,30 @@ class PasswordLogin:
         log.debug(f"logged in as {token.username!r}")
         return token
 
+    def _refused(self, exc: CredentialsRejected, username: str, secret: credentials.Secret) -> None:
+        """Note a refusal for the backoff; a refused remembered password is forgotten."""
+        if not (exc.maybe_twofactor and exc.code_missing):  # a missing code: no backoff
+            self.refusals.remember(username, exc.reason)
+        if secret.source == credentials.KEYRING and not exc.maybe_twofactor:
+            self._forget_remembered_password(username)
+            raise CredentialsRejected(
+                f"{exc.reason}: the password remembered in the OS keyring was refused, "
+                "so it is forgotten; run `bp-helper login` to give the current one"
+            ) from None
+
     def _grant(self, username: str, password: str, code: str | None) -> StoredToken:
         """The password grant; asks for a two-factor code and tries once more if needed."""
         try:
             return self.client.password_grant(username, password, code)
         except CredentialsRejected as exc:
+            if any(word in exc.message.lower() for word in ACCOUNT_STATE_WORDS):
+                refused = CredentialsRejected(
+                    f"{exc.message}: the account of {username!r} cannot log in now; ask "
+                    "Bio-Prodict support (or your 3DM administrator) to unlock it",
+                    reason=exc.message,
+                )
+                refused.retry_no = True
+                raise refused from None
             if not exc.maybe_twofactor:
                 raise CredentialsRejected(
                     f"{exc.message}: check the username and password of {username!r}, "
@@ -120,13 +149,18 @@ class PasswordLogin:
                     reason=exc.message,
                 ) from None
             if code is not None or not self.prompter.interactive:
+                advice = (
+                    "the two-factor code was refused: run `bp-helper login` again with the "
+                    "current code (`--twofactor CODE`; codes change every 30 seconds)"
+                    if code is not None
+                    else "this account needs a two-factor code: give it with "
+                    "`bp-helper login --twofactor CODE` or BIOPRODICT_TWOFACTOR"
+                )
                 refused = CredentialsRejected(
-                    f"{exc.message}: give the current two-factor code with "
-                    "`bp-helper login --twofactor CODE` or BIOPRODICT_TWOFACTOR",
-                    maybe_twofactor=True,
-                    reason=exc.message,
+                    f"{exc.message}: {advice}", maybe_twofactor=True, reason=exc.message
                 )
                 refused.code_missing = code is None
+                refused.retry_no = True
                 raise refused from None
         found = credentials.twofactor(self.settings, self.prompter)
         if found is None:

@@ -43,9 +43,14 @@ class TerminalPrompter:
                 if not answer:
                     raise EOFError
         except (OSError, EOFError):
-            raise LoginRequired(f"cannot read the answer to {question.strip()!r}") from None
+            raise LoginRequired(
+                f"no answer to {question.strip()!r}: run `bp-helper login` again when ready"
+            ) from None
         except KeyboardInterrupt:
-            raise LoginRequired("login cancelled") from None
+            raise LoginRequired(
+                "login cancelled at the prompt: nothing was sent or changed; run "
+                "`bp-helper login` again when ready"
+            ) from None
         return answer.rstrip("\r\n")
 
 

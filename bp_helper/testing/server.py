@@ -69,6 +69,7 @@ class Sandbox:
         self._ca_pem = b""
         self._netloc = ""
         self._used = False
+        self.ca_file: Path | None = None  # a stable copy of the CA (`sandbox --ca-file`), kept
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -96,6 +97,9 @@ class Sandbox:
         self._ca_pem = ca.cert_pem.bytes()
         self._tmpdir = Path(tempfile.mkdtemp(prefix="bp-sandbox-"))
         self.ca_path.write_bytes(self._ca_pem)
+        if self.ca_file is not None:
+            self.ca_file.parent.mkdir(parents=True, exist_ok=True)
+            self.ca_file.write_bytes(self._ca_pem)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
@@ -213,7 +217,7 @@ class Sandbox:
         clients, users = self.clients, self.users
         if client not in clients:
             raise ValueError(f"unknown client {client!r}; known: {', '.join(clients)}")
-        ca = str(self.ca_path)
+        ca = str(self.ca_file or self.ca_path)
         env = {
             "BIOPRODICT_TOKEN_URL": self.token_url,
             "BIOPRODICT_CLIENT_ID": client,
@@ -318,16 +322,22 @@ class Sandbox:
     def usage(self) -> str:
         """The text ``serve_forever_cli`` prints."""
         q = shlex.quote
-        ca = q(str(self.ca_path))
+        ca = q(str(self.ca_file or self.ca_path))
         alice = DEMO_USERS["alice"]
         lines = [
             "bp-helper sandbox: a local stand-in of the Bio-Prodict token server",
             "",
             f"  token URL  {self.token_url}",
             f"  API        {self.api_url}...  (any path below it; needs a Bearer token)",
-            f"  CA         {self.ca_path}  (deleted when the sandbox stops)",
+            (
+                f"  CA         {self.ca_file}  (kept; rewritten on every start)"
+                if self.ca_file
+                else f"  CA         {self.ca_path}  (deleted when the sandbox stops; "
+                "--ca-file PATH keeps one)"
+            ),
             "",
-            "Point bp-helper, curl, git and requests at it (in another shell):",
+            "Point bp-helper, curl, git and requests at it, in a separate shell: these",
+            "variables make pip and every other tool in that shell trust only the sandbox:",
             "",
             *(f"  export {name}={q(value)}" for name, value in self.env().items()),
             "",
