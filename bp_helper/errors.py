@@ -50,6 +50,10 @@ class LoginRequired(BpError):
     exit_code = EXIT_LOGIN_REQUIRED
 
 
+class UsernameRequired(LoginRequired):
+    """A login needs a username, and nobody can be asked for it (its message says how)."""
+
+
 class StoreError(BpError):
     """The token store cannot be read, locked or written."""
 

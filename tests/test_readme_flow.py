@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from bp_helper.testing import DEMO_USERS, Sandbox
 
 from .protocol_support import path_with_helpers
@@ -79,8 +78,8 @@ def test_readme_sequence_from_a_fresh_home(sandbox: Sandbox, tmp_path: Path) -> 
     }
 
     http = subprocess.run(
-        ["http", "--ignore-stdin", "--check-status", "--verify", str(ca)]
-        + ["--auth-type=bioprodict", "GET", sandbox.api_url + "hello"],
+        ["http", "--ignore-stdin", "--check-status", "--verify", str(ca), "--auth-type=bioprodict",
+         "GET", sandbox.api_url + "hello"],  # fmt: skip
         capture_output=True,
         text=True,
         env=env,

@@ -13,8 +13,12 @@ from bp_helper.testing import Sandbox
 from .protocol_support import path_with_helpers
 from .support import BIN, Home, login, one_line_error
 
-GITCONFIG = '[user]\n\tname = Some One\n[credential]\n\thelper = cache\n[alias]\n\tst = "status -s"\n'
-DOCKER_JSON = '{\n\t"auths": {\n\t\t"ghcr.io": {}\n\t},\n\t"credHelpers": {\n\t\t"gcr.io": "gcloud"\n\t}\n}'
+GITCONFIG = (
+    '[user]\n\tname = Some One\n[credential]\n\thelper = cache\n[alias]\n\tst = "status -s"\n'
+)
+DOCKER_JSON = (
+    '{\n\t"auths": {\n\t\t"ghcr.io": {}\n\t},\n\t"credHelpers": {\n\t\t"gcr.io": "gcloud"\n\t}\n}'
+)
 
 
 @pytest.fixture
@@ -182,4 +186,3 @@ def test_setup_is_not_on_the_cached_path(tooled: Home) -> None:
         assert f"bp_helper.commands.{module}" not in done.stderr
         assert f"bp_helper.config.{module}" not in done.stderr
     assert done.stdout.strip() == "abc"
-

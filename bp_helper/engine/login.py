@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from bp_helper import log
 from bp_helper.engine.store import StoredToken, TokenStore
-from bp_helper.errors import CredentialsRejected, LoginRequired
+from bp_helper.errors import CredentialsRejected, LoginRequired, UsernameRequired
 from bp_helper.secrets import sources as credentials
 
 if TYPE_CHECKING:
@@ -64,9 +64,10 @@ class PasswordLogin:
         username = username or self.settings.value("username")
         username = username or (previous.username if previous else None)
         if not username and not prompter.interactive:
-            raise LoginRequired(
-                "a username is needed: give `bp-helper login --username NAME`, set "
-                "BIOPRODICT_USERNAME, or `bp-helper config set username NAME`"
+            why = getattr(prompter, "reason", "nobody can be asked")
+            raise UsernameRequired(
+                f"a username is needed, but {why}: give `bp-helper login --username NAME`, "
+                "set BIOPRODICT_USERNAME, or `bp-helper config set username NAME`"
             )
         if not username:
             question = f"Bio-Prodict username ({credentials.where_to(self.settings)}): "

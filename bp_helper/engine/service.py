@@ -23,7 +23,14 @@ from functools import cached_property
 from bp_helper import log
 from bp_helper.config.settings import Settings
 from bp_helper.engine.store import StoredToken, TokenStore
-from bp_helper.errors import BpError, ConfigError, LoginRequired, RefreshRejected, TokenRequestError
+from bp_helper.errors import (
+    BpError,
+    ConfigError,
+    LoginRequired,
+    RefreshRejected,
+    TokenRequestError,
+    UsernameRequired,
+)
 from bp_helper.lean import TYPE_CHECKING
 from bp_helper.secrets.prompt import choose_prompter
 
@@ -218,6 +225,8 @@ class TokenService:
         try:
             matching = previous if previous is not None and self.matches(previous) else None
             return self._password_login().run(previous=matching)
+        except UsernameRequired as exc:  # its own hint: the password variable would not help
+            raise UsernameRequired(f"login needed: {exc.message}") from None
         except LoginRequired as exc:
             raise LoginRequired(f"login needed: {exc.message}; {self.login_hint()}") from None
 
