@@ -78,8 +78,16 @@ def test_readme_sequence_from_a_fresh_home(sandbox: Sandbox, tmp_path: Path) -> 
     }
 
     http = subprocess.run(
-        ["http", "--ignore-stdin", "--check-status", "--verify", str(ca), "--auth-type=bioprodict",
-         "GET", sandbox.api_url + "hello"],  # fmt: skip
+        [
+            "http",
+            "--ignore-stdin",
+            "--check-status",
+            "--verify",
+            str(ca),
+            "--auth-type=bioprodict",
+            "GET",
+            sandbox.api_url + "hello",
+        ],
         capture_output=True,
         text=True,
         env=env,
