@@ -7,6 +7,7 @@ from typing import Any
 
 from bp_helper.commands.formatting import describe_user, format_time, relative
 from bp_helper.config.settings import Settings
+from bp_helper.config.table import BY_NAME
 from bp_helper.engine.store import TokenStore
 from bp_helper.errors import BpError
 
@@ -31,6 +32,8 @@ def profile_overview(settings: Settings, name: str) -> dict[str, Any]:
         "problem": None,
     }
     try:
+        for setting in BY_NAME:  # a profile with a bad value shows it here, not later
+            one.resolve(setting)
         entry["hosts"] = one.value("hosts")
         token = TokenStore(one.store_dir / "tokens", name).load()
         if token is not None:
