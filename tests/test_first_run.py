@@ -138,7 +138,7 @@ def test_a_wrong_password_at_a_terminal_is_asked_again(sandbox: Sandbox, home: H
         os.write(master, b"typo\n")
         read_until(master, b"Bio-Prodict password for alice (")
         os.write(master, ALICE.password.encode() + b"\n")
-        out, err = proc.communicate(timeout=60)
+        _out, err = proc.communicate(timeout=60)
     finally:
         os.close(master)
     assert proc.returncode == 0, err
@@ -152,7 +152,7 @@ def test_three_wrong_passwords_end_the_login(sandbox: Sandbox, home: Home) -> No
         for _ in range(3):
             read_until(master, b"Bio-Prodict password for alice (")
             os.write(master, b"typo\n")
-        out, err = proc.communicate(timeout=60)
+        _out, err = proc.communicate(timeout=60)
     finally:
         os.close(master)
     assert proc.returncode == 1
@@ -166,7 +166,7 @@ def test_a_cancelled_prompt_has_its_own_next_step(sandbox: Sandbox, home: Home) 
     try:
         read_until(master, b"Bio-Prodict password for alice (")
         os.write(master, b"\x03")  # Ctrl-C at the prompt
-        out, err = proc.communicate(timeout=60)
+        _out, err = proc.communicate(timeout=60)
     finally:
         os.close(master)
     assert proc.returncode in (3, 130)
