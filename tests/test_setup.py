@@ -75,6 +75,9 @@ def test_setup_git_for_a_profile_and_without_the_helper_on_path(
     assert done.returncode == 0, done.stderr
     helper = f"{BIN / 'git-credential-bioprodict'} --profile staging"
     assert f"helper = {helper}\n" in (home.root / ".gitconfig").read_text()
+    home.env["PATH"] = path_with_helpers()  # the helper is on PATH now: still recognised
+    again = home.bp("--profile", "staging", "setup", "git")
+    assert again.returncode == 0 and "already set" in again.stdout
     removed = home.bp("--profile", "staging", "setup", "git", "--remove")
     assert removed.returncode == 0, removed.stderr
     assert (home.root / ".gitconfig").read_text() == ""

@@ -97,23 +97,33 @@ def git_setup(hosts: list[str], settings: Settings, *, remove: bool) -> None:
     for host in hosts:
         key = f"credential.https://{host}.helper"
         current = _git("--get-all", key, check=False).stdout.splitlines()
+        mine = [v for v in current if is_our_git_helper(v, settings.profile)]
         if remove:
-            if value not in current:
-                print(f"git: {key} has no {value!r}: nothing to remove")
+            if not mine:
+                print(f"git: {key} has no bioprodict helper: nothing to remove")
                 continue
-            rest = [v for v in current if v != value]
+            rest = [v for v in current if v not in mine]
             _git("--unset-all", key)
             for kept in [] if rest == [""] else rest:
                 _git("--add", key, kept)
             _drop_empty_git_section(f"credential.https://{host}")
-            print(f"git: removed {key} = {value}")
-        elif value in current:
-            print(f"git: {key} = {value} already set")
+            print(f"git: removed {key} = {mine[0]}")
+        elif mine:
+            print(f"git: {key} = {mine[0]} already set")
         else:
             if not current:
                 _git("--add", key, "")  # no helper of every host answers for this one
             _git("--add", key, value)
             print(f"git: set {key} = {value} (global git config)")
+
+
+def is_our_git_helper(value: str, profile: str) -> bool:
+    """Whether ``value`` is what setup writes for ``profile`` (by name or by absolute path)."""
+    suffix = "" if profile == "default" else f" --profile {profile}"
+    if not value.endswith(suffix):
+        return False
+    base = value[: len(value) - len(suffix)] if suffix else value
+    return base == HELPER or (os.path.isabs(base) and Path(base).name == GIT_HELPER)
 
 
 def _drop_empty_git_section(section: str) -> None:
