@@ -86,7 +86,8 @@ def test_no_terminal_fails_fast_with_exit_3(sandbox: Sandbox, home: Home) -> Non
     done = home.bp("token", input="")
     assert done.returncode == 3
     line = one_line_error(done)
-    assert "bp-helper login" in line and "BIOPRODICT_PASSWORD" in line
+    # no username anywhere: the hint is about the username, not the password variable
+    assert "bp-helper login --username" in line and "BIOPRODICT_USERNAME" in line
     assert time.monotonic() - started < 10
     assert done.stdout == ""
     assert sandbox.requests == []

@@ -118,6 +118,9 @@ def test_a_missing_username_hints_at_the_username(sandbox: Sandbox, home: Home) 
     assert token.returncode == 3
     assert "BIOPRODICT_USERNAME" in one_line_error(token)
     assert "PASSWORD" not in token.stderr
+    named = home.bp("token", env={"BIOPRODICT_USERNAME": "alice"})  # then the password is next
+    assert named.returncode == 3
+    assert "BIOPRODICT_PASSWORD" in one_line_error(named)
 
 
 def test_a_wrong_and_a_missing_two_factor_code_say_different_things(

@@ -314,7 +314,7 @@ def test_profiles_keep_separate_tokens(sandbox: Sandbox, home: Home) -> None:
 @pytest.mark.parametrize(
     ("args", "env", "expected", "code"),
     [
-        ([], {"BIOPRODICT_CLIENT_ID": ""}, "no client id", 2),
+        ([], {"BIOPRODICT_CLIENT_ID": ""}, "not configured: client id of profile", 2),
         ([], {"BIOPRODICT_TOKEN_URL": "http://example.org/token"}, "https://", 2),
         (["--profile", "nope"], {}, "profile 'nope' is not in", 2),
         (["--profile", "../x"], {}, "invalid profile name", 2),
