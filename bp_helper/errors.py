@@ -49,9 +49,9 @@ class LoginRequired(BpError):
 
     exit_code = EXIT_LOGIN_REQUIRED
 
-
-class UsernameRequired(LoginRequired):
-    """A login needs a username, and nobody can be asked for it (its message says how)."""
+    def __init__(self, message: str, *, names_next_step: bool = False) -> None:
+        super().__init__(message)
+        self.names_next_step = names_next_step  # the message already says what to do
 
 
 class StoreError(BpError):
@@ -94,6 +94,12 @@ class ClientRejected(TokenRequestError):
 
     transient = False
     exit_code = EXIT_FAILURE
+
+
+class AudienceRejected(TokenRequestError):
+    """The server grants the client no token for the audience asked for (client credentials)."""
+
+    transient = False
 
 
 def exit_status(body: Callable[[], int]) -> int:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from bp_helper import log
 from bp_helper.engine.store import StoredToken, TokenStore
-from bp_helper.errors import CredentialsRejected, LoginRequired, UsernameRequired
+from bp_helper.errors import CredentialsRejected, LoginRequired
 from bp_helper.secrets import sources as credentials
 
 if TYPE_CHECKING:
@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from bp_helper.secrets.prompt import Prompter
 
 
-ATTEMPTS = 3  # a password typed at a terminal may be typed again, as ssh and gh allow
-ACCOUNT_STATE_WORDS = ("locked", "disabled", "expired")  # refusals a new password cannot fix
+# Refusals that a new password cannot fix: the account's state (the next step is support).
+ACCOUNT_STATE_WORDS = ("locked", "disabled", "expired")
 
 
 @dataclass(frozen=True)
@@ -65,9 +65,10 @@ class PasswordLogin:
         username = username or (previous.username if previous else None)
         if not username and not prompter.interactive:
             why = getattr(prompter, "reason", "nobody can be asked")
-            raise UsernameRequired(
+            raise LoginRequired(
                 f"a username is needed, but {why}: give `bp-helper login --username NAME`, "
-                "set BIOPRODICT_USERNAME, or `bp-helper config set username NAME`"
+                "set BIOPRODICT_USERNAME, or `bp-helper config set username NAME`",
+                names_next_step=True,
             )
         if not username:
             question = f"Bio-Prodict username ({credentials.where_to(self.settings)}): "
@@ -95,18 +96,24 @@ class PasswordLogin:
             expected = previous is not None and previous.twofactor and prompter.interactive
             found = credentials.twofactor(self.settings, prompter if expected else None)
             code = found.value if found else None
-        for attempt in range(1, ATTEMPTS + 1):
+        retries = prompter.password_retries if secret.source == credentials.PROMPT else 0
+        while True:
             try:
                 token = self._grant(username, secret.value, code)
                 break
             except CredentialsRejected as exc:
-                if secret.source != credentials.PROMPT or attempt == ATTEMPTS or exc.retry_no:
-                    self._refused(exc, username, secret)
+                if not (exc.maybe_twofactor and exc.code_missing):  # a missing code: no backoff
+                    self.refusals.remember(username, exc.reason)
+                if secret.source == credentials.KEYRING and not exc.maybe_twofactor:
+                    self._forget_remembered_password(username)
+                    raise CredentialsRejected(
+                        f"{exc.reason}: the password remembered in the OS keyring was refused, "
+                        "so it is forgotten; run `bp-helper login` to give the current one"
+                    ) from None
+                if exc.maybe_twofactor or exc.retry_no or retries <= 0:
                     raise
-                log.error(f"{exc.reason}; try again")  # like ssh: a typo costs one more try
-                question = credentials.password_question(self.settings, username)
-                secret = credentials.Secret(prompter.ask(question, secret=True), secret.source)
-                log.add_secret(secret.value)
+                retries -= 1
+                secret = self._ask_again(username, exc.reason)
         self.refusals.clear()
         self.failures.clear()
         # Store the password when asked to, or refresh a remembered one that a person just
@@ -119,17 +126,6 @@ class PasswordLogin:
         log.debug(f"logged in as {token.username!r}")
         return token
 
-    def _refused(self, exc: CredentialsRejected, username: str, secret: credentials.Secret) -> None:
-        """Note a refusal for the backoff; a refused remembered password is forgotten."""
-        if not (exc.maybe_twofactor and exc.code_missing):  # a missing code: no backoff
-            self.refusals.remember(username, exc.reason)
-        if secret.source == credentials.KEYRING and not exc.maybe_twofactor:
-            self._forget_remembered_password(username)
-            raise CredentialsRejected(
-                f"{exc.reason}: the password remembered in the OS keyring was refused, "
-                "so it is forgotten; run `bp-helper login` to give the current one"
-            ) from None
-
     def _grant(self, username: str, password: str, code: str | None) -> StoredToken:
         """The password grant; asks for a two-factor code and tries once more if needed."""
         try:
@@ -141,7 +137,7 @@ class PasswordLogin:
                     "Bio-Prodict support (or your 3DM administrator) to unlock it",
                     reason=exc.message,
                 )
-                refused.retry_no = True
+                refused.retry_no = True  # a new password would not help
                 raise refused from None
             if not exc.maybe_twofactor:
                 raise CredentialsRejected(
@@ -161,12 +157,20 @@ class PasswordLogin:
                     f"{exc.message}: {advice}", maybe_twofactor=True, reason=exc.message
                 )
                 refused.code_missing = code is None
-                refused.retry_no = True
                 raise refused from None
         found = credentials.twofactor(self.settings, self.prompter)
         if found is None:
             raise LoginRequired("no two-factor code given")
         return self.client.password_grant(username, password, found.value)
+
+    def _ask_again(self, username: str, refusal: str) -> credentials.Secret:
+        """The password once more, from the person whose typed one was just refused."""
+        log.debug(f"the password of {username!r} was refused; asking again")
+        where = credentials.where_to(self.settings)
+        question = f"{refusal}; Bio-Prodict password for {username} ({where}) again: "
+        value = self.prompter.ask(question, secret=True)
+        log.add_secret(value)
+        return credentials.Secret(value, credentials.PROMPT)
 
     def _forget_remembered_password(self, username: str) -> None:
         self.keyring.forget(self.keyring.password_entry(username))
