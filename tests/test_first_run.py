@@ -103,9 +103,11 @@ def test_nothing_configured_names_every_missing_setting_once(tmp_path: Path) -> 
         assert one_line_error(done) == f"bp-helper: {expected}", args
     doctor = bare.bp("doctor", "--offline")
     assert f"FIX  client: {expected}" in doctor.stdout
-    bare.write_config('[profiles.default]\nclient_secret = ""\n')
+    bare.write_config('[profiles.default]\nclient_secret = ""\n[profiles.staging]\n')
     done = bare.bp("token")
     assert "not configured: client id of profile 'default'" in one_line_error(done)
+    staging = bare.bp("--profile", "staging", "token")
+    assert "run `bp-helper --profile staging config set client_id ID` and" in staging.stderr
 
 
 def test_a_missing_username_hints_at_the_username(sandbox: Sandbox, home: Home) -> None:

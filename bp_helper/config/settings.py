@@ -179,10 +179,11 @@ class Settings:
         if self.value("client_secret") is None and self.value("client_secret_command") is None:
             missing.append(("client secret", "client_secret", "BIOPRODICT_CLIENT_SECRET"))
         if missing:
+            flag = "" if self.profile == "default" else f" --profile {self.profile}"
             raise ConfigError(
                 f"not configured: {' and '.join(m[0] for m in missing)} of profile "
                 f"{self.profile!r} (Bio-Prodict provides them): run "
-                + " and ".join(f"`bp-helper config set {m[1]}`" for m in missing)
+                + " and ".join(f"`bp-helper{flag} config set {m[1]}`" for m in missing)
                 + f", or set {' and '.join(m[2] for m in missing)}"
             )
 

@@ -24,13 +24,7 @@ from functools import cached_property
 from bp_helper import log
 from bp_helper.config.settings import Settings
 from bp_helper.engine.store import StoredToken, TokenStore
-from bp_helper.errors import (
-    BpError,
-    ConfigError,
-    LoginRequired,
-    RefreshRejected,
-    TokenRequestError,
-)
+from bp_helper.errors import BpError, ConfigError, LoginRequired, RefreshRejected, TokenRequestError
 from bp_helper.lean import TYPE_CHECKING
 from bp_helper.secrets.prompt import choose_prompter
 
