@@ -49,6 +49,10 @@ class LoginRequired(BpError):
 
     exit_code = EXIT_LOGIN_REQUIRED
 
+    def __init__(self, message: str, *, names_next_step: bool = False) -> None:
+        super().__init__(message)
+        self.names_next_step = names_next_step  # the message already says what to do
+
 
 class StoreError(BpError):
     """The token store cannot be read, locked or written."""
@@ -76,6 +80,7 @@ class CredentialsRejected(TokenRequestError):
         self.maybe_twofactor = maybe_twofactor
         self.reason = reason or message  # what the server said, without advice
         self.code_missing = False  # refused for want of a two-factor code nobody could give
+        self.retry_no = False  # typing the password again would not help (locked, 2FA)
 
 
 class RefreshRejected(TokenRequestError):

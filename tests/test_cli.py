@@ -51,9 +51,10 @@ def test_cached_token_path_imports_no_network_stack(sandbox: Sandbox, home: Home
 def test_login_prompts_on_the_terminal_never_on_stdout(sandbox: Sandbox, home: Home) -> None:
     proc, master = spawn_with_terminal(home, ["login"])
     try:
-        read_until(master, b"Bio-Prodict username: ")
+        netloc = sandbox.netloc.encode()
+        read_until(master, b"Bio-Prodict username (profile 'default', " + netloc + b"): ")
         os.write(master, b"alice\n")
-        read_until(master, b"Bio-Prodict password for alice: ")
+        read_until(master, b"Bio-Prodict password for alice (profile 'default', " + netloc + b"): ")
         os.write(master, ALICE.password.encode() + b"\n")
         out, err = proc.communicate(timeout=30)
     finally:
@@ -71,7 +72,7 @@ def test_two_factor_code_is_asked_on_the_terminal(sandbox: Sandbox, home: Home) 
     home.env["BIOPRODICT_PASSWORD"] = bob.password
     proc, master = spawn_with_terminal(home, ["login", "--username", "bob"])
     try:
-        read_until(master, b"Two-factor code: ")
+        read_until(master, b"Two-factor code (profile 'default', ")
         os.write(master, bob.twofactor.encode() + b"\n")
         _out, err = proc.communicate(timeout=30)
     finally:
@@ -85,7 +86,8 @@ def test_no_terminal_fails_fast_with_exit_3(sandbox: Sandbox, home: Home) -> Non
     done = home.bp("token", input="")
     assert done.returncode == 3
     line = one_line_error(done)
-    assert "bp-helper login" in line and "BIOPRODICT_PASSWORD" in line
+    # no username anywhere: the hint is about the username, not the password variable
+    assert "bp-helper login --username" in line and "BIOPRODICT_USERNAME" in line
     assert time.monotonic() - started < 10
     assert done.stdout == ""
     assert sandbox.requests == []

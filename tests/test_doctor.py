@@ -102,7 +102,7 @@ def _corrupt_token_file(sandbox: Sandbox, home: Home) -> None:
 @pytest.mark.parametrize(
     ("breakage", "check", "expected"),
     [
-        (_no_client_id, "client", "no client id: set BIOPRODICT_CLIENT_ID"),
+        (_no_client_id, "client", "not configured: client id of profile 'default'"),
         (_open_store_dir, "token store", "has mode 0755 (expected 0700; run chmod 700"),
         (_corrupt_token_file, "token store", "not valid JSON; run `bp-helper logout`"),
         (_unreachable_token_url, "token URL", "cannot connect to the token server"),

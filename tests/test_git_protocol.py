@@ -280,7 +280,7 @@ def _git_fill_on_a_terminal(home: Home, request: str, env: dict[str, str]) -> tu
                     seen += os.read(master, 1024)
                 except OSError:
                     break
-            if seen.endswith(b"Bio-Prodict password for alice: "):
+            if seen.endswith(b"): ") and b"Bio-Prodict password for alice (" in seen:
                 os.write(master, ALICE.password.encode() + b"\n")
                 seen += b"<answered>"
         proc.wait(timeout=30)

@@ -109,6 +109,7 @@ def test_a_notebook_login_asks_in_the_notebook(
     assert setup["status"] == "ok", setup
     assert frontend.output == [f"no terminal\n{sys.executable}\n"]
 
+    where = f"(profile 'default', {sandbox.netloc})"  # prompts name the profile and host
     # a frontend that takes no input: today's clear error, nothing asked, nothing sent
     refused = frontend.run(GET, allow_stdin=False)
     assert refused["status"] == "error" and refused["ename"] == "LoginRequired"
@@ -122,11 +123,15 @@ def test_a_notebook_login_asks_in_the_notebook(
     assert done["status"] == "ok", done
     assert frontend.output == ["status 200\n"]
     assert frontend.asked[:2] == [
-        ("Bio-Prodict username: ", False),
-        ("Bio-Prodict password for alice: ", True),
+        (f"Bio-Prodict username {where}: ", False),
+        (f"Bio-Prodict password for alice {where}: ", True),
     ]
     again, hidden = frontend.asked[2]
-    assert "Bad credentials" in again and again.endswith("password for alice again: ") and hidden
+    assert (
+        "Bad credentials" in again
+        and again.endswith(f"password for alice {where} again: ")
+        and hidden
+    )
     assert [r.status for r in sandbox.token_requests("password")] == [400, 200]
     assert home.stored()["username"] == "alice"
 
@@ -138,9 +143,9 @@ def test_a_notebook_login_asks_in_the_notebook(
     assert done["status"] == "ok", done
     assert frontend.output == ["bob\n"]
     assert [question for question, _ in frontend.asked] == [
-        "Bio-Prodict username: ",
-        "Bio-Prodict password for bob: ",
-        "Two-factor code: ",
+        f"Bio-Prodict username {where}: ",
+        f"Bio-Prodict password for bob {where}: ",
+        f"Two-factor code {where}: ",
     ]
 
     # a refused password is asked again twice at most
@@ -169,6 +174,6 @@ def test_a_notebook_login_asks_in_the_notebook(
     assert done["status"] == "ok", done
     assert frontend.output == ["async 200\n"]
     assert frontend.asked == [
-        ("Bio-Prodict username: ", False),
-        ("Bio-Prodict password for alice: ", True),
+        (f"Bio-Prodict username {where}: ", False),
+        (f"Bio-Prodict password for alice {where}: ", True),
     ]

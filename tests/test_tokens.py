@@ -121,20 +121,21 @@ def test_sixteen_concurrent_callers_share_one_refresh(sandbox: Sandbox, home: Ho
 
 
 @pytest.mark.parametrize(
-    ("user", "password", "expected"),
+    ("user", "password", "expected", "next_step"),
     [
-        ("alice", "wrong-password", "Bad credentials"),
-        ("carol", DEMO_USERS["carol"].password, "locked"),
+        ("alice", "wrong-password", "Bad credentials", "then run `bp-helper login`"),
+        # a new password would not help: the step is to have the account unlocked
+        ("carol", DEMO_USERS["carol"].password, "locked", "ask Bio-Prodict support"),
     ],
 )
 def test_refused_login_is_one_line(
-    sandbox: Sandbox, home: Home, user: str, password: str, expected: str
+    sandbox: Sandbox, home: Home, user: str, password: str, expected: str, next_step: str
 ) -> None:
     done = home.bp("login", "--username", user, "--password-stdin", input=password)
     assert done.returncode == 1
     line = one_line_error(done)
     assert expected in line
-    assert "bp-helper login" in line
+    assert next_step in line
     assert password not in done.stderr + done.stdout
 
 
@@ -274,15 +275,18 @@ def test_settings_precedence_and_sources(sandbox: Sandbox, home: Home) -> None:
 
     settings = report()["settings"]
     assert isinstance(settings, dict)
-    assert settings["client_id"] == {"value": "bp-demo", "source": "env BIOPRODICT_CLIENT_ID"}
-    assert settings["timeout"]["value"] == "7.0"
+    assert settings["client_id"]["value"] == "bp-demo"
+    assert settings["client_id"]["source"] == "env BIOPRODICT_CLIENT_ID"
+    assert settings["timeout"]["value"] == 7.0  # typed: a number, not a string
+    assert settings["timeout"]["shown"] == "7.0"
     assert settings["timeout"]["source"] == f"config {config} [profiles.default]"
     assert settings["username"]["value"] == "carol"
     assert settings["refresh_margin"]["source"] == "default"
     assert settings["client_secret"]["value"] == "(set)"
     settings = report("--client-id", "from-flag")["settings"]
     assert isinstance(settings, dict)
-    assert settings["client_id"] == {"value": "from-flag", "source": "flag --client-id"}
+    assert settings["client_id"]["value"] == "from-flag"
+    assert settings["client_id"]["source"] == "flag --client-id"
     env = {k: v for k, v in home.env.items() if k != "BIOPRODICT_CLIENT_ID"}
     home.env = env
     data = report("--profile", "staging")
@@ -310,7 +314,7 @@ def test_profiles_keep_separate_tokens(sandbox: Sandbox, home: Home) -> None:
 @pytest.mark.parametrize(
     ("args", "env", "expected", "code"),
     [
-        ([], {"BIOPRODICT_CLIENT_ID": ""}, "no client id", 2),
+        ([], {"BIOPRODICT_CLIENT_ID": ""}, "not configured: client id of profile", 2),
         ([], {"BIOPRODICT_TOKEN_URL": "http://example.org/token"}, "https://", 2),
         (["--profile", "nope"], {}, "profile 'nope' is not in", 2),
         (["--profile", "../x"], {}, "invalid profile name", 2),

@@ -20,8 +20,21 @@ if TYPE_CHECKING:
 
 
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
-    token = TokenService(settings).get()
-    sys.stdout.write(token.access_token + "\n")
+    service = TokenService(settings)
+    if getattr(args, "renew", False):
+        service.forget_access_token()  # the refresh token stays: the next get refreshes
+    token = service.get()
+    if getattr(args, "json", False):
+        answer = {
+            "access_token": token.access_token,
+            "expires_at": int(token.expires_at),
+            "username": token.username or None,
+            "profile": settings.profile,
+            "token_type": token.token_type,
+        }
+        sys.stdout.write(json.dumps(answer) + "\n")
+    else:
+        sys.stdout.write(token.access_token + "\n")
     sys.stdout.flush()
     return 0
 
@@ -91,13 +104,18 @@ def cmd_logout(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    if args.all:
+        from bp_helper.commands.overview import print_all_profiles
+
+        return print_all_profiles(settings, as_json=args.json)
     report = status_report(settings)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
     login = report["login"]
     print(f"Profile:        {report['profile']['value']} ({report['profile']['source']})")
-    print(f"Config file:    {report['config_file']}")
+    missing = "" if report["config_file_exists"] else " (does not exist)"
+    print(f"Config file:    {report['config_file']}{missing}")
     print(f"Token store:    {report['store']}")
     audience = f" (audience {report['audience']})" if report["audience"] else ""
     print(f"Grant:          {report['grant']}{audience}")
@@ -126,7 +144,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     print(f"Plaintext:      {', '.join(plaintext) if plaintext else 'nothing'} kept unencrypted")
     print("Settings:")
     for name, item in report["settings"].items():
-        print(f"  {name:22} {item['value']}  [{item['source']}]")
+        print(f"  {name:22} {item['shown']}  [{item['source']}]")
     for problem in report["problems"]:
         print(f"Problem:        {problem}")
     return 0
@@ -139,17 +157,18 @@ def status_report(settings: Settings) -> dict[str, Any]:
     from bp_helper.secrets.report import report as whereabouts_report
 
     problems: list[str] = []
-    shown: dict[str, dict[str, str]] = {}
+    shown: dict[str, dict[str, Any]] = {}
     profile = settings.resolve("profile")
     for name in BY_NAME:
         if name in ("profile", "config"):
             continue
         try:
             resolved = settings.resolve(name)
-            shown[name] = {"value": resolved.shown(), "source": resolved.source}
+            value = resolved.shown() if BY_NAME[name].secret else resolved.value
+            shown[name] = {"value": value, "shown": resolved.shown(), "source": resolved.source}
         except BpError as exc:
             problems.append(exc.message)
-            shown[name] = {"value": "(invalid)", "source": ""}
+            shown[name] = {"value": None, "shown": "(invalid)", "source": ""}
     login: dict[str, Any] | None = None
     service = TokenService(settings)
     token: StoredToken | None = None
@@ -165,7 +184,7 @@ def status_report(settings: Settings) -> dict[str, Any]:
         _account(settings, record, default=number == 0)
         for number, record in enumerate(service.store.accounts())
     ]
-    audience = shown["audience"]["value"]
+    audience = shown["audience"]["value"]  # None when not set (or invalid)
     found = secret_report(
         settings,
         token,
@@ -175,12 +194,12 @@ def status_report(settings: Settings) -> dict[str, Any]:
     )
     return {
         "profile": {"value": profile.value, "source": profile.source},
-        "config_file": str(settings.config_path)
-        + ("" if settings.config_path.exists() else " (does not exist)"),
+        "config_file": str(settings.config_path),
+        "config_file_exists": settings.config_path.exists(),
         "store": str(service.store.path),
-        "env_token": bool(shown.get("token", {}).get("value") == "(set)"),
+        "env_token": bool(shown.get("token", {}).get("shown") == "(set)"),
         "grant": shown["grant"]["value"],
-        "audience": None if audience in ("(not set)", "(invalid)") else audience,
+        "audience": audience,
         "login": login,
         "accounts": accounts,
         "settings": shown,

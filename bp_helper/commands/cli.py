@@ -137,6 +137,12 @@ def _sandbox_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--token-lifetime", type=int, default=43200, help="access token lifetime in seconds"
     )
+    p.add_argument(
+        "--ca-file",
+        metavar="FILE",
+        help="also write the sandbox's CA certificate to FILE and keep it (a stable path "
+        "for ca_bundle; with --port, configure once)",
+    )
 
 
 def _action(actions: str) -> Options:
@@ -165,14 +171,41 @@ def _no_options(p: argparse.ArgumentParser) -> None:
     pass
 
 
+def _token_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--renew",
+        action="store_true",
+        help="drop the cached access token and get a new one (after a server revoked it)",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print access_token, expires_at, username, profile and token_type as JSON",
+    )
+
+
+def _status_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--all", action="store_true", help="every profile: its hosts and login state")
+
+
+def _lazy_options(module: str) -> Options:
+    """The options of a command whose module defines ``options(parser)``, imported only when
+    that command's parser is built (never for `bp-helper token`)."""
+
+    def options(p: argparse.ArgumentParser) -> None:
+        import importlib
+
+        importlib.import_module(module).options(p)
+
+    return options
+
+
 # name -> (help, options): the commands of `bp-helper`, in the order --help lists them.
 COMMANDS: dict[str, tuple[str, Options]] = {
     "login": ("log in with username and password and store the tokens", _login_options),
-    "token": ("print a valid access token on stdout", _no_options),
-    "status": (
-        "show login state, token expiry and where each setting came from",
-        _flag("--json", "machine-readable output"),
-    ),
+    "token": ("print a valid access token on stdout", _token_options),
+    "status": ("show login state, token expiry and where each setting came from", _status_options),
     "logout": (
         "forget the stored tokens (and remembered password) of the profile",
         _logout_options,
@@ -180,6 +213,18 @@ COMMANDS: dict[str, tuple[str, Options]] = {
     "doctor": (
         "check config, secrets, keyring, storage, clock and connectivity",
         _flag("--offline", "skip the checks that need the network"),
+    ),
+    "setup": (
+        "configure git, docker or podman/skopeo to use the helpers for the profile's hosts",
+        _lazy_options("bp_helper.commands.setup"),
+    ),
+    "config": (
+        "set, get, unset or list keys of the config file (secrets never from argv)",
+        _lazy_options("bp_helper.commands.config_edit"),
+    ),
+    "completion": (
+        "print a shell completion script (bash, zsh or fish)",
+        _lazy_options("bp_helper.commands.completion"),
     ),
     "sandbox": ("run a local stand-in of the Bio-Prodict token server", _sandbox_options),
     "demo": ("a self-contained walkthrough on the sandbox server", _no_options),
@@ -220,6 +265,9 @@ HANDLERS: dict[str, str] = {
     "status": "bp_helper.commands.account:cmd_status",
     "logout": "bp_helper.commands.account:cmd_logout",
     "doctor": "bp_helper.commands.doctor:cmd_doctor",
+    "setup": "bp_helper.commands.setup:cmd_setup",
+    "config": "bp_helper.commands.config_edit:cmd_config",
+    "completion": "bp_helper.commands.completion:cmd_completion",
     "sandbox": "bp_helper.demo.walkthrough:cmd_sandbox",
     "demo": "bp_helper.demo.walkthrough:cmd_demo",
     "git": "bp_helper.protocols.git:cmd_git",
@@ -234,14 +282,18 @@ if TYPE_CHECKING:  # mypy holds every HANDLERS entry to an existing Handler
     from bp_helper_integrations.netrc import cmd_netrc
 
     from bp_helper.commands.account import cmd_login, cmd_logout, cmd_status, cmd_token
+    from bp_helper.commands.completion import cmd_completion
+    from bp_helper.commands.config_edit import cmd_config
     from bp_helper.commands.doctor import cmd_doctor
+    from bp_helper.commands.setup import cmd_setup
     from bp_helper.demo.walkthrough import cmd_demo, cmd_sandbox
     from bp_helper.protocols.docker import cmd_docker
     from bp_helper.protocols.git import cmd_git
 
     CHECKED: tuple[Handler, ...] = (
         cmd_login, cmd_token, cmd_status, cmd_logout, cmd_doctor, cmd_sandbox, cmd_demo,
-        cmd_git, cmd_docker, cmd_curl_config, cmd_curl, cmd_netrc,
+        cmd_git, cmd_docker, cmd_curl_config, cmd_curl, cmd_netrc, cmd_setup, cmd_config,
+        cmd_completion,
     )  # fmt: skip
 VALUED_GLOBALS = frozenset(
     s.flag for s in SETTINGS if s.flag and s.flag_of is None and s.convert is not switch
@@ -305,6 +357,8 @@ def _run(argv: list[str]) -> int:
     passthrough = None
     if name == "curl" and at is not None:  # everything after `curl` belongs to curl
         argv, passthrough = argv[: at + 1], argv[at + 1 :]
+        if passthrough[:1] in (["-h"], ["--help"]):  # the wrapper's help, not curl's option
+            argv.append("--help")
     parser = build_parser(name if name in COMMANDS else None)
     args, unknown = parser.parse_known_args(argv)
     if unknown:

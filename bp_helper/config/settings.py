@@ -128,6 +128,7 @@ class Settings:
             data = tomllib.loads(raw.decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        _likely_mistakes(data, path)
         profiles = data.get("profiles", {})
         if not isinstance(profiles, dict) or not all(
             isinstance(t, dict) for t in profiles.values()
@@ -167,13 +168,24 @@ class Settings:
 
     @property
     def client_id(self) -> str:
-        client_id = self.value("client_id")
-        if not client_id:
+        self.require_client()
+        return str(self.value("client_id"))
+
+    def require_client(self) -> None:
+        """Raise one error naming every missing client setting, always in the same order."""
+        missing = []
+        if not self.value("client_id"):
+            missing.append(("client id", "client_id ID", "BIOPRODICT_CLIENT_ID"))
+        if self.value("client_secret") is None and self.value("client_secret_command") is None:
+            missing.append(("client secret", "client_secret", "BIOPRODICT_CLIENT_SECRET"))
+        if missing:
+            flag = "" if self.profile == "default" else f" --profile {self.profile}"
             raise ConfigError(
-                "no client id: set BIOPRODICT_CLIENT_ID, or client_id in "
-                f"[profiles.{self.profile}] of {self.config_path} (Bio-Prodict provides it)"
+                f"not configured: {' and '.join(m[0] for m in missing)} of profile "
+                f"{self.profile!r} (Bio-Prodict provides them): run "
+                + " and ".join(f"`bp-helper{flag} config set {m[1]}`" for m in missing)
+                + f", or set {' and '.join(m[2] for m in missing)}"
             )
-        return str(client_id)
 
     @property
     def client_credentials(self) -> bool:
@@ -212,3 +224,20 @@ class Settings:
     @property
     def store_dir(self) -> Path:
         return user_state_dir()
+
+
+def _likely_mistakes(data: dict[str, Any], path: Path) -> None:
+    """Name the usual slips (``[profile.x]``, keys outside any table) instead of ignoring them."""
+    for name, value in data.items():
+        if name == "profiles":
+            continue
+        if name == "profile" and isinstance(value, dict):
+            first = next(iter(value), "default")
+            raise ConfigError(
+                f"config file {path}: [profile.{first}] should be [profiles.{first}] (plural)"
+            )
+        if name in CONFIG_KEYS:
+            raise ConfigError(
+                f"config file {path}: {name} is outside any table; put it under "
+                "[profiles.default] (or another [profiles.NAME])"
+            )

@@ -26,15 +26,25 @@ if TYPE_CHECKING:
 
 
 def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
+    import signal
+    from pathlib import Path
+
     from bp_helper.testing import Sandbox
 
     sandbox = Sandbox(port=args.port, token_lifetime=args.token_lifetime)
+    if args.ca_file:
+        sandbox.ca_file = Path(args.ca_file).expanduser().absolute()
     try:
         sandbox.start()
     except (OSError, RuntimeError) as exc:
         raise BpError(f"cannot start the sandbox: {exc}") from None
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
     sandbox.serve_forever_cli(sys.stdout)
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from bp_helper.secrets.prompt import Prompter
 
 
+# Refusals that a new password cannot fix: the account's state (the next step is support).
+ACCOUNT_STATE_WORDS = ("locked", "disabled", "expired")
+
+
 @dataclass(frozen=True)
 class PasswordLogin:
     """One password login of a profile, with what it works with passed in.
@@ -59,10 +63,18 @@ class PasswordLogin:
         prompter = self.prompter
         username = username or self.settings.value("username")
         username = username or (previous.account if previous else None)
+        if not username and not prompter.interactive:
+            why = getattr(prompter, "reason", "nobody can be asked")
+            raise LoginRequired(
+                f"a username is needed, but {why}: give `bp-helper login --username NAME`, "
+                "set BIOPRODICT_USERNAME, or `bp-helper config set username NAME`",
+                names_next_step=True,
+            )
         if not username:
-            username = prompter.ask("Bio-Prodict username: ", secret=False).strip()
+            question = f"Bio-Prodict username ({credentials.where_to(self.settings)}): "
+            username = prompter.ask(question, secret=False).strip()
             if not username:
-                raise LoginRequired("no username given")
+                raise LoginRequired("no username given: run `bp-helper login` again")
         remembered = bool(
             previous and previous.password_in_keyring and previous.account == username
         )
@@ -103,7 +115,7 @@ class PasswordLogin:
                         f"{exc.reason}: the password remembered in the OS keyring was refused, "
                         "so it is forgotten; run `bp-helper login` to give the current one"
                     ) from None
-                if exc.maybe_twofactor or retries <= 0:
+                if exc.maybe_twofactor or exc.retry_no or retries <= 0:
                     raise
                 retries -= 1
                 secret = self._ask_again(username, exc.reason)
@@ -126,6 +138,14 @@ class PasswordLogin:
         try:
             return self.client.password_grant(username, password, code)
         except CredentialsRejected as exc:
+            if any(word in exc.message.lower() for word in ACCOUNT_STATE_WORDS):
+                refused = CredentialsRejected(
+                    f"{exc.message}: the account of {username!r} cannot log in now; ask "
+                    "Bio-Prodict support (or your 3DM administrator) to unlock it",
+                    reason=exc.message,
+                )
+                refused.retry_no = True  # a new password would not help
+                raise refused from None
             if not exc.maybe_twofactor:
                 raise CredentialsRejected(
                     f"{exc.message}: check the username and password of {username!r}, "
@@ -133,11 +153,15 @@ class PasswordLogin:
                     reason=exc.message,
                 ) from None
             if code is not None or not self.prompter.interactive:
+                advice = (
+                    "the two-factor code was refused: run `bp-helper login` again with the "
+                    "current code (`--twofactor CODE`; codes change every 30 seconds)"
+                    if code is not None
+                    else "this account needs a two-factor code: give it with "
+                    "`bp-helper login --twofactor CODE` or BIOPRODICT_TWOFACTOR"
+                )
                 refused = CredentialsRejected(
-                    f"{exc.message}: give the current two-factor code with "
-                    "`bp-helper login --twofactor CODE` or BIOPRODICT_TWOFACTOR",
-                    maybe_twofactor=True,
-                    reason=exc.message,
+                    f"{exc.message}: {advice}", maybe_twofactor=True, reason=exc.message
                 )
                 refused.code_missing = code is None
                 raise refused from None
@@ -149,7 +173,8 @@ class PasswordLogin:
     def _ask_again(self, username: str, refusal: str) -> credentials.Secret:
         """The password once more, from the person whose typed one was just refused."""
         log.debug(f"the password of {username!r} was refused; asking again")
-        question = f"{refusal}; Bio-Prodict password for {username} again: "
+        where = credentials.where_to(self.settings)
+        question = f"{refusal}; Bio-Prodict password for {username} ({where}) again: "
         value = self.prompter.ask(question, secret=True)
         log.add_secret(value)
         if not value:

@@ -234,6 +234,8 @@ class TokenService:
             matching = previous if previous is not None and self.matches(previous) else None
             return self._password_login().run(previous=matching)
         except LoginRequired as exc:
+            if exc.names_next_step:  # e.g. a missing username: the password hint would mislead
+                raise LoginRequired(f"login needed: {exc.message}") from None
             raise LoginRequired(f"login needed: {exc.message}; {self.login_hint()}") from None
 
     def login_hint(self) -> str:

@@ -35,11 +35,12 @@ TTY = "/dev/tty"
 class TerminalPrompter:
     """Prompts on the controlling terminal; secrets are read without echo.
 
-    A refused password is not asked again: the command ends, and running it again is cheap.
+    A refused password is asked again, twice at most (three tries in all), as ssh and gh do:
+    a typo should not cost the whole command.
     """
 
     interactive = True
-    password_retries = 0
+    password_retries = 2
 
     def ask(self, question: str, *, secret: bool) -> str:
         try:
@@ -55,9 +56,14 @@ class TerminalPrompter:
                 if not answer:
                     raise EOFError
         except (OSError, EOFError):
-            raise LoginRequired(f"cannot read the answer to {question.strip()!r}") from None
+            raise LoginRequired(
+                f"no answer to {question.strip()!r}: run `bp-helper login` again when ready"
+            ) from None
         except KeyboardInterrupt:
-            raise LoginRequired("login cancelled") from None
+            raise LoginRequired(
+                "login cancelled at the prompt: nothing was sent or changed; run "
+                "`bp-helper login` again when ready"
+            ) from None
         return answer.rstrip("\r\n")
 
 

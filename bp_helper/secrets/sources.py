@@ -203,6 +203,7 @@ def client_secret_sources(settings: Settings) -> list[SecretSource]:
 def client_secret(settings: Settings) -> Secret:
     secret = first_secret("client secret", client_secret_sources(settings))
     if secret is None:
+        settings.require_client()
         raise ConfigError(
             "no client secret: set BIOPRODICT_CLIENT_SECRET, or client_secret or "
             f"client_secret_command in [profiles.{settings.profile}] of {settings.config_path} "
@@ -227,10 +228,19 @@ def password_sources(
     if remembered is not None:
         sources.append(KeyringSource(*remembered))
     if prompter is not None:
-        sources.append(
-            PromptSource(prompter, f"Bio-Prodict password for {username}: ", secret=True)
-        )
+        sources.append(PromptSource(prompter, password_question(settings, username), secret=True))
     return sources
+
+
+def where_to(settings: Settings) -> str:
+    """The profile and host a login goes to, as prompts name them."""
+    from bp_helper.config.hosts import netloc_of
+
+    return f"profile {settings.profile!r}, {netloc_of(settings.value('token_url'))}"
+
+
+def password_question(settings: Settings, username: str) -> str:
+    return f"Bio-Prodict password for {username} ({where_to(settings)}): "
 
 
 def password(sources: Sequence[SecretSource]) -> Secret:
@@ -246,7 +256,8 @@ def twofactor_sources(settings: Settings, prompter: Prompter | None) -> list[Sec
         CommandSource(settings, "twofactor_command", allow_empty=False),
     ]
     if prompter is not None:
-        sources.append(PromptSource(prompter, "Two-factor code: ", secret=False))
+        question = f"Two-factor code ({where_to(settings)}): "
+        sources.append(PromptSource(prompter, question, secret=False))
     return sources
 
 

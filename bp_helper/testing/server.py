@@ -76,6 +76,7 @@ class Sandbox:
         self._ca_pem = b""
         self._netloc = ""
         self._used = False
+        self.ca_file: Path | None = None  # a stable copy of the CA (`sandbox --ca-file`), kept
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -103,6 +104,9 @@ class Sandbox:
         self._ca_pem = ca.cert_pem.bytes()
         self._tmpdir = Path(tempfile.mkdtemp(prefix="bp-sandbox-"))
         self.ca_path.write_bytes(self._ca_pem)
+        if self.ca_file is not None:
+            self.ca_file.parent.mkdir(parents=True, exist_ok=True)
+            self.ca_file.write_bytes(self._ca_pem)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
@@ -258,7 +262,7 @@ class Sandbox:
         clients, users = self.clients, self.users
         if client not in clients:
             raise ValueError(f"unknown client {client!r}; known: {', '.join(clients)}")
-        ca = str(self.ca_path)
+        ca = str(self.ca_file or self.ca_path)
         env = {
             "BIOPRODICT_TOKEN_URL": self.token_url,
             "BIOPRODICT_CLIENT_ID": client,

@@ -15,16 +15,22 @@ if TYPE_CHECKING:
 def usage(sandbox: Sandbox) -> str:
     """The text ``Sandbox.serve_forever_cli`` prints."""
     q = shlex.quote
-    ca = q(str(sandbox.ca_path))
+    ca = q(str(sandbox.ca_file or sandbox.ca_path))
     alice = DEMO_USERS["alice"]
     lines = [
         "bp-helper sandbox: a local stand-in of the Bio-Prodict token server",
         "",
         f"  token URL  {sandbox.token_url}",
         f"  API        {sandbox.api_url}...  (any path below it; needs a Bearer token)",
-        f"  CA         {sandbox.ca_path}  (deleted when the sandbox stops)",
+        (
+            f"  CA         {sandbox.ca_file}  (kept; rewritten on every start)"
+            if sandbox.ca_file
+            else f"  CA         {sandbox.ca_path}  (deleted when the sandbox stops; "
+            "--ca-file FILE keeps one)"
+        ),
         "",
-        "Point bp-helper, curl, git and requests at it (in another shell):",
+        "Point bp-helper, curl, git and requests at it, in a separate shell: these variables",
+        "make pip and every other tool in that shell trust only the sandbox's CA:",
         "",
         *(f"  export {name}={q(value)}" for name, value in sandbox.env().items()),
         "",
@@ -51,7 +57,7 @@ def usage(sandbox: Sandbox) -> str:
         f"  machine token URL  {sandbox.machine_token_url}",
         f"  prediction API     {sandbox.prediction_url}...  (needs a machine token)",
         "",
-        "  A machine profile, in another shell:",
+        "  A machine profile, in a separate shell:",
         "",
         *(
             f"  export {name}={q(value)}"

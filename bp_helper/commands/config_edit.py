@@ -1,0 +1,197 @@
+"""``bp-helper config set|get|unset|list|path``: the config file without an editor.
+
+Keys and values are checked by the settings table's own conversions
+(:data:`bp_helper.config.table.BY_NAME`), so a new setting row is settable at once. Secret
+keys never come from the command line: a ``ps`` listing would show them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from bp_helper.config import toml_edit
+from bp_helper.config.settings import Settings
+from bp_helper.config.table import SETTINGS, Setting
+from bp_helper.errors import ConfigError, UsageError
+
+ACTIONS = ("set", "get", "unset", "list", "path")
+KEYS: dict[str, Setting] = {s.key: s for s in SETTINGS if s.key}
+
+
+def options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=ACTIONS, metavar="set|get|unset|list|path")
+    p.add_argument("key", nargs="?", metavar="KEY", help=f"one of: {', '.join(KEYS)}")
+    p.add_argument(
+        "value",
+        nargs="?",
+        metavar="VALUE",
+        help="the new value (secret keys: from standard input or a hidden prompt, never here)",
+    )
+    p.epilog = (
+        "Edits [profiles.NAME] (--profile, default: default) of the config file, keeping "
+        "comments and other tables. Lists (hosts) are comma-separated."
+    )
+
+
+def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
+    path = settings.config_path
+    if args.action == "path":
+        print(path)
+        return 0
+    if args.action == "list":
+        _no_extra(args, "key", "value")
+        return _list(settings)
+    setting = _setting(args.key, args.action)
+    profile = settings.profile
+    if args.action == "get":
+        _no_extra(args, "value")
+        return _get(settings, setting)
+    if args.action == "unset":
+        _no_extra(args, "value")
+        changed = _write(path, profile, setting, None)
+        print(
+            f"Removed {setting.key} from [profiles.{profile}] of {path}."
+            if changed
+            else f"{setting.key} was not set in [profiles.{profile}] of {path}."
+        )
+        return 0
+    if setting.secret:
+        if args.value is not None:
+            raise UsageError(
+                f"{setting.key} is a secret and is not taken from the command line (other users "
+                f"could see it in `ps`): run `bp-helper config set {setting.key}` and type it, "
+                "or give it on standard input"
+            )
+        raw: str = _read_secret(setting, profile)
+    elif args.value is None:
+        raise UsageError(f"give a value: `bp-helper config set {setting.key} VALUE`")
+    else:
+        raw = args.value
+    _write(path, profile, setting, _stored(setting, raw))
+    shown = "(set)" if setting.secret else toml_edit.dump_value(_stored(setting, raw))
+    print(f"Set {setting.key} = {shown} in [profiles.{profile}] of {path}.")
+    return 0
+
+
+def _no_extra(args: argparse.Namespace, *names: str) -> None:
+    for name in names:
+        if getattr(args, name) is not None:
+            raise UsageError(f"`bp-helper config {args.action}` takes no {name.upper()}")
+
+
+def _setting(key: str | None, action: str) -> Setting:
+    if not key:
+        raise UsageError(f"`bp-helper config {action}` needs a KEY: one of {', '.join(KEYS)}")
+    if key in KEYS:
+        return KEYS[key]
+    import difflib
+
+    close = difflib.get_close_matches(key, KEYS, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise ConfigError(f"unknown config key {key!r}: {hint}keys: {', '.join(KEYS)}")
+
+
+def _stored(setting: Setting, raw: str) -> Any:
+    """What goes into the file: checked by the setting's own conversion, then typed."""
+    value = setting.convert(raw, f"{setting.key} (from the command line)")
+    if isinstance(value, bool | int | float | list):
+        return value
+    return raw
+
+
+def _read_secret(setting: Setting, profile: str) -> str:
+    from bp_helper.log import add_secret
+    from bp_helper.secrets.sources import strip_line
+
+    if sys.stdin is not None and not sys.stdin.isatty():
+        value = strip_line(sys.stdin.read())
+    else:
+        from bp_helper.secrets.prompt import choose_prompter
+
+        question = f"{setting.label} for profile {profile!r} (not shown): "
+        value = choose_prompter(False).ask(question, secret=True)
+    if value:
+        add_secret(value)
+    return value
+
+
+def _load(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+
+
+def _write(path: Path, profile: str, setting: Setting, value: Any | None) -> bool:
+    """Edit the file (created with its folder if need be); False when nothing changed."""
+    from bp_helper.files import atomic_write
+
+    assert setting.key is not None
+    text = _load(path)
+    new = toml_edit.edit(text, profile, setting.key, value, path)
+    if new == text:
+        return False
+    try:
+        mode = os.stat(path).st_mode & 0o777
+    except FileNotFoundError:
+        mode = 0o600
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if _holds_secret(toml_edit.parse(new, path)):
+        mode &= 0o700  # a client secret is for the owner's eyes only
+    atomic_write(path, new.encode("utf-8"), mode)
+    return True
+
+
+def _holds_secret(data: dict[str, Any]) -> bool:
+    secrets = {key for key, s in KEYS.items() if s.secret}
+    profiles = data.get("profiles", {})
+    return any(secrets & set(table) for table in profiles.values() if isinstance(table, dict))
+
+
+def _profiles(settings: Settings) -> dict[str, Any]:
+    text = _load(settings.config_path)
+    profiles: dict[str, Any] = toml_edit.parse(text, settings.config_path).get("profiles", {})
+    return profiles
+
+
+def _shown(setting: Setting, value: Any) -> str:
+    if setting.secret:
+        return "(set)"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _get(settings: Settings, setting: Setting) -> int:
+    assert setting.key is not None
+    table = _profiles(settings).get(settings.profile, {})
+    if setting.key not in table:
+        raise ConfigError(
+            f"{setting.key} is not set in [profiles.{settings.profile}] of "
+            f"{settings.config_path} (`bp-helper status` shows the value in use)"
+        )
+    if setting.secret:
+        raise UsageError(
+            f"{setting.key} is set, but a secret is not printed "
+            "(`bp-helper status` says where each secret comes from)"
+        )
+    print(_shown(setting, table[setting.key]))
+    return 0
+
+
+def _list(settings: Settings) -> int:
+    profiles = _profiles(settings)
+    explicit = settings.resolve("profile").source != "default"
+    for name, table in profiles.items():
+        if (explicit and name != settings.profile) or not isinstance(table, dict):
+            continue
+        for key, value in table.items():
+            shown = _shown(KEYS[key], value) if key in KEYS else str(value)
+            print(f"profiles.{name}.{key}={shown}")
+    return 0

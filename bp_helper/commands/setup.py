@@ -1,0 +1,240 @@
+"""``bp-helper setup git|docker|containers [--remove]``: wire the helpers into the tools.
+
+For each host the profile is bound to:
+
+- git: ``credential.https://<host>.helper`` in the global config, through ``git config``
+  (an empty value first, as ``gh auth setup-git`` does, so that helpers configured for every
+  host do not answer for this one with something stale);
+- docker: ``credHelpers`` in ``$DOCKER_CONFIG/config.json`` (default ``~/.docker``);
+- containers (podman, skopeo, buildah): ``credHelpers`` in ``$REGISTRY_AUTH_FILE``, else
+  ``$XDG_RUNTIME_DIR/containers/auth.json``.
+
+Running it again changes nothing; ``--remove`` takes out exactly what it added. Everything
+else in the files stays; a file that is not valid JSON is refused and left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from bp_helper.config.settings import Settings
+from bp_helper.errors import BpError, ConfigError, UsageError
+
+HELPER = "bioprodict"
+GIT_HELPER = f"git-credential-{HELPER}"
+DOCKER_HELPER = f"docker-credential-{HELPER}"
+
+
+def options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("tool", choices=("git", "docker", "containers"), metavar="git|docker|containers")
+    p.add_argument("--remove", action="store_true", help="take out what setup added")
+    p.epilog = (
+        "git: credential.https://HOST.helper in the global git config; docker: credHelpers "
+        "in ~/.docker/config.json ($DOCKER_CONFIG); containers: credHelpers in "
+        "$REGISTRY_AUTH_FILE or $XDG_RUNTIME_DIR/containers/auth.json."
+    )
+
+
+def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
+    hosts: list[str] = settings.value("hosts")
+    if args.tool == "git":
+        git_setup(hosts, settings, remove=args.remove)
+    else:
+        path = docker_config() if args.tool == "docker" else containers_auth_file()
+        json_setup(path, hosts, remove=args.remove)
+        if not args.remove:
+            _check_on_path(DOCKER_HELPER, args.tool)
+    return 0
+
+
+# -- git -------------------------------------------------------------------------------------
+
+
+def git_helper_value(profile: str) -> str:
+    """What ``credential.<url>.helper`` holds: the short name when git can find the helper on
+    ``PATH``, else its absolute path (git runs a helper given by absolute path as it is)."""
+    name = HELPER
+    found = shutil.which(GIT_HELPER)
+    ours = _bin_dir() / GIT_HELPER
+    if found is None or (ours.exists() and Path(found).resolve() != ours.resolve()):
+        if ours.exists():
+            name = str(ours)
+        else:
+            _check_on_path(GIT_HELPER, "git")
+    return name if profile == "default" else f"{name} --profile {profile}"
+
+
+def _git(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    try:
+        done = subprocess.run(
+            ["git", "config", "--global", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+    except FileNotFoundError:
+        raise BpError("git is not installed (or not on PATH)") from None
+    if check and done.returncode != 0:
+        first = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[0]
+        raise BpError(f"`git config --global {' '.join(args)}` failed: {first}")
+    return done
+
+
+def git_setup(hosts: list[str], settings: Settings, *, remove: bool) -> None:
+    value = git_helper_value(settings.profile)
+    where = _git("--list", check=False)  # is the global config valid?
+    if where.returncode != 0 and "bad config" in where.stderr:
+        first = where.stderr.strip().splitlines()[0]
+        raise ConfigError(f"git cannot read its global config: {first}; fix it first")
+    for host in hosts:
+        key = f"credential.https://{host}.helper"
+        current = _git("--get-all", key, check=False).stdout.splitlines()
+        mine = [v for v in current if is_our_git_helper(v, settings.profile)]
+        if remove:
+            if not mine:
+                print(f"git: {key} has no bioprodict helper: nothing to remove")
+                continue
+            rest = [v for v in current if v not in mine]
+            _git("--unset-all", key)
+            for kept in [] if rest == [""] else rest:
+                _git("--add", key, kept)
+            _drop_empty_git_section(f"credential.https://{host}")
+            print(f"git: removed {key} = {mine[0]}")
+        elif mine:
+            print(f"git: {key} = {mine[0]} already set")
+        else:
+            if not current:
+                _git("--add", key, "")  # no helper of every host answers for this one
+            _git("--add", key, value)
+            print(f"git: set {key} = {value} (global git config)")
+
+
+def is_our_git_helper(value: str, profile: str) -> bool:
+    """Whether ``value`` is what setup writes for ``profile`` (by name or by absolute path)."""
+    suffix = "" if profile == "default" else f" --profile {profile}"
+    if not value.endswith(suffix):
+        return False
+    base = value[: len(value) - len(suffix)] if suffix else value
+    return base == HELPER or (os.path.isabs(base) and Path(base).name == GIT_HELPER)
+
+
+def _drop_empty_git_section(section: str) -> None:
+    left = _git("--get-regexp", "^" + _regex_escape(section) + r"\.", check=False)
+    if not left.stdout.strip():
+        _git("--remove-section", section, check=False)
+
+
+def _regex_escape(text: str) -> str:
+    return "".join("\\" + c if c in ".^$*+?()[]{}|\\/" else c for c in text)
+
+
+# -- docker and containers (credHelpers in a JSON file) --------------------------------------
+
+
+def docker_config() -> Path:
+    folder = os.environ.get("DOCKER_CONFIG") or os.path.expanduser("~/.docker")
+    return Path(folder) / "config.json"
+
+
+def containers_auth_file() -> Path:
+    if os.environ.get("REGISTRY_AUTH_FILE"):
+        return Path(os.environ["REGISTRY_AUTH_FILE"])
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if not runtime:
+        raise ConfigError(
+            "neither REGISTRY_AUTH_FILE nor XDG_RUNTIME_DIR is set: set REGISTRY_AUTH_FILE to "
+            "the auth.json your container tools use"
+        )
+    return Path(runtime) / "containers" / "auth.json"
+
+
+def _read_json(path: Path) -> tuple[dict[str, Any], str | None, int | None]:
+    """The file's object, its raw text (None: no file) and its mode."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+        mode = path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        return {}, None, None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    try:
+        data = json.loads(raw) if raw.strip() else {}
+    except ValueError as exc:
+        raise ConfigError(f"{path} is not valid JSON ({exc}): fix it first; not changed") from None
+    if not isinstance(data, dict) or not isinstance(data.get("credHelpers", {}), dict):
+        raise ConfigError(f"{path}: expected a JSON object with a credHelpers object; not changed")
+    return data, raw, mode
+
+
+def _dump_like(data: dict[str, Any], raw: str | None) -> str:
+    """``data`` as JSON, indented like ``raw`` (docker writes tabs), with its final newline."""
+    indent: str | int | None = "\t"
+    if raw is not None:
+        lines = [line for line in raw.splitlines()[1:] if line.strip()]
+        if not lines:
+            indent = None
+        elif not lines[0].startswith("\t"):
+            indent = len(lines[0]) - len(lines[0].lstrip(" "))
+    text = json.dumps(data, indent=indent)
+    ends = raw is None or raw.endswith("\n")
+    return text + ("\n" if ends else "")
+
+
+def json_setup(path: Path, hosts: list[str], *, remove: bool) -> None:
+    from bp_helper.files import atomic_write
+
+    data, raw, mode = _read_json(path)
+    helpers: dict[str, Any] = dict(data.get("credHelpers", {}))
+    changes = []
+    for host in hosts:
+        now = helpers.get(host)
+        if remove:
+            if now == HELPER:
+                del helpers[host]
+                changes.append(f"removed credHelpers[{host!r}]")
+        elif now is None:
+            helpers[host] = HELPER
+            changes.append(f"set credHelpers[{host!r}] = {HELPER!r}")
+        elif now != HELPER:
+            raise UsageError(
+                f"{path}: credHelpers[{host!r}] is {now!r}: remove that entry first to use "
+                f"{HELPER!r} for this host; not changed"
+            )
+    if not changes:
+        print(f"{path}: nothing to change")
+        return
+    if helpers:
+        data["credHelpers"] = helpers
+    else:
+        data.pop("credHelpers", None)
+    if remove and not data and raw is not None:
+        path.unlink()  # only our entries were left: the file goes, as before setup
+        print(f"{path}: {'; '.join(changes)}; the file was left empty, so it was removed")
+        return
+    if raw is None:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    atomic_write(path, _dump_like(data, raw).encode("utf-8"), 0o600 if mode is None else mode)
+    print(f"{path}: {'; '.join(changes)}")
+
+
+def _bin_dir() -> Path:
+    """Where this installation's executables are: next to its Python (a venv's bin)."""
+    return Path(sys.executable).parent
+
+
+def _check_on_path(program: str, tool: str) -> None:
+    if shutil.which(program) is None:
+        from bp_helper import log
+
+        log.warn(
+            f"{program} is not on PATH, so {tool} will not find it: add {_bin_dir()} to PATH "
+            "(pipx and uv tool install put it in ~/.local/bin)"
+        )

@@ -1,0 +1,200 @@
+"""`bp-helper config set|get|unset|list|path`: the config file without an editor."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import select
+import subprocess
+import termios
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from bp_helper.config.table import SETTINGS
+
+from .support import Home, executable, one_line_error, read_until
+
+HAND_WRITTEN = """# my bp-helper config
+[other]
+x = 1  # not ours
+
+[profiles.default]
+client_id = "old"   # from the welcome mail
+timeout = 20
+
+# the staging server
+[profiles.staging]
+token_url = "https://staging.example.org/oauth/token"
+"""
+
+
+@pytest.fixture
+def bare(tmp_path: Path) -> Home:
+    """A home with no bp-helper environment at all (as a new user has)."""
+    return Home.make(tmp_path / "bare")
+
+
+def config_file(home: Home) -> str:
+    return str(home.root / "config" / "bp-helper" / "config.toml")
+
+
+def read(path: str) -> str:
+    return Path(path).read_text()
+
+
+def test_set_creates_folder_and_file_and_status_uses_it(bare: Home) -> None:
+    done = bare.bp("config", "set", "client_id", "my-client")
+    assert done.returncode == 0, done.stderr
+    assert (
+        done.stdout
+        == f'Set client_id = "my-client" in [profiles.default] of {config_file(bare)}.\n'
+    )
+    assert bare.bp("config", "path").stdout == config_file(bare) + "\n"
+    text = read(config_file(bare))
+    assert text == '[profiles.default]\nclient_id = "my-client"\n'
+    assert os.stat(os.path.dirname(config_file(bare))).st_mode & 0o777 == 0o700
+    assert bare.bp("config", "get", "client_id").stdout == "my-client\n"
+    status = bare.bp("status")
+    assert "my-client" in status.stdout
+
+
+def test_edits_keep_comments_order_and_other_tables(bare: Home) -> None:
+    path = bare.write_config(HAND_WRITTEN)
+    assert bare.bp("config", "set", "client_id", "new").returncode == 0
+    assert bare.bp("config", "set", "hosts", "a.example.org, b.example.org:8443").returncode == 0
+    assert bare.bp("--profile", "staging", "config", "set", "timeout", "7.5").returncode == 0
+    assert bare.bp("config", "unset", "timeout").returncode == 0
+    assert path.read_text() == HAND_WRITTEN.replace('"old"', '"new"').replace(
+        "timeout = 20\n", 'hosts = ["a.example.org", "b.example.org:8443"]\n'
+    ).replace('oauth/token"\n', 'oauth/token"\ntimeout = 7.5\n')
+    listed = bare.bp("config", "list").stdout.splitlines()
+    assert listed == [
+        "profiles.default.client_id=new",
+        "profiles.default.hosts=a.example.org,b.example.org:8443",
+        "profiles.staging.token_url=https://staging.example.org/oauth/token",
+        "profiles.staging.timeout=7.5",
+    ]
+    only = bare.bp("--profile", "staging", "config", "list").stdout.splitlines()
+    assert only == listed[2:]
+    unset_again = bare.bp("config", "unset", "timeout")
+    assert unset_again.returncode == 0 and "was not set" in unset_again.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("timeout", "soon"), "timeout (from the command line) must be a number of seconds"),
+        (("timeout", "0"), "between 0 and 86400"),
+        (("token_url", "http://example.org/token"), "must be an https:// URL"),
+        (("refresh_token_storage", "cloud"), 'must be "file" or "keyring"'),
+        (("tiemout", "3"), "unknown config key 'tiemout': did you mean 'timeout'?"),
+        (("--profile", "bad name", "client_id", "x"), "invalid profile name"),
+        (("client_id",), "give a value"),
+    ],
+)
+def test_values_are_checked_like_the_resolver_checks_them(
+    bare: Home, args: tuple[str, ...], says: str
+) -> None:
+    path = bare.write_config(HAND_WRITTEN)
+    if args[0] == "--profile":
+        done = bare.bp(args[0], args[1], "config", "set", *args[2:])
+    else:
+        done = bare.bp("config", "set", *args)
+    assert done.returncode == 2
+    assert says in one_line_error(done)
+    assert path.read_text() == HAND_WRITTEN
+
+
+def test_every_config_key_of_the_table_is_settable() -> None:
+    from bp_helper.commands.config_edit import KEYS
+
+    assert set(KEYS) == {s.key for s in SETTINGS if s.key}
+
+
+def test_a_secret_on_the_command_line_is_refused_without_echo(bare: Home) -> None:
+    done = bare.bp("config", "set", "client_secret", "hunter2-canary")
+    assert done.returncode == 2
+    line = one_line_error(done)
+    assert "hunter2-canary" not in done.stdout + done.stderr
+    assert "standard input" in line
+    assert not os.path.exists(config_file(bare))
+
+
+def test_a_secret_from_stdin_makes_the_file_private(bare: Home) -> None:
+    path = bare.write_config('[profiles.default]\nclient_id = "c"\n')
+    path.chmod(0o644)
+    done = bare.bp("config", "set", "client_secret", input="s3cret-canary\n")
+    assert done.returncode == 0, done.stderr
+    assert "s3cret-canary" not in done.stdout + done.stderr
+    assert "client_secret = (set)" in done.stdout
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert (
+        tomllib.loads(path.read_text())["profiles"]["default"]["client_secret"] == "s3cret-canary"
+    )
+    got = bare.bp("config", "get", "client_secret")
+    assert got.returncode == 2 and "s3cret-canary" not in got.stdout + got.stderr
+    empty = bare.bp("config", "set", "client_secret", input="")  # "" is a valid client secret
+    assert empty.returncode == 0, empty.stderr
+    assert tomllib.loads(path.read_text())["profiles"]["default"]["client_secret"] == ""
+
+
+def test_a_secret_at_a_terminal_is_asked_without_echo(bare: Home) -> None:
+    """With the terminal as stdin, the secret is asked on it, naming the profile."""
+    master, slave = os.openpty()
+
+    def controlling_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen(
+        [executable("bp-helper"), "config", "set", "client_secret"],
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=bare.env,
+        preexec_fn=controlling_terminal,
+    )
+    os.close(slave)
+    try:
+        shown = read_until(master, b"(not shown): ")
+        assert b"client secret for profile 'default'" in shown
+        os.write(master, b"typed-canary\n")
+        out, err = proc.communicate(timeout=60)
+        echoed = b""
+        while select.select([master], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(master, 1024)
+            except OSError:
+                break
+            if not chunk:
+                break
+            echoed += chunk
+    finally:
+        os.close(master)
+    assert proc.returncode == 0, err
+    assert b"typed-canary" not in echoed + out + err
+    assert tomllib.loads(read(config_file(bare)))["profiles"]["default"] == {
+        "client_secret": "typed-canary"
+    }
+
+
+def test_mistakes_in_a_hand_written_file_are_named(bare: Home) -> None:
+    bare.write_config('[profile.default]\nclient_id = "x"\n')
+    done = bare.bp("status")
+    assert done.returncode == 2
+    assert "[profile.default] should be [profiles.default]" in one_line_error(done)
+    bare.write_config('client_id = "x"\n[profiles.default]\n')
+    done = bare.bp("token")
+    assert done.returncode == 2
+    assert "client_id is outside any table" in one_line_error(done)
+
+
+def test_an_edit_this_editor_cannot_make_safely_is_refused(bare: Home) -> None:
+    text = '[profiles]\ndefault.client_id = "x"\n'
+    path = bare.write_config(text)
+    done = bare.bp("config", "set", "client_id", "y")
+    assert done.returncode == 2
+    assert "edit the file by hand" in one_line_error(done)
+    assert path.read_text() == text

@@ -1,0 +1,191 @@
+"""`bp-helper setup git|docker|containers [--remove]`: idempotent, exact, and reversible."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from bp_helper.testing import Sandbox
+
+from .protocol_support import path_with_helpers
+from .support import BIN, Home, login, one_line_error
+
+GITCONFIG = (
+    '[user]\n\tname = Some One\n[credential]\n\thelper = cache\n[alias]\n\tst = "status -s"\n'
+)
+DOCKER_JSON = (
+    '{\n\t"auths": {\n\t\t"ghcr.io": {}\n\t},\n\t"credHelpers": {\n\t\t"gcr.io": "gcloud"\n\t}\n}'
+)
+
+
+@pytest.fixture
+def tooled(home: Home) -> Home:
+    home.env.update(PATH=path_with_helpers(), GIT_CONFIG_NOSYSTEM="1")
+    return home
+
+
+def git_fill(home: Home, netloc: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", "credential", "fill"],
+        input=f"protocol=https\nhost={netloc}\n\n",
+        capture_output=True,
+        text=True,
+        env={**home.env, "GIT_TERMINAL_PROMPT": "0"},
+        timeout=60,
+        check=False,
+    )
+
+
+def test_setup_git_twice_is_identical_and_remove_restores(sandbox: Sandbox, tooled: Home) -> None:
+    gitconfig = tooled.root / ".gitconfig"
+    gitconfig.write_text(GITCONFIG)
+    first = tooled.bp("setup", "git")
+    assert first.returncode == 0, first.stderr
+    key = f"credential.https://{sandbox.netloc}.helper"
+    assert f"git: set {key} = bioprodict" in first.stdout
+    after = gitconfig.read_bytes()
+    assert f'[credential "https://{sandbox.netloc}"]\n\thelper = \n\thelper = bioprodict\n' in (
+        after.decode()
+    )
+    assert after.startswith(GITCONFIG.encode())  # everything else stays
+    again = tooled.bp("setup", "git")
+    assert again.returncode == 0 and "already set" in again.stdout
+    assert gitconfig.read_bytes() == after
+    # git itself now asks our helper (and not the `cache` helper of every host) for the host
+    token = login(tooled)
+    filled = git_fill(tooled, sandbox.netloc)
+    assert filled.returncode == 0, filled.stderr
+    assert "password=" in filled.stdout and "username=alice" in filled.stdout
+    removed = tooled.bp("setup", "git", "--remove")
+    assert removed.returncode == 0, removed.stderr
+    assert f"git: removed {key}" in removed.stdout
+    assert gitconfig.read_text() == GITCONFIG
+    assert token.returncode == 0
+
+
+def test_setup_git_for_a_profile_and_without_the_helper_on_path(
+    sandbox: Sandbox, home: Home
+) -> None:
+    home.env.update(GIT_CONFIG_NOSYSTEM="1", PATH="/usr/bin:/bin")  # helpers not on PATH
+    home.write_config('[profiles.staging]\nclient_id = "bp-demo"\n')
+    done = home.bp("--profile", "staging", "setup", "git")
+    assert done.returncode == 0, done.stderr
+    helper = f"{BIN / 'git-credential-bioprodict'} --profile staging"
+    assert f"helper = {helper}\n" in (home.root / ".gitconfig").read_text()
+    home.env["PATH"] = path_with_helpers()  # the helper is on PATH now: still recognised
+    again = home.bp("--profile", "staging", "setup", "git")
+    assert again.returncode == 0 and "already set" in again.stdout
+    removed = home.bp("--profile", "staging", "setup", "git", "--remove")
+    assert removed.returncode == 0, removed.stderr
+    assert (home.root / ".gitconfig").read_text() == ""
+
+
+def test_setup_docker_twice_is_identical_and_remove_restores(
+    sandbox: Sandbox, tooled: Home
+) -> None:
+    folder = tooled.root / "dockercfg"
+    folder.mkdir()
+    config = folder / "config.json"
+    config.write_text(DOCKER_JSON)
+    config.chmod(0o640)
+    tooled.env["DOCKER_CONFIG"] = str(folder)
+    done = tooled.bp("setup", "docker")
+    assert done.returncode == 0, done.stderr
+    assert f"set credHelpers['{sandbox.netloc}'] = 'bioprodict'" in done.stdout
+    data = json.loads(config.read_text())
+    assert data["credHelpers"] == {"gcr.io": "gcloud", sandbox.netloc: "bioprodict"}
+    assert data["auths"] == {"ghcr.io": {}}
+    assert config.stat().st_mode & 0o777 == 0o640  # the file's mode is kept
+    after = config.read_bytes()
+    assert tooled.bp("setup", "docker").returncode == 0
+    assert config.read_bytes() == after
+    assert tooled.bp("setup", "docker", "--remove").returncode == 0
+    assert config.read_text() == DOCKER_JSON
+
+
+def test_setup_docker_creates_the_file_and_remove_takes_it_away(
+    sandbox: Sandbox, tooled: Home
+) -> None:
+    config = tooled.root / ".docker" / "config.json"
+    assert tooled.bp("setup", "docker").returncode == 0
+    assert json.loads(config.read_text()) == {"credHelpers": {sandbox.netloc: "bioprodict"}}
+    assert config.stat().st_mode & 0o777 == 0o600
+    assert tooled.bp("setup", "docker", "--remove").returncode == 0
+    assert not config.exists()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"credHelpers": {"a": "b"}', "[]", '{"credHelpers": []}', "\xff"],
+    ids=["truncated", "not-an-object", "credhelpers-not-an-object", "not-utf8"],
+)
+def test_a_malformed_file_is_refused_and_left_alone(tooled: Home, text: str) -> None:
+    config = tooled.root / ".docker" / "config.json"
+    config.parent.mkdir()
+    config.write_bytes(text.encode("latin-1"))
+    done = tooled.bp("setup", "docker")
+    assert done.returncode == 2
+    assert str(config) in one_line_error(done)
+    assert config.read_bytes() == text.encode("latin-1")
+
+
+def test_another_helper_for_the_host_is_not_overwritten(sandbox: Sandbox, tooled: Home) -> None:
+    config = tooled.root / ".docker" / "config.json"
+    config.parent.mkdir()
+    text = json.dumps({"credHelpers": {sandbox.netloc: "desktop"}})
+    config.write_text(text)
+    done = tooled.bp("setup", "docker")
+    assert done.returncode == 2
+    assert "'desktop'" in one_line_error(done)
+    assert config.read_text() == text
+
+
+def test_setup_containers_uses_registry_auth_file_then_xdg_runtime_dir(
+    sandbox: Sandbox, tooled: Home
+) -> None:
+    auth = tooled.root / "auth.json"
+    done = tooled.bp("setup", "containers", env={"REGISTRY_AUTH_FILE": str(auth)})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(auth.read_text()) == {"credHelpers": {sandbox.netloc: "bioprodict"}}
+    runtime = tooled.root / "run"
+    done = tooled.bp("setup", "containers", env={"XDG_RUNTIME_DIR": str(runtime)})
+    assert done.returncode == 0, done.stderr
+    assert (runtime / "containers" / "auth.json").exists()
+    nowhere = tooled.bp("setup", "containers")
+    assert nowhere.returncode == 2
+    assert "REGISTRY_AUTH_FILE" in one_line_error(nowhere)
+
+
+@pytest.mark.skipif(shutil.which("skopeo") is None, reason="skopeo is not installed")
+def test_skopeo_reads_the_token_through_the_configured_helper(
+    sandbox: Sandbox, tooled: Home
+) -> None:
+    auth = tooled.root / "auth.json"
+    login(tooled)
+    done = tooled.bp("setup", "containers", env={"REGISTRY_AUTH_FILE": str(auth)})
+    assert done.returncode == 0, done.stderr
+    got = subprocess.run(
+        ["skopeo", "login", "--get-login", "--authfile", str(auth), sandbox.netloc],
+        capture_output=True,
+        text=True,
+        env={**tooled.env, "REGISTRY_AUTH_FILE": str(auth)},
+        timeout=60,
+        check=False,
+    )
+    assert got.returncode == 0, got.stderr
+    assert got.stdout.strip() == "alice"
+
+
+def test_setup_is_not_on_the_cached_path(tooled: Home) -> None:
+    """`bp-helper token` builds only its own parser: setup's module is never imported."""
+    env = {"PYTHONVERBOSE": "1", "BIOPRODICT_TOKEN": "abc"}
+    done = tooled.bp("token", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "bp_helper.commands.account" in done.stderr  # the verbose import log is there
+    for module in ("setup", "config_edit", "completion", "overview", "toml_edit"):
+        assert f"bp_helper.commands.{module}" not in done.stderr
+        assert f"bp_helper.config.{module}" not in done.stderr
+    assert done.stdout.strip() == "abc"
