@@ -34,13 +34,14 @@ def add_secret(value: str | None) -> None:
     """
     if value and len(value) >= 3:
         _secrets.add(value)
-        if not _UNRESERVED.fullmatch(value):  # tokens never need this: no import for them
+        # Tokens never need this (no import for them); a value that is not UTF-8 text is
+        # never sent (see bp_helper.engine.client.encodable).
+        if not _UNRESERVED.fullmatch(value) and value.encode(errors="replace") == value.encode(
+            errors="ignore"
+        ):
             from urllib.parse import quote, quote_plus
 
-            try:
-                _secrets.update((quote(value, safe=""), quote_plus(value), quote(value)))
-            except UnicodeEncodeError:  # not text: it cannot be sent either (see client.py)
-                pass
+            _secrets.update((quote(value, safe=""), quote_plus(value), quote(value)))
 
 
 def redact(text: str) -> str:
