@@ -77,7 +77,7 @@ def http_date(value: str | None) -> float | None:
 def json_object(response: requests.Response) -> dict[str, Any] | None:
     try:
         body = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     return body if isinstance(body, dict) else None
 

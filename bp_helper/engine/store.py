@@ -89,7 +89,7 @@ class StoredToken(Record):
         """Parse a store file; ``ValueError`` says what is wrong with it."""
         try:
             data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # absurdly deep nesting
             raise ValueError("it is not valid JSON") from None
         if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
             raise ValueError("it is not a bp-helper token file of this version")
