@@ -297,3 +297,14 @@ def test_bearer_in_any_case_is_accepted(tmp_path: Path) -> None:
     ) as s:
         done = login(hostile_home(tmp_path, s))
     assert done.returncode == 0, done.stderr
+
+
+def test_login_fails_when_its_token_cannot_be_handed_out(tmp_path: Path) -> None:
+    answer = token_answer(access_token="two words")
+    with HostileServer(lambda r, c: send_json(c, 200, answer), tmp_path) as server:
+        home = hostile_home(tmp_path, server)
+        done = login(home)
+    assert done.returncode == 1
+    assert "cannot hand out" in one_line_error(done)
+    assert "Logged in" not in done.stdout
+    assert not home.store_file().exists()

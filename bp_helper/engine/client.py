@@ -281,6 +281,13 @@ class TokenClient:
                     "try again later"
                 )
             log.add_secret(body["access_token"])
+            token = body["access_token"]
+            if not (token.isascii() and token.isprintable() and " " not in token):
+                # what bp_helper.engine.service.sendable hands out; refused before it is stored
+                raise TokenRequestError(
+                    f"the token server {self.host} sent an access token with spaces or "
+                    "control characters, which bp-helper cannot hand out; check token_url"
+                )
             if isinstance(body.get("refresh_token"), str):
                 log.add_secret(body["refresh_token"])
             kind = body.get("token_type", "bearer")

@@ -44,8 +44,6 @@ class TerminalPrompter:
                     raise EOFError
         except (OSError, EOFError):
             raise LoginRequired(f"cannot read the answer to {question.strip()!r}") from None
-        except KeyboardInterrupt:
-            raise LoginRequired("login cancelled") from None
         return answer.rstrip("\r\n")
 
 
