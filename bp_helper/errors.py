@@ -95,26 +95,43 @@ def exit_status(body: Callable[[], int]) -> int:
     """Run a program's ``body``: every error becomes one line on stderr and an exit status.
 
     The one exit point of every executable; tracebacks only with ``--debug`` (redacted).
+    It also prepares the process (no core dumps, closed standard streams; see
+    :mod:`bp_helper.process`) and turns a failed write to stdout into one line.
     """
-    from bp_helper import log
+    from bp_helper import log, process
 
+    process.prepare()
     try:
-        return body()
+        status = body()
+        process.flush_stdout()
+        return status
     except BpError as exc:
         log.error(exc.message)
         return exc.exit_code
     except KeyboardInterrupt:
         log.error("interrupted")
         return 130
-    except BrokenPipeError:
+    except OSError as exc:
+        failure = process.output_failure(exc)
+        if failure is None:
+            return _internal_error(exc)
+        process.silence_stdout()
+        log.error(failure)
         return EXIT_FAILURE
-    except Exception as exc:  # a bug: say so in one line, details only with --debug
-        if log.debug_enabled():
-            import traceback
+    except Exception as exc:
+        return _internal_error(exc)
 
-            log.debug(traceback.format_exc())
-        log.error(f"internal error ({type(exc).__name__}); run with --debug for details")
-        return EXIT_FAILURE
+
+def _internal_error(exc: Exception) -> int:
+    """A bug: say so in one line, details only with --debug."""
+    from bp_helper import log
+
+    if log.debug_enabled():
+        import traceback
+
+        log.debug(traceback.format_exc())
+    log.error(f"internal error ({type(exc).__name__}); run with --debug for details")
+    return EXIT_FAILURE
 
 
 class LoginRefusedRecently(BpError):

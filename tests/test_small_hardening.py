@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
+import subprocess
+import time
+from pathlib import Path
 
 import pytest
 
 from bp_helper.testing import Sandbox
 
-from .support import Home, login, read_until, spawn_with_terminal
+from .support import Home, executable, login, one_line_error, read_until, spawn_with_terminal
 
 
 @pytest.mark.parametrize("host", ["127.evil.example", "127.0.0.1.evil.example", "127.1"])
@@ -46,3 +50,95 @@ def test_ctrl_c_at_a_prompt_exits_130(sandbox: Sandbox, home: Home) -> None:
     assert proc.returncode == 130
     assert proc.stderr is not None
     assert proc.stderr.read().decode().strip() == "bp-helper: interrupted"
+
+
+# -- 13: output failures are one line -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("redirect", "said"),
+    [(">&-", "standard output is closed"), ("> /dev/full", "No space left on device")],
+)
+def test_output_that_cannot_be_written_is_one_line(
+    sandbox: Sandbox, home: Home, redirect: str, said: str
+) -> None:
+    login(home)
+    done = subprocess.run(
+        ["sh", "-c", f'exec "$0" token {redirect}', executable("bp-helper")],
+        capture_output=True,
+        text=True,
+        env=home.env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert one_line_error(done) == f"bp-helper: cannot write the output: {said}"
+
+
+@pytest.mark.parametrize(
+    ("program", "args", "stdin"),
+    [
+        ("bp-helper", ["status"], b""),
+        ("bp-helper", ["token"], b""),
+        ("git-credential-bioprodict", ["get"], None),
+    ],
+)
+def test_a_reader_that_closes_the_pipe_early_is_one_line(
+    sandbox: Sandbox, home: Home, program: str, args: list[str], stdin: bytes | None
+) -> None:
+    login(home)
+    asked = stdin if stdin is not None else f"protocol=https\nhost={sandbox.netloc}\n\n".encode()
+    proc = subprocess.Popen(
+        [executable(program), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=home.env,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # the reader is gone before anything is written (`| head -c0`)
+    _, err = proc.communicate(asked, timeout=60)
+    assert proc.returncode == 1
+    assert err.decode().splitlines() == [
+        "bp-helper: cannot write the output: its reader closed the pipe"
+    ]
+
+
+# -- 16: no core dumps -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "program", ["bp-helper", "git-credential-bioprodict", "docker-credential-bioprodict"]
+)
+def test_no_core_files_while_secrets_are_in_memory(home: Home, program: str) -> None:
+    # The program starts with core files allowed, then waits for input (a request on stdin,
+    # or the password): meanwhile, read its limits.
+    hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
+    if hard == 0:
+        pytest.skip("core files are disabled here (hard limit 0): nothing to check")
+    allowed = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+
+    def allow_core_files() -> None:
+        resource.setrlimit(resource.RLIMIT_CORE, (allowed, hard))
+
+    proc = subprocess.Popen(
+        [executable(program), "get" if program != "bp-helper" else "login"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**home.env, "BIOPRODICT_USERNAME": "alice"} if program == "bp-helper" else home.env,
+        start_new_session=True,
+        preexec_fn=allow_core_files,
+    )
+    try:
+        limits = ""
+        for _ in range(600):
+            limits = Path(f"/proc/{proc.pid}/limits").read_text()
+            core = next(line for line in limits.splitlines() if line.startswith("Max core"))
+            if core.split()[4:6] == ["0", "0"]:
+                break
+            time.sleep(0.05)  # not a timing assertion: waiting for the program to start
+        assert core.split()[4:6] == ["0", "0"], limits
+    finally:
+        proc.kill()
+        proc.communicate()
