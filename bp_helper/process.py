@@ -42,7 +42,7 @@ def prepare() -> None:
         if getattr(sys, name) is None:
             _occupy(fd)
             if name == "stdout":
-                sys.stdout = ClosedOutput()  # type: ignore[assignment]
+                sys.stdout = ClosedOutput()
 
 
 def no_core_dumps() -> None:
