@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import resource
 import signal
+import stat
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from bp_helper.testing import Sandbox
+from bp_helper.testing import DEMO_USERS, Sandbox
 
 from .support import Home, executable, login, one_line_error, read_until, spawn_with_terminal
 
@@ -142,3 +143,36 @@ def test_no_core_files_while_secrets_are_in_memory(home: Home, program: str) -> 
     finally:
         proc.kill()
         proc.communicate()
+
+
+# -- 11: private folders under any umask --------------------------------------------------
+
+
+def test_folders_are_private_under_umask_000(sandbox: Sandbox, home: Home) -> None:
+    done = subprocess.run(
+        [
+            "sh",
+            "-c",
+            'umask 000; exec "$0" login --username alice --password-stdin',
+            executable("bp-helper"),
+        ],
+        input=DEMO_USERS["alice"].password,
+        capture_output=True,
+        text=True,
+        env=home.env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    state = home.root / "state"
+    for folder in (state, state / "bp-helper", state / "bp-helper" / "tokens"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    assert stat.S_IMODE(home.store_file().stat().st_mode) == 0o600
+
+
+def test_doctor_reports_an_ancestor_others_can_write(sandbox: Sandbox, home: Home) -> None:
+    login(home)
+    (home.root / "state").chmod(0o777)
+    done = home.bp("doctor")
+    assert done.returncode != 0
+    assert f"{home.root / 'state'} is writable by others (mode 0777)" in done.stdout + done.stderr
