@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from oauthlib.oauth2 import LegacyApplicationClient
+from oauthlib.oauth2 import Client, LegacyApplicationClient
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
@@ -29,13 +29,12 @@ from bp_helper.engine.answers import (
     display_text,
     http_date,
     json_object,
-    reason_of,
     seconds_or_none,
     str_or_none,
     unlogged,
 )
 from bp_helper.engine.store import StoredToken
-from bp_helper.engine.transport import AnswerTooLarge, DeadlinePassed, token_session
+from bp_helper.engine.transport import deadline, token_session, transport_error
 from bp_helper.errors import (
     ClientRejected,
     ConfigError,
@@ -82,8 +81,7 @@ class TokenClient:
 
     @property
     def deadline(self) -> float:
-        """Seconds one token request may take in all (``timeout`` is per read)."""
-        return 2 * self.timeout
+        return deadline(self.timeout)
 
     # -- the two grants -----------------------------------------------------------------
 
@@ -149,13 +147,15 @@ class TokenClient:
     def _basic(self) -> HTTPBasicAuth:
         return HTTPBasicAuth(self.client.client_id, self.client.client_secret)
 
+    def _oauth_client(self) -> Client:
+        """oauthlib's client for this grant family (the machine grant's subclass picks another)."""
+        return LegacyApplicationClient(client_id=self.client.client_id)
+
     def _session(self, hook: str, grant: str) -> OAuth2Session:
         encodable(
             ("client id", self.client.client_id), ("client secret", self.client.client_secret)
         )
-        session = token_session(
-            LegacyApplicationClient(client_id=self.client.client_id), self.deadline
-        )
+        session = token_session(self._oauth_client(), self.deadline)
         session.headers["User-Agent"] = f"bp-helper/{__version__}"
         session.register_compliance_hook(hook, lambda r: self._check_response(r, grant))
         return session
@@ -178,14 +178,14 @@ class TokenClient:
                 log.debug(f"{exc.error.message}; retrying in {BACKOFF[attempt]} s")
                 self.sleep(BACKOFF[attempt])
             except requests.exceptions.ConnectionError as exc:
-                error = self._transport_error(exc)
+                error = transport_error(exc, self.host, self.timeout)
                 final = (requests.exceptions.SSLError, requests.exceptions.Timeout)
                 if attempt + 1 == attempts or isinstance(exc, final):
                     raise error from None
                 log.debug(f"{error.message}; retrying in {BACKOFF[attempt]} s")
                 self.sleep(BACKOFF[attempt])
             except requests.exceptions.RequestException as exc:
-                raise self._transport_error(exc) from None
+                raise transport_error(exc, self.host, self.timeout) from None
             except TokenRequestError:
                 raise
             except Exception as exc:  # oauthlib's parser: a malformed success answer
@@ -194,37 +194,6 @@ class TokenClient:
                     f"({type(exc).__name__}); try again later"
                 ) from None
         raise AssertionError("unreachable")
-
-    def _transport_error(self, exc: requests.exceptions.RequestException) -> TokenRequestError:
-        """The one-line error for a request that got no HTTP answer."""
-        if isinstance(exc, requests.exceptions.SSLError):
-            return TokenRequestError(
-                f"TLS verification of {self.host} failed ({reason_of(exc)}); if you use a "
-                "private CA, point REQUESTS_CA_BUNDLE or ca_bundle at its certificate"
-            )
-        if isinstance(exc, DeadlinePassed):
-            return TokenRequestError(
-                f"the token server {self.host} did not finish its answer within "
-                f"{self.deadline:g} s; try again later, or raise `timeout` in the profile"
-            )
-        if isinstance(exc, AnswerTooLarge):
-            return TokenRequestError(
-                f"the token server {self.host} sent an answer larger than 1 MiB, which no "
-                "token answer is; check token_url"
-            )
-        if isinstance(exc, requests.exceptions.Timeout):
-            return TokenRequestError(
-                f"the token server {self.host} did not answer within {self.timeout:g} s; "
-                "try again later, or raise `timeout` in the profile"
-            )
-        if isinstance(exc, requests.exceptions.ConnectionError):
-            return TokenRequestError(
-                f"cannot connect to the token server {self.host} ({reason_of(exc)}); "
-                "check the network and token_url (`bp-helper doctor` helps)"
-            )
-        return TokenRequestError(
-            f"request to the token server {self.host} failed: {reason_of(exc)}"
-        )
 
     def probe(self) -> Probe:
         """One harmless request for ``bp-helper doctor``: a refresh grant with a made-up token.
@@ -245,7 +214,7 @@ class TokenClient:
                 allow_redirects=False,
             )
         except requests.exceptions.RequestException as exc:
-            raise self._transport_error(exc) from None
+            raise transport_error(exc, self.host, self.timeout) from None
         received = time.time()
         basic = "basic" in response.headers.get("WWW-Authenticate", "").lower()
         body = json_object(response)

@@ -29,6 +29,9 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError as Urllib3Error
 
+from bp_helper.engine.answers import reason_of
+from bp_helper.errors import TokenRequestError
+
 MAX_ANSWER = 1 << 20  # bytes
 CHUNK = 16384
 
@@ -179,3 +182,40 @@ def token_session(client: Any, deadline: float) -> TokenSession:
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
+
+
+def transport_error(
+    exc: requests.exceptions.RequestException, host: str, timeout: float
+) -> TokenRequestError:
+    """The one-line error for a token request that got no (complete) HTTP answer."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return TokenRequestError(
+            f"TLS verification of {host} failed ({reason_of(exc)}); if you use a "
+            "private CA, point REQUESTS_CA_BUNDLE or ca_bundle at its certificate"
+        )
+    if isinstance(exc, DeadlinePassed):
+        return TokenRequestError(
+            f"the token server {host} did not finish its answer within {deadline(timeout):g} s; "
+            "try again later, or raise `timeout` in the profile"
+        )
+    if isinstance(exc, AnswerTooLarge):
+        return TokenRequestError(
+            f"the token server {host} sent an answer larger than {MAX_ANSWER // 1048576} MiB, "
+            "which no token answer is; check token_url"
+        )
+    if isinstance(exc, requests.exceptions.Timeout):
+        return TokenRequestError(
+            f"the token server {host} did not answer within {timeout:g} s; "
+            "try again later, or raise `timeout` in the profile"
+        )
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return TokenRequestError(
+            f"cannot connect to the token server {host} ({reason_of(exc)}); "
+            "check the network and token_url (`bp-helper doctor` helps)"
+        )
+    return TokenRequestError(f"request to the token server {host} failed: {reason_of(exc)}")
+
+
+def deadline(timeout: float) -> float:
+    """Seconds one token request may take in all (``timeout`` is per read)."""
+    return 2 * timeout
