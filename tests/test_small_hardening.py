@@ -176,3 +176,34 @@ def test_doctor_reports_an_ancestor_others_can_write(sandbox: Sandbox, home: Hom
     done = home.bp("doctor")
     assert done.returncode != 0
     assert f"{home.root / 'state'} is writable by others (mode 0777)" in done.stdout + done.stderr
+
+
+# -- 14: BIOPRODICT_TOKEN serves the explicit or the default profile only ----------------
+
+
+def git_get(home: Home, host: str, extra: str = "", **env: str) -> str:
+    asked = f"protocol=https\nhost={host}\n{extra}\n"
+    done = home.run(["get"], input=asked, program="git-credential-bioprodict", env=env)
+    return done.stdout
+
+
+def test_the_ready_made_token_serves_the_default_or_explicit_profile_only(
+    sandbox: Sandbox, home: Home
+) -> None:
+    home.write_config("[profiles.staging]\nhosts = ['staging.example.org']\n")
+    ready = {"BIOPRODICT_TOKEN": "ready-made-ci-token"}
+    assert "password=ready-made-ci-token" in git_get(home, sandbox.netloc, **ready)
+    assert "ready-made-ci-token" not in git_get(home, "staging.example.org", **ready)
+    explicit = {**ready, "BIOPRODICT_PROFILE": "staging"}
+    assert "password=ready-made-ci-token" in git_get(home, "staging.example.org", **explicit)
+
+
+def test_the_ready_made_token_is_not_labelled_with_any_username(
+    sandbox: Sandbox, home: Home
+) -> None:
+    ready = {"BIOPRODICT_TOKEN": "ready-made-ci-token"}
+    answer = git_get(home, sandbox.netloc, "username=mallory\n", **ready)
+    assert "ready-made-ci-token" not in answer and "username=mallory" not in answer
+    named = {**ready, "BIOPRODICT_USERNAME": "ci-bot"}
+    answer = git_get(home, sandbox.netloc, "username=ci-bot\n", **named)
+    assert "username=ci-bot\npassword=ready-made-ci-token" in answer

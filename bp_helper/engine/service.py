@@ -97,12 +97,20 @@ class TokenService:
                 "BIOPRODICT_TOKEN holds a space, a line break or another character no access "
                 "token has: set it to the token alone"
             )
+        # It belongs to whoever BIOPRODICT_USERNAME or the profile names, not to any
+        # username a caller (git, docker, a library user) asks for.
+        configured = self.settings.profile_table.get("username")
+        configured = self.settings.environ.get("BIOPRODICT_USERNAME") or configured
+        asked = self.settings.flags.get("username")
+        if asked and asked != configured:
+            log.debug(f"BIOPRODICT_TOKEN is not known to be {asked!r}'s: not using it")
+            return None
         log.debug("using the access token from BIOPRODICT_TOKEN")
         return StoredToken(
             access_token=value,
             expires_at=math.inf,
             obtained_at=0.0,
-            username=self.settings.value("username") or "token",
+            username=str(configured or "token"),
             token_url=self.settings.value("token_url"),
             client_id="",
         )

@@ -78,7 +78,10 @@ class BoundTokens:
             flags = {"profile": self.profile} if self.profile else {}
             chosen = select_profile(scheme, netloc, self.username, flags)
             if chosen is not None and self.username:
-                chosen = Settings({**flags, "profile": chosen.profile, "username": self.username})
+                chosen = Settings(
+                    {**flags, "profile": chosen.profile, "username": self.username},
+                    chosen.environ,
+                )
             self._services[key] = TokenService(chosen) if chosen is not None else None
         return self._services[key]
 

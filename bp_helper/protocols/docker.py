@@ -194,7 +194,9 @@ def store(stdin: BinaryIO, flags: Flags, environ: Mapping[str, str]) -> bytes:
             f"no profile may send its token to {server.scheme}://{server.netloc}: add the host "
             "to `hosts` of a profile (https only; http only to loopback)"
         )
-    settings = Settings({**flags, "profile": chosen.profile, "username": request.username}, environ)
+    settings = Settings(
+        {**flags, "profile": chosen.profile, "username": request.username}, chosen.environ
+    )
     service = TokenService(settings, lambda: choose_prompter(settings.value("noninteractive")))
     service.login(username=request.username, password=request.secret)
     log.debug(f"logged in to profile {settings.profile!r} as {request.username!r}")
