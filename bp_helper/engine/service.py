@@ -97,20 +97,16 @@ class TokenService:
                 "BIOPRODICT_TOKEN holds a space, a line break or another character no access "
                 "token has: set it to the token alone"
             )
-        # It belongs to whoever BIOPRODICT_USERNAME or the profile names, not to any
-        # username a caller (git, docker, a library user) asks for.
-        configured = self.settings.profile_table.get("username")
-        configured = self.settings.environ.get("BIOPRODICT_USERNAME") or configured
-        asked = self.settings.flags.get("username")
-        if asked and asked != configured:
-            log.debug(f"BIOPRODICT_TOKEN is not known to be {asked!r}'s: not using it")
+        named = self.settings.profile_table.get("username")  # whose it is: not anyone asked for
+        named = self.settings.environ.get("BIOPRODICT_USERNAME") or named
+        if self.settings.flags.get("username") not in (None, named):
             return None
         log.debug("using the access token from BIOPRODICT_TOKEN")
         return StoredToken(
             access_token=value,
             expires_at=math.inf,
             obtained_at=0.0,
-            username=str(configured or "token"),
+            username=str(named or "token"),
             token_url=self.settings.value("token_url"),
             client_id="",
         )
@@ -255,8 +251,11 @@ class TokenService:
                 self.failures.remember(self.settings.value("token_url"), exc.message)
                 return previous
             raise
-        self.save(token._replace(password_in_keyring=previous.password_in_keyring))
-        self.failures.clear()
+        try:
+            self.save(token._replace(password_in_keyring=previous.password_in_keyring))
+            self.failures.clear()
+        except BpError as exc:  # a full disk: the new access token works all the same
+            log.warn(f"{exc.message}; the new tokens are lost, a login will be needed again")
         log.debug("refreshed the access token")
         return token
 
