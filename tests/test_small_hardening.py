@@ -248,3 +248,19 @@ def test_a_refresh_that_cannot_be_stored_still_hands_out_the_new_token(
     warning = done.stderr.strip().splitlines()
     assert len(warning) == 1 and warning[0].startswith("bp-helper: warning: cannot write")
     assert warning[0].endswith("the new tokens are lost, a login will be needed again")
+
+
+# -- 9: a username that is not text is a local error ---------------------------------------
+
+
+def test_a_lone_surrogate_from_docker_is_a_local_error(sandbox: Sandbox, home: Home) -> None:
+    request = (
+        '{"ServerURL": "https://' + sandbox.netloc + '", "Username": "al\\ud800ice", '
+        '"Secret": "' + DEMO_USERS["alice"].password + '"}'
+    )
+    done = home.run(["store"], input=request, program="docker-credential-bioprodict")
+    assert done.returncode == 2, done.stderr
+    said = (done.stdout + done.stderr).strip().splitlines()  # docker reads errors on stdout
+    assert len(said) == 1 and "username is not valid text" in said[0]
+    assert sandbox.token_requests() == []
+    assert not (home.store_dir / "default.failed").exists()
