@@ -308,3 +308,11 @@ def test_login_fails_when_its_token_cannot_be_handed_out(tmp_path: Path) -> None
     assert "cannot hand out" in one_line_error(done)
     assert "Logged in" not in done.stdout
     assert not home.store_file().exists()
+
+
+def test_doctors_probe_is_bounded_too(tmp_path: Path) -> None:
+    with HostileServer(drip_body, tmp_path) as server:
+        home = hostile_home(tmp_path, server)
+        done = home.bp("doctor")
+    assert "did not finish its answer within 2 s" in done.stdout + done.stderr
+    assert len(server.received) == 1

@@ -34,7 +34,12 @@ from bp_helper.engine.answers import (
     unlogged,
 )
 from bp_helper.engine.store import StoredToken
-from bp_helper.engine.transport import deadline, token_session, transport_error
+from bp_helper.engine.transport import (
+    bounded_session,
+    deadline,
+    token_session,
+    transport_error,
+)
 from bp_helper.errors import (
     ClientRejected,
     ConfigError,
@@ -204,7 +209,7 @@ class TokenClient:
         log.debug(f"POST {self.token_url} grant_type=refresh_token (doctor's probe)")
         sent = time.time()
         try:
-            response = requests.post(
+            response = bounded_session(self.deadline).post(  # sends the client secret
                 self.token_url,
                 data={"grant_type": "refresh_token", "refresh_token": "bp-helper-doctor-probe"},
                 auth=self._basic(),

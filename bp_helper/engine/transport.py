@@ -175,6 +175,15 @@ class TokenSession(OAuth2Session):  # type: ignore[misc]
         return response
 
 
+def bounded_session(deadline: float) -> requests.Session:
+    """A plain session with the same bounds, for requests that are not grants (doctor's probe)."""
+    session = requests.Session()
+    adapter = BoundedAdapter(deadline)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
 def token_session(client: Any, deadline: float) -> TokenSession:
     """A session for one token request to ``client``'s token endpoint (see module docstring)."""
     session = TokenSession(client=client)
