@@ -25,8 +25,8 @@ _CHALLENGE_ERROR = re.compile(r'\berror\s*=\s*"?([A-Za-z_]+)', re.IGNORECASE)
 # A 401 that gives no reason, for a token obtained less than this long ago, is taken to be
 # about something else (a missing permission): a new token would not fix it.
 RENEW_GRACE = 60.0  # seconds
-# The tokens a 401 already made this process renew: never twice for the same one.
-_renewed_for: set[str] = set()
+# Rejected token -> the token this process got in its place: never a second grant for it.
+_renewed_for: dict[str, str] = {}
 
 
 class ProfileAuth:
@@ -110,14 +110,11 @@ def renewal_wanted(service: TokenService, sent_token: str, challenge: str) -> bo
     """Should a 401 with this ``WWW-Authenticate`` cost a new token for ``sent_token``?
 
     Yes for ``error="invalid_token"``, and for a 401 without a reason unless the token was
-    obtained moments ago (:data:`RENEW_GRACE`); never twice for the same token in this
-    process. So an API that answers every request 401 (a permission the account lacks)
-    costs at most one refresh, not one per request.
+    obtained moments ago (:data:`RENEW_GRACE`). So an API that answers every request 401
+    (a permission the account lacks) costs at most one refresh, not one per request; and
+    :func:`renewed_token` never makes a second grant for the same rejected token.
     """
     if not token_rejected(challenge):
-        return False
-    if sent_token in _renewed_for:
-        log.debug("a new token was already obtained after a 401 for this one: not again")
         return False
     if _CHALLENGE_ERROR.search(challenge) is None:
         stored = service.stored()
@@ -144,10 +141,14 @@ def renewed_token(
         return None
     if not renewal_wanted(service, sent_token, challenge):
         return None
+    if sent_token in _renewed_for:  # renewed once already: the same answer, no new grant
+        log.debug("a new token was already obtained after a 401 for this one")
+        renewed = _renewed_for[sent_token]
+        return None if renewed == sent_token else renewed
+    renewed = service.renew(sent_token).access_token
     if len(_renewed_for) > 1000:  # a long-running program: forget the oldest decisions
         _renewed_for.clear()
-    _renewed_for.add(sent_token)
-    renewed = service.renew(sent_token).access_token
+    _renewed_for[sent_token] = renewed
     if renewed == sent_token:
         return None  # BIOPRODICT_TOKEN, or nothing newer: the 401 stands
     log.debug("the server rejected the access token: renewed it, sending the request again")
