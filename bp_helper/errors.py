@@ -13,6 +13,7 @@ EXIT_OK = 0
 EXIT_FAILURE = 1  # network, server refusal, storage
 EXIT_USAGE = 2  # bad flags, bad configuration
 EXIT_LOGIN_REQUIRED = 3  # a login is needed and nobody can be asked
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 
 
 class BpError(Exception):
@@ -52,6 +53,12 @@ class LoginRequired(BpError):
     def __init__(self, message: str, *, names_next_step: bool = False) -> None:
         super().__init__(message)
         self.names_next_step = names_next_step  # the message already says what to do
+
+
+class Cancelled(BpError):
+    """The user pressed Ctrl-C at a prompt: nothing was sent; exit 130 as for any interrupt."""
+
+    exit_code = EXIT_INTERRUPTED
 
 
 class StoreError(BpError):
@@ -106,26 +113,43 @@ def exit_status(body: Callable[[], int]) -> int:
     """Run a program's ``body``: every error becomes one line on stderr and an exit status.
 
     The one exit point of every executable; tracebacks only with ``--debug`` (redacted).
+    It also prepares the process (no core dumps, closed standard streams; see
+    :mod:`bp_helper.process`) and turns a failed write to stdout into one line.
     """
-    from bp_helper import log
+    from bp_helper import log, process
 
+    process.prepare()
     try:
-        return body()
+        status = body()
+        process.flush_stdout()
+        return status
     except BpError as exc:
         log.error(exc.message)
         return exc.exit_code
     except KeyboardInterrupt:
         log.error("interrupted")
-        return 130
-    except BrokenPipeError:
+        return EXIT_INTERRUPTED
+    except OSError as exc:
+        failure = process.output_failure(exc)
+        if failure is None:
+            return _internal_error(exc)
+        process.silence_stdout()
+        log.error(failure)
         return EXIT_FAILURE
-    except Exception as exc:  # a bug: say so in one line, details only with --debug
-        if log.debug_enabled():
-            import traceback
+    except Exception as exc:
+        return _internal_error(exc)
 
-            log.debug(traceback.format_exc())
-        log.error(f"internal error ({type(exc).__name__}); run with --debug for details")
-        return EXIT_FAILURE
+
+def _internal_error(exc: Exception) -> int:
+    """A bug: say so in one line, details only with --debug."""
+    from bp_helper import log
+
+    if log.debug_enabled():
+        import traceback
+
+        log.debug(traceback.format_exc())
+    log.error(f"internal error ({type(exc).__name__}); run with --debug for details")
+    return EXIT_FAILURE
 
 
 class LoginRefusedRecently(BpError):

@@ -69,9 +69,20 @@ def remove_leftovers(path: Path) -> list[str]:
 
 
 def ensure_private_dir(folder: Path) -> None:
-    """Create ``folder`` (mode 0700) or tighten it; refuse one that is not ours."""
+    """Create ``folder`` (mode 0700) or tighten it; refuse one that is not ours.
+
+    Missing parents are created 0700 as well, whatever the umask (``mkdir -p`` would make
+    them 0777 minus the umask: world-writable under ``umask 000``).
+    """
     try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        missing = []
+        for parent in (folder, *folder.parents):
+            if os.path.lexists(parent):
+                break
+            missing.append(parent)
+        for parent in reversed(missing):
+            with contextlib.suppress(FileExistsError):  # made meanwhile by another process
+                os.mkdir(parent, 0o700)  # the umask can only take bits away from 0700
         st = os.lstat(folder)
     except OSError as exc:
         raise StoreError(f"cannot create {folder}: {exc.strerror or exc}") from None
@@ -94,6 +105,25 @@ def unsafe_dir_reason(st: os.stat_result, check_mode: bool = True) -> str | None
         return f"is owned by uid {st.st_uid}, not by you"
     if check_mode and stat.S_IMODE(st.st_mode) & 0o077:
         return f"has mode {stat.S_IMODE(st.st_mode):04o} (expected 0700; run chmod 700 on it)"
+    return None
+
+
+def writable_ancestor(folder: Path) -> str | None:
+    """Why an ancestor of ``folder`` lets others replace it, or ``None``.
+
+    A folder that someone else may write to (group or world, without the sticky bit, or
+    owned by another user than you or root) lets them swap the store for one of theirs.
+    """
+    for parent in folder.parents:
+        try:
+            st = os.stat(parent)
+        except OSError:
+            continue
+        mode = stat.S_IMODE(st.st_mode)
+        if st.st_uid not in (0, os.geteuid()):
+            return f"{parent} is owned by uid {st.st_uid}"
+        if mode & 0o022 and not mode & stat.S_ISVTX:
+            return f"{parent} is writable by others (mode {mode:04o}): run chmod go-w on it"
     return None
 
 

@@ -20,14 +20,28 @@ _OPAQUE = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
     r"|[A-Za-z0-9+/_~=-]{24,}"
 )
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
 REDACTED = "[redacted]"
 
 
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*")
+
+
 def add_secret(value: str | None) -> None:
-    """Remember a secret so that it is masked wherever it might be printed."""
+    """Remember a secret so that it is masked wherever it might be printed.
+
+    Its URL- and form-encoded forms too, should a server echo a request back.
+    """
     if value and len(value) >= 3:
         _secrets.add(value)
+        # Tokens never need this (no import for them); a value that is not UTF-8 text is
+        # never sent (see bp_helper.engine.client.encodable).
+        if not _UNRESERVED.fullmatch(value) and value.encode(errors="replace") == value.encode(
+            errors="ignore"
+        ):
+            from urllib.parse import quote, quote_plus
+
+            _secrets.update((quote(value, safe=""), quote_plus(value), quote(value)))
 
 
 def redact(text: str) -> str:

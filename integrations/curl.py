@@ -8,7 +8,11 @@ custom ``Authorization`` header when a redirect leaves the host, unless
 ``bp-helper curl ARGS...`` checks that every URL in ARGS is bound to the profile, then
 replaces itself with the real curl, handing it the config through an inherited pipe
 (``-K /dev/fd/N``): the token is never in any process's argv or environment, and curl's
-stdin, stdout, stderr and exit status are the user's.
+stdin, stdout, stderr and exit status are the user's. curl gets ``-q`` first, so it reads no
+``~/.curlrc`` (whose ``url`` or ``location-trusted`` lines bp-helper could not check), and
+options that would send a bound URL's request somewhere else (``--connect-to``,
+``--resolve``, ``--doh-url``, Unix sockets, an Alt-Svc cache, a proxy for plain http, URLs
+built from ``--variable``) are refused, by their names in the installed curl's option table.
 """
 
 from __future__ import annotations
@@ -36,11 +40,24 @@ from .output import deliver
 # `curl --help all` lines: " -d, --data <data>   HTTP POST data", "     --compressed   Request ..."
 _HELP_LINE = re.compile(r"^\s*(?:-(\S), )?--([A-Za-z0-9][A-Za-z0-9.-]*)( <[^>]*>)?")
 URL_OPTIONS = frozenset({"url"})
+_ELSEWHERE = "it sends the request, and the token, to another address than the URL names"
 # Options that would let the token go where bp-helper cannot check: refused.
 REFUSED_OPTIONS = {
     "config": "bp-helper cannot check the URLs in another config file; give them as arguments",
     "location-trusted": "it sends the token to every host a redirect leads to; use --location",
+    "connect-to": _ELSEWHERE,
+    "resolve": _ELSEWHERE,
+    "doh-url": "it resolves the URL's host with a server bp-helper cannot vouch for",
+    "unix-socket": _ELSEWHERE,
+    "abstract-unix-socket": _ELSEWHERE,
+    "alt-svc": "its cache file can send the request to another host",
+    "variable": "bp-helper cannot check URLs or options built from variables",
 }
+# Proxies see a plain-http request, token included: refused for the loopback http URLs.
+PROXY_OPTIONS = frozenset(
+    {"proxy", "preproxy", "proxy1.0", "socks4", "socks4a", "socks5", "socks5-hostname"}
+)
+PROXY_ENVIRONMENT = ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY")
 
 
 def config_text(token: StoredToken, settings: Settings) -> str:
@@ -105,12 +122,13 @@ class CurlOptions:
 
     def long_name(self, word: str) -> str:
         """The option ``--word`` stands for, as curl reads it (``--no-X``, prefixes)."""
+        if word.startswith("expand-"):  # --expand-OPTION (curl >= 8.3): a value from variables
+            raise UsageError(f"bp-helper curl refuses --{word}: {REFUSED_OPTIONS['variable']}")
         if word in self.takes_value:
             return word
-        for prefix in ("no-", "expand-"):  # --no-BOOL; --expand-OPTION (curl >= 8.3)
-            rest = word.removeprefix(prefix)
-            if rest != word and rest in self.takes_value:
-                return rest
+        rest = word.removeprefix("no-")  # --no-BOOL
+        if rest != word and rest in self.takes_value:
+            return rest
         candidates = [name for name in self.takes_value if name.startswith(word)]
         if len(candidates) == 1:
             return candidates[0]
@@ -118,8 +136,12 @@ class CurlOptions:
         raise UsageError(f"{kind} curl option --{word} (bp-helper options go before `curl`)")
 
 
-def urls_in(args: Sequence[str], options: CurlOptions) -> list[str]:
-    """The URLs curl would fetch for ``args``: its positional arguments and ``--url`` values."""
+def urls_in(args: Sequence[str], options: CurlOptions, seen: set[str] | None = None) -> list[str]:
+    """The URLs curl would fetch for ``args``: its positional arguments and ``--url`` values.
+
+    ``seen`` collects the (long) names of the options given.
+    """
+    seen = set() if seen is None else seen
     urls: list[str] = []
     index = 0
     while index < len(args):
@@ -144,6 +166,7 @@ def urls_in(args: Sequence[str], options: CurlOptions) -> list[str]:
             urls.append(arg)
             continue
         for name, attached in names:
+            seen.add(name)
             if name in REFUSED_OPTIONS:
                 raise UsageError(f"bp-helper curl refuses --{name}: {REFUSED_OPTIONS[name]}")
             if not options.takes_value[name] or attached is not None:
@@ -154,6 +177,8 @@ def urls_in(args: Sequence[str], options: CurlOptions) -> list[str]:
             else:
                 raise UsageError(f"curl option --{name} needs a value")
             if name in URL_OPTIONS and value is not None:
+                if value.startswith("@"):  # curl >= 8.13 reads URLs from that file
+                    raise UsageError(f"bp-helper curl refuses --{name} @FILE: give the URLs")
                 urls.append(value)
     return urls
 
@@ -190,10 +215,21 @@ def cmd_curl(args: argparse.Namespace, settings: Settings) -> int:
     curl = shutil.which("curl")
     if curl is None:
         raise BpError("curl is not installed (or not on PATH)")
-    first = curl_args[:1] if curl_args[:1] in (["-q"], ["--disable"]) else []  # must stay first
-    rest = curl_args[len(first) :]
-    urls = urls_in(rest, CurlOptions.of(curl))
-    argv = [curl, *first]
+    given = 1 if curl_args[:1] in (["-q"], ["--disable"]) else 0
+    rest = curl_args[given:]
+    seen: set[str] = set()
+    urls = urls_in(rest, CurlOptions.of(curl), seen)
+    argv = [curl, "-q"]  # first, or curl reads ~/.curlrc, which bp-helper cannot check
+    environment = curl_environment()
+    if any(url.lower().startswith("http:") for url in urls):
+        proxies = sorted(seen & PROXY_OPTIONS)
+        if proxies:
+            raise UsageError(
+                f"bp-helper curl refuses --{proxies[0]} for a plain http URL: the proxy "
+                "would see the token"
+            )
+        for name in PROXY_ENVIRONMENT:
+            environment.pop(name, None)
     if urls:
         chosen = bound_settings(urls, settings)
         config = config_text(TokenService(chosen).get(), chosen).encode()
@@ -214,7 +250,7 @@ def cmd_curl(args: argparse.Namespace, settings: Settings) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        os.execve(curl, [*argv, *rest], curl_environment())  # noqa: S606
+        os.execve(curl, [*argv, *rest], environment)  # noqa: S606
     except OSError as exc:
         raise BpError(f"cannot run {curl}: {exc.strerror or exc}") from None
     return 1  # not reached: curl has replaced this process

@@ -91,14 +91,16 @@ def test_env_hosts_override_every_profile(environ: dict[str, str]) -> None:
 def test_profiles_share_one_reading_of_the_config_file(
     environ: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import bp_helper.config.settings as settings_module
+
     reads: list[Path] = []
-    real = Path.read_bytes
+    real = settings_module.read_capped
 
-    def counting(self: Path) -> bytes:
-        reads.append(self)
-        return real(self)
+    def counting(path: Path, limit: int) -> bytes | None:
+        reads.append(path)
+        return real(path, limit)
 
-    monkeypatch.setattr(Path, "read_bytes", counting)
+    monkeypatch.setattr(settings_module, "read_capped", counting)
     chosen = select_profile("https", "staging.example.org:8443", "sam", environ=environ)
     assert chosen is not None and chosen.profile == "staging"
     assert reads == [Path(environ["BIOPRODICT_CONFIG"])]

@@ -82,8 +82,8 @@ def test_bp_helper_curl_never_puts_the_token_in_argv_or_environment(
         assert sandbox.api_requests[-1].headers["authorization"] == f"Bearer {token}"
         calls = spy_calls(records)
     argv, _ = calls[-1]  # (earlier calls: `curl --help all`, to learn the options)
-    assert argv[:2] == ["-K", argv[1]] and argv[1].startswith("/dev/fd/")
-    assert argv[2:] == ["-sS", "--fail", sandbox.api_url + "spied"]
+    assert argv[:3] == ["-q", "-K", argv[2]] and argv[2].startswith("/dev/fd/")
+    assert argv[3:] == ["-sS", "--fail", sandbox.api_url + "spied"]
     for call_argv, call_env in calls:
         text = "\0".join(call_argv + call_env)
         assert token not in text
@@ -139,6 +139,13 @@ def test_bp_helper_curl_understands_curl_options(sandbox: Sandbox, home: Home) -
         (["--location-trusted", "{api}"], "refuses --location-trusted"),
         (["--no-such-option", "{api}"], "unknown curl option --no-such-option"),
         (["--ur", "{api}"], "ambiguous curl option --ur"),
+        (["--connect-to", "::{other_netloc}", "{api}"], "refuses --connect-to"),
+        (["--resolve", "{api_host}:127.0.0.2", "{api}"], "refuses --resolve"),
+        (["--doh-url", "{other}dns", "{api}"], "refuses --doh-url"),
+        (["--unix-socket", "/tmp/x.sock", "{api}"], "refuses --unix-socket"),
+        (["--alt-svc", "altsvc.txt", "{api}"], "refuses --alt-svc"),
+        (["--expand-url", "{api}"], "refuses --expand-url"),
+        (["--url", "@urls.txt"], "refuses --url @FILE"),
     ],
 )
 def test_bp_helper_curl_refuses_what_it_cannot_vouch_for(
@@ -146,7 +153,15 @@ def test_bp_helper_curl_refuses_what_it_cannot_vouch_for(
 ) -> None:
     login(home)
     with Recorder() as other, spy_curl(home) as records:
-        filled = [a.format(api=sandbox.api_url, other=other.url) for a in args]
+        filled = [
+            a.format(
+                api=sandbox.api_url,
+                other=other.url,
+                other_netloc=other.netloc,
+                api_host=sandbox.netloc.replace("127.0.0.1", "localhost"),
+            )
+            for a in args
+        ]
         done = home.bp("curl", "-sS", *filled)
         assert done.returncode == 2
         assert message in one_line_error(done)
@@ -181,3 +196,32 @@ def test_dash_q_stays_curls_first_argument(sandbox: Sandbox, home: Home) -> None
         assert done.returncode == 0, done.stderr
         argv, _ = spy_calls(records)[-1]
     assert argv[:2] == ["-q", "-K"] and argv[3:] == ["-sS", "--fail", sandbox.api_url + "q"]
+
+
+def test_bp_helper_curl_reads_no_curlrc(sandbox: Sandbox, home: Home) -> None:
+    login(home)
+    with Recorder() as other:
+        line = f'url = "{other.url}from-curlrc"\nlocation-trusted\n'
+        for path in (home.root / ".curlrc", home.root / "config" / ".curlrc"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(line)
+        (home.root / "config" / "curlrc").write_text(line)
+        done = home.bp("curl", "-sS", "-o", "/dev/null", sandbox.api_url + "ok")
+        assert done.returncode == 0, done.stderr
+        assert other.seen == []
+    assert len(sandbox.api_requests) == 1
+
+
+def test_bp_helper_curl_sends_plain_http_through_no_proxy(sandbox: Sandbox, home: Home) -> None:
+    login(home)
+    with Recorder() as api, Recorder() as proxy:
+        home.env["BIOPRODICT_HOSTS"] = f"{sandbox.netloc},{api.netloc}"
+        done = home.bp("curl", "-sS", "-x", proxy.url, api.url + "x")
+        assert done.returncode == 2
+        assert "refuses --proxy for a plain http URL" in one_line_error(done)
+        done = home.bp(
+            "curl", "-sS", "-o", "/dev/null", api.url + "y", env={"http_proxy": proxy.url}
+        )
+        assert done.returncode == 0, done.stderr
+        assert proxy.seen == []
+        assert len(api.seen) == 1

@@ -44,9 +44,15 @@ def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
     if args.password_stdin:
         if sys.stdin is None or sys.stdin.isatty():
             raise UsageError("--password-stdin needs the password on standard input")
-        from bp_helper.secrets.sources import strip_line
+        from bp_helper.secrets.sources import MAX_SECRET, strip_line
 
-        password = strip_line(sys.stdin.read())
+        given = sys.stdin.read(MAX_SECRET + 1)
+        if len(given) > MAX_SECRET:
+            raise UsageError(
+                f"--password-stdin: more than {MAX_SECRET // 1024} KiB on standard input; "
+                "give the password alone"
+            )
+        password = strip_line(given)
         if not password:
             raise UsageError("--password-stdin: standard input was empty")
         log.add_secret(password)

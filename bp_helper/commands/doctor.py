@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from bp_helper.config.settings import Settings
 from bp_helper.engine.store import StoredToken, TokenStore
 from bp_helper.errors import EXIT_FAILURE, BpError
-from bp_helper.files import read_private_file, unsafe_dir_reason
+from bp_helper.files import read_private_file, unsafe_dir_reason, writable_ancestor
 from bp_helper.secrets import sources as credentials
 from bp_helper.secrets.oskeyring import INSTALL_HINT, KeyringUnavailable, OsKeyring, entry
 from bp_helper.secrets.profile_keyring import ProfileKeyring
@@ -174,6 +174,9 @@ class Doctor:
         problem = unsafe_dir_reason(st)
         if problem:
             raise Fix(f"{store.directory} {problem}")
+        ancestor = writable_ancestor(store.directory)
+        if ancestor:
+            raise Fix(f"{ancestor}; others could replace the token store below it")
         try:
             raw = read_private_file(store.path)
             self.record = None if raw is None else StoredToken.from_json(raw)

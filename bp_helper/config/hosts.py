@@ -16,11 +16,19 @@ if TYPE_CHECKING:
     from bp_helper.config.settings import Settings
 
 
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+LOOPBACK_HOSTS = frozenset({"localhost", "::1", "[::1]"})
 
 
 def is_loopback(host: str) -> bool:
-    return host.lower() in LOOPBACK_HOSTS or host.startswith("127.")
+    """``localhost``, ``::1`` or an IPv4 address in 127.0.0.0/8 (not any name starting 127.)."""
+    if host.lower() in LOOPBACK_HOSTS:
+        return True
+    parts = host.split(".")
+    return (
+        len(parts) == 4
+        and parts[0] == "127"
+        and all(p.isdigit() and p.isascii() and len(p) <= 3 and int(p) <= 255 for p in parts)
+    )
 
 
 def netloc_of(url: str) -> str:

@@ -10,6 +10,8 @@ from bp_helper.config.settings import Settings
 from bp_helper.errors import BpError
 from bp_helper.lean import TYPE_CHECKING
 
+ENV_TOKEN = "BIOPRODICT_TOKEN"
+
 if TYPE_CHECKING:
     from typing import Any
 
@@ -52,11 +54,26 @@ def select_profile(
 def candidate_profiles(
     flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
 ) -> list[Settings]:
-    """The explicit profile alone, or else ``default`` and every profile of the config file."""
+    """The explicit profile alone, or else ``default`` and every profile of the config file.
+
+    ``BIOPRODICT_TOKEN`` serves the explicit profile or ``default`` only: the other profiles
+    a host leads to get an environment without it (so they use their own tokens).
+    """
     base = Settings(flags, environ)
     explicit = base.resolve("profile").source != "default"
     names = [base.profile] if explicit else ["default", *base.profile_names()]
-    return [base.for_profile(name) for name in dict.fromkeys(names)]
+    found = [base.for_profile(name) for name in dict.fromkeys(names)]
+    if explicit or ENV_TOKEN not in base.environ:
+        return found
+    without = {name: value for name, value in base.environ.items() if name != ENV_TOKEN}
+    return [s if s.profile == "default" else _with_environ(s, without) for s in found]
+
+
+def _with_environ(settings: Settings, environ: Mapping[str, str]) -> Settings:
+    other = Settings(settings.flags, environ)
+    if "config" in settings.__dict__:  # the parsed config file does not depend on it
+        other.__dict__["config"] = settings.__dict__["config"]
+    return other
 
 
 def _serves(settings: Settings, username: str) -> bool:

@@ -31,6 +31,31 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+MAX_CONFIG = 64 * 1024  # bytes
+
+
+def read_capped(path: Path, limit: int) -> bytes | None:
+    """A regular file's content, ``None`` if it is not one or holds over ``limit`` bytes.
+
+    Never blocks on a FIFO or a device (``/dev/zero``), never reads more than ``limit + 1``.
+    """
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        data = b""
+        while len(data) <= limit:
+            chunk = os.read(fd, limit + 1 - len(data))
+            if not chunk:
+                return data
+            data += chunk
+        return None
+    finally:
+        os.close(fd)
+
+
 class Resolved(Record):
     """A setting's value and where it came from (``None`` value: not set anywhere)."""
 
@@ -115,19 +140,26 @@ class Settings:
         """The parsed config file; ``{}`` when the default file does not exist."""
         path = self.config_path
         try:
-            raw = path.read_bytes()
+            raw = read_capped(path, MAX_CONFIG)
         except FileNotFoundError:
             if self.resolve("config").source != "default":
                 raise ConfigError(f"config file {path} does not exist") from None
             return {}
         except OSError as exc:
             raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        if raw is None:
+            raise ConfigError(
+                f"config file {path} is not a regular file of at most {MAX_CONFIG // 1024} KiB; "
+                "point BIOPRODICT_CONFIG at the config file"
+            )
         import tomllib  # only when there is a config file to read
 
         try:
             data = tomllib.loads(raw.decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        except RecursionError:  # absurdly deep nesting
+            raise ConfigError(f"config file {path} is not valid TOML (nested too deeply)") from None
         _likely_mistakes(data, path)
         profiles = data.get("profiles", {})
         if not isinstance(profiles, dict) or not all(

@@ -74,6 +74,15 @@ def host_list(value: Any, where: str) -> list[str]:
 
 def command(value: Any, where: str) -> str | list[str]:
     if isinstance(value, str) and value.strip():
+        import shlex  # only when a *_command string is configured
+
+        try:
+            shlex.split(value)
+        except ValueError as exc:  # "No closing quotation", "No escaped character"
+            raise ConfigError(
+                f"{where} cannot be split into a command ({str(exc).lower()}); "
+                'check its quotes, or give a list: ["program", "argument"]'
+            ) from None
         return value
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
         return value

@@ -77,7 +77,7 @@ def http_date(value: str | None) -> float | None:
 def json_object(response: requests.Response) -> dict[str, Any] | None:
     try:
         body = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     return body if isinstance(body, dict) else None
 
@@ -102,6 +102,19 @@ def seconds_or_none(value: Any) -> float | None:
 
 def str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def display_text(value: Any, limit: int = 200) -> str | None:
+    """Server text fit for a terminal and a protocol line (a name, a full name, a host).
+
+    Control characters (line breaks, escape sequences) and other unprintable characters
+    become spaces, the result is one line of at most ``limit`` characters; ``None`` when
+    nothing printable is left.
+    """
+    if not isinstance(value, str):
+        return None
+    text = " ".join("".join(c if c.isprintable() else " " for c in value).split())
+    return (text if len(text) <= limit else text[: limit - 1] + "…") or None
 
 
 def reason_of(exc: BaseException) -> str:

@@ -9,11 +9,12 @@ not), before oauthlib parses anything, so every answer becomes one typed
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from oauthlib.oauth2 import Client, LegacyApplicationClient
@@ -21,18 +22,31 @@ from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
 from bp_helper import log
+from bp_helper.config.hosts import origin
 from bp_helper.engine.answers import (
     Probe,
     describe_body,
+    display_text,
     http_date,
     json_object,
-    reason_of,
     seconds_or_none,
     str_or_none,
     unlogged,
 )
 from bp_helper.engine.store import StoredToken
-from bp_helper.errors import ClientRejected, CredentialsRejected, RefreshRejected, TokenRequestError
+from bp_helper.engine.transport import (
+    bounded_session,
+    deadline,
+    token_session,
+    transport_error,
+)
+from bp_helper.errors import (
+    ClientRejected,
+    ConfigError,
+    CredentialsRejected,
+    RefreshRejected,
+    TokenRequestError,
+)
 from bp_helper.version import __version__
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
@@ -66,12 +80,20 @@ class TokenClient:
         self.sleep = sleep
         self.host = urlsplit(token_url).netloc
         log.add_secret(client.client_secret)
+        if client.client_secret:  # the Basic header, should a server echo it back
+            basic = f"{client.client_id}:{client.client_secret}".encode(errors="replace")
+            log.add_secret(base64.b64encode(basic).decode())
+
+    @property
+    def deadline(self) -> float:
+        return deadline(self.timeout)
 
     # -- the two grants -----------------------------------------------------------------
 
     def password_grant(self, username: str, password: str, twofactor: str | None) -> StoredToken:
         log.add_secret(password)
         log.add_secret(twofactor)
+        encodable(("username", username), ("password", password), ("two-factor code", twofactor))
         extra = {"twofactor": twofactor} if twofactor else {}
         fields = ["grant_type", "username", "password", "client_id", "client_secret", *extra]
         log.debug(
@@ -135,7 +157,10 @@ class TokenClient:
         return LegacyApplicationClient(client_id=self.client.client_id)
 
     def _session(self, hook: str, grant: str) -> OAuth2Session:
-        session = OAuth2Session(client=self._oauth_client())
+        encodable(
+            ("client id", self.client.client_id), ("client secret", self.client.client_secret)
+        )
+        session = token_session(self._oauth_client(), self.deadline)
         session.headers["User-Agent"] = f"bp-helper/{__version__}"
         session.register_compliance_hook(hook, lambda r: self._check_response(r, grant))
         return session
@@ -158,14 +183,14 @@ class TokenClient:
                 log.debug(f"{exc.error.message}; retrying in {BACKOFF[attempt]} s")
                 self.sleep(BACKOFF[attempt])
             except requests.exceptions.ConnectionError as exc:
-                error = self._transport_error(exc)
+                error = transport_error(exc, self.host, self.timeout)
                 final = (requests.exceptions.SSLError, requests.exceptions.Timeout)
                 if attempt + 1 == attempts or isinstance(exc, final):
                     raise error from None
                 log.debug(f"{error.message}; retrying in {BACKOFF[attempt]} s")
                 self.sleep(BACKOFF[attempt])
             except requests.exceptions.RequestException as exc:
-                raise self._transport_error(exc) from None
+                raise transport_error(exc, self.host, self.timeout) from None
             except TokenRequestError:
                 raise
             except Exception as exc:  # oauthlib's parser: a malformed success answer
@@ -174,27 +199,6 @@ class TokenClient:
                     f"({type(exc).__name__}); try again later"
                 ) from None
         raise AssertionError("unreachable")
-
-    def _transport_error(self, exc: requests.exceptions.RequestException) -> TokenRequestError:
-        """The one-line error for a request that got no HTTP answer."""
-        if isinstance(exc, requests.exceptions.SSLError):
-            return TokenRequestError(
-                f"TLS verification of {self.host} failed ({reason_of(exc)}); if you use a "
-                "private CA, point REQUESTS_CA_BUNDLE or ca_bundle at its certificate"
-            )
-        if isinstance(exc, requests.exceptions.Timeout):
-            return TokenRequestError(
-                f"the token server {self.host} did not answer within {self.timeout:g} s; "
-                "try again later, or raise `timeout` in the profile"
-            )
-        if isinstance(exc, requests.exceptions.ConnectionError):
-            return TokenRequestError(
-                f"cannot connect to the token server {self.host} ({reason_of(exc)}); "
-                "check the network and token_url (`bp-helper doctor` helps)"
-            )
-        return TokenRequestError(
-            f"request to the token server {self.host} failed: {reason_of(exc)}"
-        )
 
     def probe(self) -> Probe:
         """One harmless request for ``bp-helper doctor``: a refresh grant with a made-up token.
@@ -205,7 +209,7 @@ class TokenClient:
         log.debug(f"POST {self.token_url} grant_type=refresh_token (doctor's probe)")
         sent = time.time()
         try:
-            response = requests.post(
+            response = bounded_session(self.deadline).post(  # sends the client secret
                 self.token_url,
                 data={"grant_type": "refresh_token", "refresh_token": "bp-helper-doctor-probe"},
                 auth=self._basic(),
@@ -215,7 +219,7 @@ class TokenClient:
                 allow_redirects=False,
             )
         except requests.exceptions.RequestException as exc:
-            raise self._transport_error(exc) from None
+            raise transport_error(exc, self.host, self.timeout) from None
         received = time.time()
         basic = "basic" in response.headers.get("WWW-Authenticate", "").lower()
         body = json_object(response)
@@ -231,6 +235,12 @@ class TokenClient:
         """Turn every answer that is not a usable token into a typed error."""
         status = response.status_code
         log.debug(f"token endpoint: HTTP {status} {response.headers.get('Content-Type', '')}")
+        if 300 <= status < 400:
+            target = urljoin(self.token_url, response.headers.get("Location", ""))
+            raise TokenRequestError(
+                f"the token URL redirects to {display_text(origin(target), 100)}; bp-helper "
+                "sends no credentials there: set token_url to it if that is right"
+            )
         body = json_object(response)
         if status == 200:
             if body is None:
@@ -245,8 +255,22 @@ class TokenClient:
                     "try again later"
                 )
             log.add_secret(body["access_token"])
+            token = body["access_token"]
+            if not (token.isascii() and token.isprintable() and " " not in token):
+                # what bp_helper.engine.store.sendable hands out; refused before it is stored
+                raise TokenRequestError(
+                    f"the token server {self.host} sent an access token with spaces or "
+                    "control characters, which bp-helper cannot hand out; check token_url"
+                )
             if isinstance(body.get("refresh_token"), str):
                 log.add_secret(body["refresh_token"])
+            kind = body.get("token_type", "bearer")
+            if not isinstance(kind, str) or kind.lower() != "bearer":
+                raise TokenRequestError(
+                    f"the token server {self.host} issued a token of type "
+                    f"{display_text(str(kind), 40)!r}, not bearer, which bp-helper cannot use; "
+                    "check token_url"
+                )
             return response
         if status in RETRY_STATUSES:
             raise _Retryable(
@@ -261,7 +285,7 @@ class TokenClient:
         self, response: requests.Response, body: dict[str, Any] | None, grant: str
     ) -> NoReturn:
         status = response.status_code
-        error = str((body or {}).get("error", ""))
+        error = log.scrub(str((body or {}).get("error", "")), 60)
         description = log.scrub(str((body or {}).get("error_description", "")))
         said = f"{error}: {description}" if description else error or f"HTTP {status}"
         basic = "basic" in response.headers.get("WWW-Authenticate", "").lower()
@@ -308,17 +332,33 @@ class TokenClient:
             access_token=str(answer["access_token"]),
             expires_at=now + expires_in,
             obtained_at=now,
-            username=str(answer.get("username") or username),
+            username=display_text(answer.get("username")) or username,
             token_url=self.token_url,
             client_id=self.client.client_id,
             refresh_token=refresh,
             token_type=str(answer.get("token_type") or "bearer"),
-            fullname=str_or_none(answer.get("fullname"))
+            fullname=display_text(answer.get("fullname"))
             or (previous.fullname if previous else None),
             userid=userid if isinstance(userid, int | str) else None,
             scope=str_or_none(answer.get("scope")),
             twofactor=twofactor,
         )
+
+
+def encodable(*values: tuple[str, str | None]) -> None:
+    """Refuse, before anything is sent, a value that cannot be sent as UTF-8 text.
+
+    Non-UTF-8 bytes in an environment variable, or a lone surrogate from a JSON string,
+    are a local problem: nothing reaches the server, and no outage is recorded.
+    """
+    for what, value in values:
+        try:
+            (value or "").encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConfigError(
+                f"the {what} is not valid text (it holds bytes that are not UTF-8); "
+                "check where it comes from (`bp-helper status` says)"
+            ) from None
 
 
 class _Retryable(Exception):

@@ -55,6 +55,9 @@ class _Note:
         except (ValueError, UnicodeDecodeError) as exc:
             log.warn(f"ignoring {self.path}: {exc}")
             return None
+        except RecursionError:  # absurdly deep nesting
+            log.warn(f"ignoring {self.path}: it is not valid JSON")
+            return None
         if not isinstance(data, dict) or data.get(key) != value:
             return None
         when = data.get(stamp)

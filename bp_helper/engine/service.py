@@ -23,7 +23,7 @@ from functools import cached_property
 
 from bp_helper import log
 from bp_helper.config.settings import Settings
-from bp_helper.engine.store import StoredToken, TokenStore
+from bp_helper.engine.store import StoredToken, TokenStore, sendable
 from bp_helper.errors import BpError, ConfigError, LoginRequired, RefreshRejected, TokenRequestError
 from bp_helper.lean import TYPE_CHECKING
 from bp_helper.secrets.prompt import choose_prompter
@@ -98,12 +98,16 @@ class TokenService:
                 "BIOPRODICT_TOKEN holds a space, a line break or another character no access "
                 "token has: set it to the token alone"
             )
+        named = self.settings.profile_table.get("username")  # whose it is: not anyone asked for
+        named = self.settings.environ.get("BIOPRODICT_USERNAME") or named
+        if self.settings.flags.get("username") not in (None, named):
+            return None
         log.debug("using the access token from BIOPRODICT_TOKEN")
         return StoredToken(
             access_token=value,
             expires_at=math.inf,
             obtained_at=0.0,
-            username=self.settings.value("username") or "token",
+            username=str(named or "token"),
             token_url=self.settings.value("token_url"),
             client_id="",
         )
@@ -259,8 +263,11 @@ class TokenService:
         token = token._replace(
             password_in_keyring=previous.password_in_keyring, login=previous.account
         )
-        self.save(token)
-        self.failures.clear()
+        try:
+            self.save(token)
+            self.failures.clear()
+        except BpError as exc:  # a full disk: the new access token works all the same
+            log.warn(f"{exc.message}; the new tokens are lost, a login will be needed again")
         log.debug("refreshed the access token")
         return token
 
@@ -383,17 +390,3 @@ class TokenService:
                 return False
             self.store.save(token.without_access_token())
             return True
-
-
-def sendable(access_token: str) -> bool:
-    """Can ``access_token`` go into a header, a protocol line or a config file as it is?
-
-    Printable ASCII without spaces (RFC 6750's b64token is a subset): nothing that could
-    split a line, smuggle a header, or make an HTTP library refuse it, quoting it in full.
-    """
-    return (
-        bool(access_token)
-        and access_token.isascii()
-        and access_token.isprintable()
-        and (" " not in access_token)
-    )

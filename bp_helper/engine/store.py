@@ -149,7 +149,7 @@ def parse_file(raw: bytes) -> dict[str, Any]:
     """The JSON object of a store file of this version; ``ValueError`` otherwise."""
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # absurdly deep nesting
         raise ValueError("it is not valid JSON") from None
     if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
         raise ValueError("it is not a bp-helper token file of this version")
@@ -369,3 +369,17 @@ class TokenStore:
             return sorted(p.stem for p in directory.glob("*.json") if not p.name.startswith("."))
         except OSError:
             return []
+
+
+def sendable(access_token: str) -> bool:
+    """Can ``access_token`` go into a header, a protocol line or a config file as it is?
+
+    Printable ASCII without spaces (RFC 6750's b64token is a subset): nothing that could
+    split a line, smuggle a header, or make an HTTP library refuse it, quoting it in full.
+    """
+    return (
+        bool(access_token)
+        and access_token.isascii()
+        and access_token.isprintable()
+        and (" " not in access_token)
+    )

@@ -10,6 +10,7 @@ a 401 answer calls for a new token and a second try. ``BioProdictAuth`` (request
 from __future__ import annotations
 
 import re
+import time
 from urllib.parse import urlsplit
 
 from bp_helper import log
@@ -21,6 +22,11 @@ from bp_helper.errors import BpError, HostNotBound
 
 # error="..." in a Bearer challenge (RFC 6750 section 3)
 _CHALLENGE_ERROR = re.compile(r'\berror\s*=\s*"?([A-Za-z_]+)', re.IGNORECASE)
+# A 401 that gives no reason, for a token obtained less than this long ago, is taken to be
+# about something else (a missing permission): a new token would not fix it.
+RENEW_GRACE = 60.0  # seconds
+# Rejected token -> the token this process got in its place: never a second grant for it.
+_renewed_for: dict[str, str] = {}
 
 
 class ProfileAuth:
@@ -72,7 +78,10 @@ class BoundTokens:
             flags = {"profile": self.profile} if self.profile else {}
             chosen = select_profile(scheme, netloc, self.username, flags)
             if chosen is not None and self.username:
-                chosen = Settings({**flags, "profile": chosen.profile, "username": self.username})
+                chosen = Settings(
+                    {**flags, "profile": chosen.profile, "username": self.username},
+                    chosen.environ,
+                )
             self._services[key] = TokenService(chosen) if chosen is not None else None
         return self._services[key]
 
@@ -97,6 +106,26 @@ def token_rejected(challenge: str) -> bool:
     return match is None or match.group(1).lower() == "invalid_token"
 
 
+def renewal_wanted(service: TokenService, sent_token: str, challenge: str) -> bool:
+    """Should a 401 with this ``WWW-Authenticate`` cost a new token for ``sent_token``?
+
+    Yes for ``error="invalid_token"``, and for a 401 without a reason unless the token was
+    obtained moments ago (:data:`RENEW_GRACE`). So an API that answers every request 401
+    (a permission the account lacks) costs at most one refresh, not one per request; and
+    :func:`renewed_token` never makes a second grant for the same rejected token.
+    """
+    if not token_rejected(challenge):
+        return False
+    if _CHALLENGE_ERROR.search(challenge) is None:
+        stored = service.stored()
+        if stored is not None and stored.access_token == sent_token:
+            age = time.time() - stored.obtained_at
+            if 0 <= age < RENEW_GRACE:
+                log.debug(f"a 401 without a reason for a token {age:.0f} s old: not renewing")
+                return False
+    return True
+
+
 def renewed_token(
     service: TokenService, sent_token: str, answered_authorization: str | None, challenge: str
 ) -> str | None:
@@ -107,12 +136,19 @@ def renewed_token(
     then would send a new token to whoever answered). ``challenge`` is its
     ``WWW-Authenticate`` header. The one place that decides renew-on-401 for every auth class.
     """
-    if not token_rejected(challenge):
-        return None
     if answered_authorization != f"Bearer {sent_token}":
         log.debug("a 401 answered a request without the token: not renewing")
         return None
+    if not renewal_wanted(service, sent_token, challenge):
+        return None
+    if sent_token in _renewed_for:  # renewed once already: the same answer, no new grant
+        log.debug("a new token was already obtained after a 401 for this one")
+        renewed = _renewed_for[sent_token]
+        return None if renewed == sent_token else renewed
     renewed = service.renew(sent_token).access_token
+    if len(_renewed_for) > 1000:  # a long-running program: forget the oldest decisions
+        _renewed_for.clear()
+    _renewed_for[sent_token] = renewed
     if renewed == sent_token:
         return None  # BIOPRODICT_TOKEN, or nothing newer: the 401 stands
     log.debug("the server rejected the access token: renewed it, sending the request again")

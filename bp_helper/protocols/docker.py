@@ -211,7 +211,9 @@ def store(stdin: BinaryIO, flags: Flags, environ: Mapping[str, str]) -> bytes:
             f"{server.netloc} answered `docker login` with an identity token, which bp-helper "
             f"does not use: log in with `bp-helper{_profile_flag(chosen)} login`"
         )
-    settings = Settings({**flags, "profile": chosen.profile, "username": request.username}, environ)
+    settings = Settings(
+        {**flags, "profile": chosen.profile, "username": request.username}, chosen.environ
+    )
     service = TokenService(settings, lambda: choose_prompter(settings.value("noninteractive")))
     service.login(username=request.username, password=request.secret)
     log.debug(f"logged in to profile {settings.profile!r} as {request.username!r}")

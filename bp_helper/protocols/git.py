@@ -192,7 +192,9 @@ def bound_settings(
     chosen = select_profile(request.protocol, request.host, request.username, flags, environ)
     if chosen is None or request.username is None:
         return chosen
-    return Settings({**flags, "profile": chosen.profile, "username": request.username}, environ)
+    return Settings(
+        {**flags, "profile": chosen.profile, "username": request.username}, chosen.environ
+    )
 
 
 def _no_prompt(settings: Settings, environ: Mapping[str, str]) -> tuple[bool, str]:

@@ -11,7 +11,7 @@ import io
 import os
 import sys
 
-from bp_helper.errors import LoginRequired
+from bp_helper.errors import Cancelled, LoginRequired
 from bp_helper.lean import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class TerminalPrompter:
                 f"no answer to {question.strip()!r}: run `bp-helper login` again when ready"
             ) from None
         except KeyboardInterrupt:
-            raise LoginRequired(
+            raise Cancelled(
                 "login cancelled at the prompt: nothing was sent or changed; run "
                 "`bp-helper login` again when ready"
             ) from None
@@ -114,7 +114,9 @@ class NotebookPrompter:
         except NotImplementedError:  # IPython's StdinNotImplementedError
             raise refused from None
         except KeyboardInterrupt:
-            raise LoginRequired("login cancelled") from None
+            raise Cancelled(
+                "login cancelled in the notebook: nothing was sent or changed"
+            ) from None
         return str(answer).rstrip("\r\n")
 
 

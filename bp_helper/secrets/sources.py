@@ -37,6 +37,8 @@ if TYPE_CHECKING:  # imported where used: `bp-helper token` with a fresh token n
     from bp_helper.secrets.oskeyring import KeyringEntry, OsKeyring
     from bp_helper.secrets.prompt import Prompter
 
+MAX_SECRET = 64 * 1024  # bytes: far more than any password, secret or code
+
 KEYRING = "OS keyring"
 PROMPT = "terminal prompt"
 STDIN = "standard input (--password-stdin)"
@@ -304,14 +306,23 @@ def run_secret_command(command: Any, what: str, timeout: float) -> str:
     except OSError as exc:
         raise ConfigError(f"{what}: cannot run {argv[0]!r}: {exc.strerror}") from None
     try:
-        out, err = proc.communicate(timeout=timeout)
+        out, err = _collect(proc, timeout, MAX_SECRET)
     except subprocess.TimeoutExpired:
         _kill_group(proc)
         raise ConfigError(
             f"{what}: the command did not finish within {timeout:g} s "
             "(raise command_timeout in the profile if it needs longer)"
         ) from None
+    except OverflowError:
+        _kill_group(proc)
+        raise ConfigError(
+            f"{what}: the command printed more than {MAX_SECRET // 1024} KiB; "
+            "it should print the secret alone"
+        ) from None
     if proc.returncode != 0:
+        # What it printed on stdout may well be the secret (and its stderr may echo it).
+        for line in out.decode("utf-8", "replace").splitlines():
+            log.add_secret(line.strip())
         said = log.scrub(strip_line(err.decode("utf-8", "replace")), 100)
         raise ConfigError(
             f"{what}: the command failed with exit status {proc.returncode}"
@@ -323,6 +334,44 @@ def run_secret_command(command: Any, what: str, timeout: float) -> str:
         raise ConfigError(f"{what}: the command's output is not UTF-8") from None
     log.add_secret(value)
     return value
+
+
+def _collect(proc: subprocess.Popen[bytes], timeout: float, limit: int) -> tuple[bytes, bytes]:
+    """A command's stdout and stderr, each at most ``limit`` bytes, within ``timeout``.
+
+    ``subprocess.TimeoutExpired`` when it takes longer, ``OverflowError`` when it prints more:
+    either way the caller kills it.
+    """
+    import os
+    import selectors
+    import subprocess
+    import time
+
+    deadline = time.monotonic() + timeout
+    output: dict[int, bytearray] = {}
+    with selectors.DefaultSelector() as selector:
+        for pipe in (proc.stdout, proc.stderr):
+            assert pipe is not None
+            output[pipe.fileno()] = bytearray()
+            selector.register(pipe, selectors.EVENT_READ)
+        while selector.get_map():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise subprocess.TimeoutExpired(proc.args, timeout)
+            for key, _ in selector.select(remaining):
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    selector.unregister(key.fileobj)
+                    continue
+                output[key.fd] += chunk
+                if len(output[key.fd]) > limit:
+                    raise OverflowError
+    assert proc.stdout is not None and proc.stderr is not None
+    out, err = bytes(output[proc.stdout.fileno()]), bytes(output[proc.stderr.fileno()])
+    proc.stdout.close()
+    proc.stderr.close()
+    proc.wait(max(0.0, deadline - time.monotonic()) + 1)
+    return out, err
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
