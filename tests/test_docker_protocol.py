@@ -72,7 +72,7 @@ def test_logged_out_hint_goes_to_stderr(sandbox: Sandbox, home: Home) -> None:
     done = run_bytes(home, DOCKER, ["get"], sandbox.netloc.encode())
     assert (done.returncode, done.stdout) == (1, NOT_FOUND)
     hint = done.stderr.decode().strip()
-    assert len(hint.splitlines()) == 1 and "`bp-helper login`" in hint
+    assert len(hint.splitlines()) == 1 and "`bp-helper login" in hint
     # containers tools' `login` writes their own auth file, and an API host has no /v2/
     assert "docker login" not in hint
     assert sandbox.requests == []
