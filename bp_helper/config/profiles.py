@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bp_helper import log
-from bp_helper.config.hosts import is_bound
+from bp_helper.config.hosts import bound_form, is_bound
 from bp_helper.config.settings import Settings
 from bp_helper.errors import BpError
 from bp_helper.lean import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from typing import Any
+
+# The settings that say which hosts a profile is bound to (see bp_helper.config.hosts).
+HOST_SETTINGS = ("hosts", "token_url")
 
 
 def select_profile(
@@ -30,7 +33,7 @@ def select_profile(
     """
     explicit = Settings(flags, environ).resolve("profile").source != "default"
     matches: list[Settings] = []
-    for settings in candidate_profiles(flags, environ):
+    for settings in candidate_profiles(flags, environ, (scheme, netloc)):
         try:
             if not is_bound(settings, scheme, netloc):
                 continue
@@ -50,12 +53,26 @@ def select_profile(
 
 
 def candidate_profiles(
-    flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    serving: tuple[str, str] | None = None,
 ) -> list[Settings]:
-    """The explicit profile alone, or else ``default`` and every profile of the config file."""
+    """The explicit profile alone, or else ``default`` and every profile of the config file.
+
+    With ``serving`` (a scheme and ``host[:port]``), and unless a flag or the environment sets
+    the hosts or the token URL of every profile, only the profiles that the config file's
+    host index binds to that host, and those it cannot tell about (an invalid value, whose
+    error the caller sees when it resolves them): the others cannot match, and resolving
+    them would make every request cost more with every profile in the file.
+    """
     base = Settings(flags, environ)
     explicit = base.resolve("profile").source != "default"
     names = [base.profile] if explicit else ["default", *base.profile_names()]
+    if serving and not explicit and not any(map(base.given_outside_config, HOST_SETTINGS)):
+        wanted = bound_form(*serving)
+        parsed = base.parsed_config
+        maybe = {*parsed.hosts.get(wanted or "", ()), *parsed.unsure} if wanted else set()
+        names = [name for name in names if name in maybe]
     return [base.for_profile(name) for name in dict.fromkeys(names)]
 
 

@@ -22,6 +22,7 @@ from functools import cached_property
 from pathlib import Path
 
 from bp_helper import log
+from bp_helper.config.cache import ConfigCache, ParsedConfig, index
 from bp_helper.config.paths import user_state_dir
 from bp_helper.config.table import BY_NAME, CONFIG_KEYS, SECRET_ENVIRONMENT
 from bp_helper.errors import ConfigError
@@ -68,9 +69,19 @@ class Settings:
     def for_profile(self, name: str) -> Settings:
         """The same flags and environment for profile ``name``, sharing the parsed config."""
         other = Settings({**self.flags, "profile": name}, self.environ)
-        if "config" in self.__dict__:  # the config file does not depend on the profile
-            other.__dict__["config"] = self.__dict__["config"]
+        if "parsed_config" in self.__dict__:  # the config file does not depend on the profile
+            other.__dict__["parsed_config"] = self.__dict__["parsed_config"]
         return other
+
+    def given_outside_config(self, name: str) -> bool:
+        """Is setting ``name`` given by a flag or an environment variable (as :meth:`resolve`
+        takes them), so that no profile's config key decides it?"""
+        setting = BY_NAME[name]
+        if setting.flag and name in self.flags:
+            return True
+        return any(
+            self.environ.get(env) or (setting.secret and env in self.environ) for env in setting.env
+        )
 
     # -- the resolver -------------------------------------------------------------------
 
@@ -110,30 +121,33 @@ class Settings:
     def config_path(self) -> Path:
         return Path(self.resolve("config").value).expanduser()
 
-    @cached_property
+    @property
     def config(self) -> dict[str, Any]:
-        """The parsed config file; ``{}`` when the default file does not exist."""
+        """The parsed config file's ``profiles`` (none when the default file does not exist)."""
+        return {"profiles": self.parsed_config.profiles}
+
+    @cached_property
+    def parsed_config(self) -> ParsedConfig:
+        """The config file's profiles and host index, parsed only when its text changed."""
         path = self.config_path
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
             if self.resolve("config").source != "default":
                 raise ConfigError(f"config file {path} does not exist") from None
-            return {}
+            return index({})
         except OSError as exc:
             raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-        import tomllib  # only when there is a config file to read
-
         try:
-            data = tomllib.loads(raw.decode("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-        profiles = data.get("profiles", {})
-        if not isinstance(profiles, dict) or not all(
-            isinstance(t, dict) for t in profiles.values()
-        ):
-            raise ConfigError(f"config file {path}: [profiles] must hold [profiles.NAME] tables")
-        return data
+        cache = ConfigCache(self.store_dir, path)
+        parsed = cache.load(text)
+        if parsed is None:
+            parsed = index(_parse_toml(path, text))
+            cache.save(text, parsed)
+        return parsed
 
     @cached_property
     def profile_table(self) -> dict[str, Any]:
@@ -191,3 +205,17 @@ class Settings:
     @property
     def store_dir(self) -> Path:
         return user_state_dir()
+
+
+def _parse_toml(path: Path, text: str) -> dict[str, dict[str, Any]]:
+    """The ``[profiles.NAME]`` tables of the config file's ``text``, or a :class:`ConfigError`."""
+    import tomllib  # only when the config file changed since it was last parsed
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    profiles = data.get("profiles", {})
+    if not isinstance(profiles, dict) or not all(isinstance(t, dict) for t in profiles.values()):
+        raise ConfigError(f"config file {path}: [profiles] must hold [profiles.NAME] tables")
+    return profiles

@@ -1,0 +1,150 @@
+"""The config file, parsed once per change: what the cached path needs, without ``tomllib``.
+
+Parsing TOML costs a cached ``get`` about a third of its time (``tomllib`` imports ``typing``
+and ``datetime`` and compiles its patterns). So the profiles parsed from a config file are
+kept in ``<state dir>/bp-helper/config-cache/`` (one JSON file per config file path, 0600 in a
+0700 folder, written atomically, apart from the token store), with the exact text they were
+parsed from and a host index: for each ``host[:port]``, the profiles that the config file
+alone binds to it. A cached copy is used only when the config file's text is, byte for byte,
+the text it was parsed from: no clock tick, editor or copy can change the file unseen, as
+they can when sizes and times are compared (two saves of one size within one mtime tick).
+Reading the file stays (it is small); what goes is the parse. A cache that cannot be read,
+is not ours, or holds anything unexpected is ignored and written anew; one that cannot be
+written costs only speed. Only a file that parsed cleanly is cached, so a broken config
+fails with the same error every time.
+
+The host index lets :func:`bp_helper.config.profiles.select_profile` resolve only the
+profiles that may serve a host instead of every profile in the file, so the cost of a
+cached ``get`` does not grow with the number of profiles. It holds only while no flag or
+environment variable sets ``hosts`` or ``token_url`` (they would apply to every profile).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from bp_helper import log
+from bp_helper.config.hosts import netloc_of
+from bp_helper.config.table import BY_NAME, DEFAULT_TOKEN_URL
+from bp_helper.errors import BpError
+from bp_helper.files import atomic_write, ensure_private_dir, read_private_file, unsafe_dir_reason
+from bp_helper.lean import TYPE_CHECKING, Record
+
+if TYPE_CHECKING:
+    from typing import Any
+
+FORMAT_VERSION = 1
+
+
+class ParsedConfig(Record):
+    """The profiles of a config file and which hosts the file alone binds them to."""
+
+    profiles: dict[str, dict[str, Any]]
+    hosts: dict[str, list[str]]  # host[:port] -> profiles bound to it
+    unsure: list[str]  # profiles whose hosts or token_url are invalid: resolve them to see
+
+
+def index(profiles: dict[str, dict[str, Any]]) -> ParsedConfig:
+    """The host index of ``profiles`` (and of ``default``, which exists without a table)."""
+    hosts: dict[str, list[str]] = {}
+    unsure: list[str] = []
+    for name in dict.fromkeys(["default", *sorted(profiles)]):
+        table = profiles.get(name, {})
+        try:
+            if "hosts" in table:
+                bound = BY_NAME["hosts"].convert(table["hosts"], "hosts")
+            else:
+                url = BY_NAME["token_url"].convert(
+                    table.get("token_url", DEFAULT_TOKEN_URL), "token_url"
+                )
+                bound = [netloc_of(url)]
+        except BpError:
+            unsure.append(name)
+            continue
+        for host in dict.fromkeys(bound):
+            hosts.setdefault(host, []).append(name)
+    return ParsedConfig(profiles, hosts, unsure)
+
+
+class ConfigCache:
+    """The cached parse of one config file's text, in ``<state dir>/config-cache/``.
+
+    One cache file per config file path (named by a hash of it), so that programs using
+    different config files (``--config``, ``BIOPRODICT_CONFIG``) do not undo each other's.
+    """
+
+    def __init__(self, state_dir: Path, config_path: Path) -> None:
+        self.directory = state_dir / "config-cache"
+        self.config_path = str(config_path)
+        self.path = self.directory / f"{_fnv1a(os.fsencode(self.config_path)):016x}.json"
+
+    def load(self, text: str) -> ParsedConfig | None:
+        """The parse of ``text`` if the cache holds it; ``None`` otherwise (then parse it)."""
+        try:
+            problem = unsafe_dir_reason(os.lstat(self.directory))
+            if problem:
+                raise ValueError(f"its folder {problem}")
+            raw = read_private_file(self.path)
+            if raw is None:
+                return None
+            data = json.loads(raw)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError too
+            log.debug(f"config cache {self.path} ignored: {exc}")
+            return None
+        if not (
+            isinstance(data, dict)
+            and data.get("version") == FORMAT_VERSION
+            and data.get("config") == self.config_path
+            and data.get("text") == text
+        ):
+            return None
+        if not _well_formed(data):
+            log.debug(f"config cache {self.path} ignored: unexpected content")
+            return None
+        return ParsedConfig(data["profiles"], data["hosts"], data["unsure"])
+
+    def save(self, text: str, parsed: ParsedConfig) -> None:
+        """Keep ``parsed`` for ``text``; a failure costs only speed, so it is not an error."""
+        data = {
+            "version": FORMAT_VERSION,
+            "config": self.config_path,
+            "text": text,
+            **parsed._asdict(),
+        }
+        try:
+            content = json.dumps(data, allow_nan=True).encode()
+        except (TypeError, ValueError):  # e.g. a TOML date in an (ignored) unknown key
+            log.debug("config file not cached: it holds values JSON cannot keep")
+            return
+        try:
+            ensure_private_dir(self.directory)
+            atomic_write(self.path, content)
+        except BpError as exc:
+            log.debug(f"config file not cached: {exc.message}")
+
+
+def _well_formed(data: dict[str, Any]) -> bool:
+    profiles, hosts, unsure = (data.get(key) for key in ParsedConfig._fields)
+    return (
+        isinstance(profiles, dict)
+        and all(isinstance(t, dict) for t in profiles.values())
+        and isinstance(hosts, dict)
+        and all(
+            isinstance(names, list) and all(isinstance(n, str) for n in names)
+            for names in hosts.values()
+        )
+        and isinstance(unsure, list)
+        and all(isinstance(n, str) for n in unsure)
+    )
+
+
+def _fnv1a(data: bytes) -> int:
+    """64-bit FNV-1a: a stable file name for a path, without importing ``hashlib``."""
+    value = 0xCBF29CE484222325
+    for byte in data:
+        value = ((value ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return value
