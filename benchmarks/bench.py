@@ -7,6 +7,8 @@ What it reports:
 
 - start-up: cached ``bp-helper token`` and cached ``git-credential-bioprodict get`` against
   ``python -c pass`` in the same venv and against ``git credential-store get`` (C);
+- the desktop case: cached ``git-credential-bioprodict get`` with the settings in a config
+  file of 3 profiles, and of 101 profiles, instead of environment variables;
 - HTTPie: ``http --offline`` start-up in this venv (plugin installed) against a venv with
   HTTPie alone (made once, in a temporary folder);
 - burst: 32 callers on an expired token (threads in one process, and processes), their wall
@@ -160,6 +162,44 @@ class Bench:
             "token requests during the cached runs", str(len(self.sandbox.requests) - before)
         )
 
+    def desktop(self) -> None:
+        """Cached ``get`` with the settings in a config file of 3 and of 101 profiles."""
+        env = {k: v for k, v in self.env.items() if not k.startswith("BIOPRODICT_")}
+        git_input = f"protocol=https\nhost={self.sandbox.netloc}\n\n"
+        actions: dict[str, Callable[[], object]] = {
+            "python": command([sys.executable, "-c", "pass"], self.env)
+        }
+        for count in (3, 101):
+            config = self.root / f"config-{count}.toml"
+            config.write_text(desktop_config(self.sandbox, count))
+            # an old file, as a desktop's config is (a file changed within the last seconds
+            # may be parsed again: see bp_helper.config.cache)
+            os.utime(config, (time.time() - 3600, time.time() - 3600))
+            env_n = {**env, "BIOPRODICT_CONFIG": str(config)}
+            argv = [str(BIN / "git-credential-bioprodict"), "get"]
+            answer = subprocess.run(
+                argv, input=git_input, env=env_n, capture_output=True, text=True, check=True
+            )
+            if "password=" not in answer.stdout:  # the token startup() stored serves it
+                raise SystemExit(f"bench: no answer with a config file: {answer.stderr}")
+            actions[str(count)] = command(argv, env_n, git_input)
+        before = len(self.sandbox.requests)
+        times = interleaved_medians(actions, self.runs)
+        base, three = times["python"], times["3"]
+        self.report("python -c pass (same venv)", f"{base * 1000:7.1f} ms")
+        self.report(
+            "git get, cached, config file of 3 profiles",
+            f"{three * 1000:7.1f} ms  {three / base:4.2f}x python (target <= 2.5x)",
+        )
+        self.report(
+            "git get, cached, config file of 101 profiles",
+            f"{times['101'] * 1000:7.1f} ms  {times['101'] / three:4.2f}x 3 profiles "
+            "(target <= 1.25x)",
+        )
+        self.report(
+            "token requests during the desktop runs", str(len(self.sandbox.requests) - before)
+        )
+
     def httpie(self) -> None:
         http = BIN / "http"
         if not http.exists():
@@ -240,6 +280,28 @@ class Bench:
         return wall
 
 
+def desktop_config(sandbox: Sandbox, count: int) -> str:
+    """A config file of ``count`` profiles: ``default`` serves the sandbox, the rest other hosts."""
+    secret = sandbox.clients["bp-demo"].secret
+    lines = [
+        "[profiles.default]",
+        f'token_url = "{sandbox.token_url}"',
+        'client_id = "bp-demo"',
+        f'client_secret = "{secret}"',
+        f'ca_bundle = "{sandbox.ca_path}"',
+    ]
+    for number in range(1, count):
+        lines += [
+            "",
+            f"[profiles.team{number:03}]",
+            f'token_url = "https://login{number}.example.org/oauth/token"',
+            f'hosts = ["api{number}.example.org", "data{number}.example.org:8443"]',
+            f'client_id = "client-{number}"',
+            'username = "someone"',
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few repetitions (CI smoke run)")
@@ -256,6 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench = Bench(sandbox, Path(tmp), runs)
         print(f"bp-helper benchmark: {runs} runs per median, {os.cpu_count()} CPUs")
         bench.startup()
+        bench.desktop()
         bench.httpie()
         bench.burst()
     return 0
