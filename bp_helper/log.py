@@ -1,7 +1,11 @@
 """Stderr output: warnings, ``--debug`` traces and error lines, all redacted.
 
-Deliberately not the ``logging`` module: this is imported on the cached path, where
-start-up time matters, and every line must pass through :func:`redact`.
+Deliberately not built on the ``logging`` module: this is imported on the cached path, where
+start-up time matters, and every line must pass through :func:`redact`. Programs that use
+bp-helper as a library get its debug lines and warnings in their own logging as well, from
+the logger ``bp_helper`` (redacted the same way): whenever ``logging`` has been imported (by
+the program, by requests, or by a library entry point calling :func:`use_logging`), never
+by this module on its own, so the helper executables' cached path stays without it.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ def debug_enabled() -> bool:
 def debug(message: str) -> None:
     if _debug:
         _emit(f"bp-helper: debug: {message}")
+    _log(10, message)  # logging.DEBUG
 
 
 def warn(message: str) -> None:
@@ -62,6 +67,27 @@ def warn(message: str) -> None:
     if message not in _warned:
         _warned.add(message)
         _emit(f"bp-helper: warning: {message}")
+        _log(30, message)  # logging.WARNING
+
+
+def use_logging() -> None:
+    """For library entry points: send debug lines and warnings to ``logging`` too."""
+    import logging  # noqa: F401 -- being imported is what _log looks for
+
+
+_LOGGER = "bp_helper"
+
+
+def _log(level: int, message: str) -> None:
+    """Hand ``message``, redacted, to the logger ``bp_helper`` if ``logging`` is in use."""
+    logging = sys.modules.get("logging")
+    if logging is None:
+        return
+    logger = logging.getLogger(_LOGGER)
+    if not logger.handlers:  # a library's logger: no output unless the program asks for it
+        logger.addHandler(logging.NullHandler())
+    if logger.isEnabledFor(level):
+        logger.log(level, redact(message))
 
 
 def error(message: str) -> None:

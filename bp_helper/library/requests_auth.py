@@ -49,6 +49,7 @@ class BioProdictAuth(AuthBase):
         self.profile = profile
         self.username = username
         self.refuse_unbound = refuse_unbound
+        log.use_logging()  # our debug lines and warnings reach the program's logging too
         self._services: dict[tuple[str, str], TokenService | None] = {}
 
     def __call__(self, request: PreparedRequest) -> PreparedRequest:
