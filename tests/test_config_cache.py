@@ -9,14 +9,16 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
+
 from bp_helper.config.cache import ConfigCache
 from bp_helper.config.profiles import select_profile
 from bp_helper.config.settings import Settings
-from bp_helper.errors import BpError
+from bp_helper.errors import BpError, ConfigError
 from bp_helper.testing import Sandbox
 
 from .protocol_support import GIT, imported_modules, run_bytes
-from .support import Home, login
+from .support import Home, expire_stored_token, login
 
 # two hosts whose names have the same length: a swap keeps the file's size
 HOST_A = "api-a.example.org"
@@ -210,10 +212,34 @@ def _bound(settings: Settings, scheme: str, netloc: str) -> bool:
 
 def test_a_value_json_cannot_keep_is_not_cached(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
+    config.write_text('[profiles.default]\nclient_id = "c"\ntimeout = 1979-05-27\n')
+    errors = []
+    for _ in range(2):
+        settings = Settings(environ={"BIOPRODICT_CONFIG": str(config)})
+        assert settings.value("client_id") == "c"
+        with pytest.raises(ConfigError) as raised:
+            settings.value("timeout")
+        errors.append(raised.value.message)
+        cache = ConfigCache(settings.store_dir, config)
+        assert not cache.path.exists()
+    assert errors[0] == errors[1] and "must be a number of seconds" in errors[0]
     config.write_text('[profiles.default]\nclient_id = "c"\nborn = 1979-05-27\n')
     settings = Settings(environ={"BIOPRODICT_CONFIG": str(config)})
-    assert settings.profile_names() == ["default"]
     assert settings.value("client_id") == "c"
-    cache = ConfigCache(settings.store_dir, config)
-    assert not cache.path.exists()
-    assert cache.load(config.read_text()) is None
+    assert cache.load(config.read_bytes()) is not None  # an unknown key's value is not kept
+
+
+def test_the_cache_holds_no_secret_and_a_refresh_still_has_it(sandbox: Sandbox, home: Home) -> None:
+    desktop(home, sandbox, client_secret_typo='"canary-typo-value"')
+    login(home)
+    git_get(home, sandbox.netloc)
+    [cache] = cache_files(home)
+    kept = cache.read_text()
+    assert "client_secret" in kept  # it says the key is there ...
+    for secret in (sandbox.clients["bp-demo"].secret, "canary-typo-value"):
+        assert secret not in kept  # ... but not its value, nor an unknown key's
+    expire_stored_token(home)
+    out, err = git_get(home, sandbox.netloc)  # a refresh: the secret is read from the file
+    assert "password=" in out, err
+    (refresh,) = sandbox.token_requests("refresh_token")
+    assert refresh.status == 200

@@ -3,15 +3,17 @@
 Parsing TOML costs a cached ``get`` about a third of its time (``tomllib`` imports ``typing``
 and ``datetime`` and compiles its patterns). So the profiles parsed from a config file are
 kept in ``<state dir>/bp-helper/config-cache/`` (one JSON file per config file path, 0600 in a
-0700 folder, written atomically, apart from the token store), with the exact text they were
-parsed from and a host index: for each ``host[:port]``, the profiles that the config file
-alone binds to it. A cached copy is used only when the config file's text is, byte for byte,
-the text it was parsed from: no clock tick, editor or copy can change the file unseen, as
-they can when sizes and times are compared (two saves of one size within one mtime tick).
-Reading the file stays (it is small); what goes is the parse. A cache that cannot be read,
-is not ours, or holds anything unexpected is ignored and written anew; one that cannot be
-written costs only speed. Only a file that parsed cleanly is cached, so a broken config
-fails with the same error every time.
+0700 folder, written atomically, apart from the token store), with the size and CRC-32 of
+the text they were parsed from and a host index: for each ``host[:port]``, the profiles that
+the config file alone binds to it. The file is read every time (it is small) and a cached
+parse is used only for content of the same size and checksum: an edit is seen even when it
+keeps the size within one mtime tick, the trap of keys made of sizes and times. What goes is
+the parse. Secret values (``client_secret``) and the values of unknown keys are not copied:
+the cache says only that they are there, and :class:`~bp_helper.config.settings.Settings`
+parses the file again when it needs one (to refresh or log in, never on the cached path). A
+cache that cannot be read, is not ours, or holds anything unexpected is ignored and written
+anew; one that cannot be written costs only speed. Only a file that parsed cleanly is cached,
+so a broken config fails with the same error every time.
 
 The host index lets :func:`bp_helper.config.profiles.select_profile` resolve only the
 profiles that may serve a host instead of every profile in the file, so the cost of a
@@ -23,11 +25,12 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
 from pathlib import Path
 
 from bp_helper import log
 from bp_helper.config.hosts import netloc_of
-from bp_helper.config.table import BY_NAME, DEFAULT_TOKEN_URL
+from bp_helper.config.table import BY_NAME, CONFIG_KEYS, DEFAULT_TOKEN_URL, SETTINGS
 from bp_helper.errors import BpError
 from bp_helper.files import atomic_write, ensure_private_dir, read_private_file, unsafe_dir_reason
 from bp_helper.lean import TYPE_CHECKING, Record
@@ -36,6 +39,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 FORMAT_VERSION = 1
+# Config keys whose values the cache does not hold (see the module docstring).
+SECRET_KEYS = frozenset(s.key for s in SETTINGS if s.secret and s.key)
 
 
 class ParsedConfig(Record):
@@ -44,6 +49,7 @@ class ParsedConfig(Record):
     profiles: dict[str, dict[str, Any]]
     hosts: dict[str, list[str]]  # host[:port] -> profiles bound to it
     unsure: list[str]  # profiles whose hosts or token_url are invalid: resolve them to see
+    withheld: bool = False  # secret and unknown keys hold None: parse the file for them
 
 
 def index(profiles: dict[str, dict[str, Any]]) -> ParsedConfig:
@@ -80,16 +86,16 @@ class ConfigCache:
         self.config_path = str(config_path)
         self.path = self.directory / f"{_fnv1a(os.fsencode(self.config_path)):016x}.json"
 
-    def load(self, text: str) -> ParsedConfig | None:
-        """The parse of ``text`` if the cache holds it; ``None`` otherwise (then parse it)."""
+    def load(self, raw: bytes) -> ParsedConfig | None:
+        """The parse of ``raw`` if the cache holds it; ``None`` otherwise (then parse it)."""
         try:
             problem = unsafe_dir_reason(os.lstat(self.directory))
             if problem:
                 raise ValueError(f"its folder {problem}")
-            raw = read_private_file(self.path)
-            if raw is None:
+            kept = read_private_file(self.path)
+            if kept is None:
                 return None
-            data = json.loads(raw)
+            data = json.loads(kept)
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError too
@@ -99,21 +105,25 @@ class ConfigCache:
             isinstance(data, dict)
             and data.get("version") == FORMAT_VERSION
             and data.get("config") == self.config_path
-            and data.get("text") == text
+            and data.get("size") == len(raw)
+            and data.get("crc32") == zlib.crc32(raw)
         ):
             return None
         if not _well_formed(data):
             log.debug(f"config cache {self.path} ignored: unexpected content")
             return None
-        return ParsedConfig(data["profiles"], data["hosts"], data["unsure"])
+        return ParsedConfig(data["profiles"], data["hosts"], data["unsure"], withheld=True)
 
-    def save(self, text: str, parsed: ParsedConfig) -> None:
-        """Keep ``parsed`` for ``text``; a failure costs only speed, so it is not an error."""
+    def save(self, raw: bytes, parsed: ParsedConfig) -> None:
+        """Keep ``parsed`` for ``raw``; a failure costs only speed, so it is not an error."""
         data = {
             "version": FORMAT_VERSION,
             "config": self.config_path,
-            "text": text,
-            **parsed._asdict(),
+            "size": len(raw),
+            "crc32": zlib.crc32(raw),
+            "profiles": {name: _withheld(table) for name, table in parsed.profiles.items()},
+            "hosts": parsed.hosts,
+            "unsure": parsed.unsure,
         }
         try:
             content = json.dumps(data, allow_nan=True).encode()
@@ -127,8 +137,16 @@ class ConfigCache:
             log.debug(f"config file not cached: {exc.message}")
 
 
+def _withheld(table: dict[str, Any]) -> dict[str, Any]:
+    """``table`` with None for the values of secret and unknown keys (the keys stay)."""
+    return {
+        key: value if key in CONFIG_KEYS and key not in SECRET_KEYS else None
+        for key, value in table.items()
+    }
+
+
 def _well_formed(data: dict[str, Any]) -> bool:
-    profiles, hosts, unsure = (data.get(key) for key in ParsedConfig._fields)
+    profiles, hosts, unsure = (data.get(key) for key in ("profiles", "hosts", "unsure"))
     return (
         isinstance(profiles, dict)
         and all(isinstance(t, dict) for t in profiles.values())

@@ -99,7 +99,8 @@ class Settings:
                     result = Resolved(name, self.environ[env], f"env {env}")
                     break
         if result is None and setting.key and setting.key in self.profile_table:
-            result = Resolved(name, self.profile_table[setting.key], self.profile_source)
+            value = self._table_value(setting.key, setting.secret)
+            result = Resolved(name, value, self.profile_source)
         if result is None:
             default = setting.default(self) if callable(setting.default) else setting.default
             result = Resolved(name, default, "default")
@@ -128,7 +129,10 @@ class Settings:
 
     @cached_property
     def parsed_config(self) -> ParsedConfig:
-        """The config file's profiles and host index, parsed only when its text changed."""
+        """The config file's profiles and host index, parsed only when its content changed."""
+        return self._read_config(use_cache=True)
+
+    def _read_config(self, use_cache: bool) -> ParsedConfig:
         path = self.config_path
         try:
             raw = path.read_bytes()
@@ -138,16 +142,19 @@ class Settings:
             return index({})
         except OSError as exc:
             raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
         cache = ConfigCache(self.store_dir, path)
-        parsed = cache.load(text)
+        parsed = cache.load(raw) if use_cache else None
         if parsed is None:
-            parsed = index(_parse_toml(path, text))
-            cache.save(text, parsed)
+            parsed = index(_parse_toml(path, raw))
+            cache.save(raw, parsed)
         return parsed
+
+    def _table_value(self, key: str, secret: bool) -> Any:
+        """The profile table's value of ``key``; the cache withholds secrets (parse for them)."""
+        if secret and self.parsed_config.withheld:
+            self.__dict__["parsed_config"] = self._read_config(use_cache=False)
+            self.__dict__.pop("profile_table", None)
+        return self.profile_table[key]
 
     @cached_property
     def profile_table(self) -> dict[str, Any]:
@@ -207,13 +214,14 @@ class Settings:
         return user_state_dir()
 
 
-def _parse_toml(path: Path, text: str) -> dict[str, dict[str, Any]]:
-    """The ``[profiles.NAME]`` tables of the config file's ``text``, or a :class:`ConfigError`."""
+def _parse_toml(path: Path, raw: bytes) -> dict[str, dict[str, Any]]:
+    """The ``[profiles.NAME]`` tables of the config file's ``raw`` content, or a
+    :class:`ConfigError`."""
     import tomllib  # only when the config file changed since it was last parsed
 
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     profiles = data.get("profiles", {})
     if not isinstance(profiles, dict) or not all(isinstance(t, dict) for t in profiles.values()):
