@@ -17,14 +17,16 @@ _secrets: set[str] = set()
 _debug = False
 _warned: set[str] = set()
 
+# Patterns as strings: ``re`` compiles (and caches) them on first use, which the cached path,
+# printing nothing, never makes.
 # A JSON Web Token: what Bio-Prodict's access and refresh tokens are.
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+_JWT = r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"
 # Server text may echo other token-like strings ("Invalid refresh token: 3f2a...").
-_OPAQUE = re.compile(
+_OPAQUE = (
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
     r"|[A-Za-z0-9+/_~=-]{24,}"
 )
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_CONTROL = r"[\x00-\x1f\x7f]+"
 REDACTED = "[redacted]"
 
 
@@ -38,12 +40,12 @@ def redact(text: str) -> str:
     """Mask every known secret and every token-like string in ``text``."""
     for secret in sorted(_secrets, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
-    return _JWT.sub(REDACTED, text)
+    return re.sub(_JWT, REDACTED, text)
 
 
 def scrub(text: str, limit: int = 200) -> str:
     """Make untrusted server text safe for a one-line message: redacted, one line, short."""
-    text = _OPAQUE.sub(REDACTED, redact(_CONTROL.sub(" ", text))).strip()
+    text = re.sub(_OPAQUE, REDACTED, redact(re.sub(_CONTROL, " ", text))).strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
