@@ -3,9 +3,9 @@
 Deliberately not built on the ``logging`` module: this is imported on the cached path, where
 start-up time matters, and every line must pass through :func:`redact`. Programs that use
 bp-helper as a library get its debug lines and warnings in their own logging as well, from
-the logger ``bp_helper`` (redacted the same way): whenever ``logging`` has been imported (by
-the program, by requests, or by a library entry point calling :func:`use_logging`), never
-by this module on its own, so the helper executables' cached path stays without it.
+the logger ``bp_helper`` (redacted the same way), once a library entry point (such as
+:class:`~bp_helper.BioProdictAuth`) has called :func:`use_logging`; the executables never do,
+so their cached path stays without ``logging``.
 """
 
 from __future__ import annotations
@@ -13,8 +13,14 @@ from __future__ import annotations
 import re
 import sys
 
+from bp_helper.lean import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import logging
+
 _secrets: set[str] = set()
 _debug = False
+_logger: logging.Logger | None = None  # see use_logging
 _warned: set[str] = set()
 
 # Patterns as strings: ``re`` compiles (and caches) them on first use, which the cached path,
@@ -73,22 +79,25 @@ def warn(message: str) -> None:
 
 
 def use_logging() -> None:
-    """For library entry points: send debug lines and warnings to ``logging`` too."""
-    import logging  # noqa: F401 -- being imported is what _log looks for
+    """For library entry points: debug lines and warnings go to ``logging`` too, from now on.
 
+    Explicit rather than "whenever ``logging`` is imported": a module another thread is still
+    importing is in ``sys.modules`` half made (a burst of threads hit exactly that).
+    """
+    global _logger
+    if _logger is None:
+        import logging
 
-_LOGGER = "bp_helper"
+        logger = logging.getLogger("bp_helper")
+        if not logger.handlers:  # a library's logger: no output unless the program asks for it
+            logger.addHandler(logging.NullHandler())
+        _logger = logger
 
 
 def _log(level: int, message: str) -> None:
-    """Hand ``message``, redacted, to the logger ``bp_helper`` if ``logging`` is in use."""
-    logging = sys.modules.get("logging")
-    if logging is None:
-        return
-    logger = logging.getLogger(_LOGGER)
-    if not logger.handlers:  # a library's logger: no output unless the program asks for it
-        logger.addHandler(logging.NullHandler())
-    if logger.isEnabledFor(level):
+    """Hand ``message``, redacted, to the logger ``bp_helper`` once :func:`use_logging` ran."""
+    logger = _logger
+    if logger is not None and logger.isEnabledFor(level):
         logger.log(level, redact(message))
 
 

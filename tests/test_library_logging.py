@@ -81,6 +81,7 @@ def test_bioprodict_auth_debug_lines_reach_logging_redacted(
 
 def test_warnings_reach_logging_once(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="bp_helper")
+    log.use_logging()
     log.warn("a warning for the library's user eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln")
     log.warn("a warning for the library's user eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln")
     [record] = [r for r in caplog.records if r.name == "bp_helper"]
@@ -91,10 +92,10 @@ def test_warnings_reach_logging_once(caplog: pytest.LogCaptureFixture) -> None:
 def test_without_handlers_nothing_reaches_stderr_twice() -> None:
     """A program with ``logging`` loaded but not configured sees each warning once (ours)."""
     code = (
-        "import logging\nfrom bp_helper import log\nlog.warn('only once')\nlog.debug('not shown')\n"
+        "from bp_helper import log\nlog.use_logging()\nlog.warn('once')\nlog.debug('not shown')\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stderr == "bp-helper: warning: only once\n"
+    assert done.stderr == "bp-helper: warning: once\n"
 
 
 def test_cached_paths_import_no_logging(sandbox: Sandbox, tmp_path: Path) -> None:
