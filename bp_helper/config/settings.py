@@ -11,7 +11,8 @@ Each answer is a :class:`Resolved` that carries the value and a human-readable s
 (``flag --token-url``, ``env BIOPRODICT_TOKEN_URL``, ``config ~/.config/bp-helper/config.toml
 [profiles.default]``, ``default``), which ``bp-helper status`` and ``--debug`` show.
 Secrets (client secret, password, two-factor code) are resolved by :mod:`bp_helper.secrets.sources`
-from the same sources; this module only says where they would come from.
+from the same sources; this module only says where they would come from. The config file is
+parsed only when it changed since the last run (see :mod:`bp_helper.config.cache`).
 """
 
 from __future__ import annotations
@@ -142,8 +143,10 @@ class Settings:
             return index({})
         except OSError as exc:
             raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        if not use_cache:
+            return index(_parse_toml(path, raw))
         cache = ConfigCache(self.store_dir, path)
-        parsed = cache.load(raw) if use_cache else None
+        parsed = cache.load(raw)
         if parsed is None:
             parsed = index(_parse_toml(path, raw))
             cache.save(raw, parsed)
