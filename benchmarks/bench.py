@@ -172,9 +172,6 @@ class Bench:
         for count in (3, 101):
             config = self.root / f"config-{count}.toml"
             config.write_text(desktop_config(self.sandbox, count))
-            # an old file, as a desktop's config is (a file changed within the last seconds
-            # may be parsed again: see bp_helper.config.cache)
-            os.utime(config, (time.time() - 3600, time.time() - 3600))
             env_n = {**env, "BIOPRODICT_CONFIG": str(config)}
             argv = [str(BIN / "git-credential-bioprodict"), "get"]
             answer = subprocess.run(
