@@ -3,12 +3,12 @@
 Parsing TOML costs a cached ``get`` about a third of its time (``tomllib`` imports ``typing``
 and ``datetime`` and compiles its patterns). So the profiles parsed from a config file are
 kept in ``<state dir>/bp-helper/config-cache/`` (one JSON file per config file path, 0600 in a
-0700 folder, written atomically, apart from the token store), with the size and CRC-32 of
-the text they were parsed from and a host index: for each ``host[:port]``, the profiles that
-the config file alone binds to it. The file is read every time (it is small) and a cached
-parse is used only for content of the same size and checksum: an edit is seen even when it
-keeps the size within one mtime tick, the trap of keys made of sizes and times. What goes is
-the parse. Secret values (``client_secret``) and the values of unknown keys are not copied:
+0700 folder, written atomically, apart from the token store), keyed by the file's identity
+(device, inode, size, mtime and ctime) and the CRC-32 of its content, with a host index: for
+each ``host[:port]``, the profiles that the config file alone binds to it. The file is read
+every time (it is small), so an edit is seen even when it keeps the size and falls within
+one tick of the clock, the trap of keys made of sizes and times alone. What goes is the
+parse. Secret values (``client_secret``) and the values of unknown keys are not copied:
 the cache says only that they are there, and :class:`~bp_helper.config.settings.Settings`
 parses the file again when it needs one (to refresh or log in, never on the cached path). A
 cache that cannot be read, is not ours, or holds anything unexpected is ignored and written
@@ -86,8 +86,13 @@ class ConfigCache:
         self.config_path = str(config_path)
         self.path = self.directory / f"{_fnv1a(os.fsencode(self.config_path)):016x}.json"
 
-    def load(self, raw: bytes) -> ParsedConfig | None:
-        """The parse of ``raw`` if the cache holds it; ``None`` otherwise (then parse it)."""
+    def load(self, raw: bytes, identity: list[int]) -> ParsedConfig | None:
+        """The parse of ``raw`` if the cache holds it; ``None`` otherwise (then parse it).
+
+        ``identity`` is the file's device, inode, size, mtime and ctime (nanoseconds): a file
+        replaced, touched or changed is parsed again; its checksum covers edits within one
+        tick of the clock that keep the size.
+        """
         try:
             problem = unsafe_dir_reason(os.lstat(self.directory))
             if problem:
@@ -105,6 +110,7 @@ class ConfigCache:
             isinstance(data, dict)
             and data.get("version") == FORMAT_VERSION
             and data.get("config") == self.config_path
+            and data.get("identity") == identity
             and data.get("size") == len(raw)
             and data.get("crc32") == zlib.crc32(raw)
         ):
@@ -114,11 +120,12 @@ class ConfigCache:
             return None
         return ParsedConfig(data["profiles"], data["hosts"], data["unsure"], withheld=True)
 
-    def save(self, raw: bytes, parsed: ParsedConfig) -> None:
+    def save(self, raw: bytes, identity: list[int], parsed: ParsedConfig) -> None:
         """Keep ``parsed`` for ``raw``; a failure costs only speed, so it is not an error."""
         data = {
             "version": FORMAT_VERSION,
             "config": self.config_path,
+            "identity": identity,
             "size": len(raw),
             "crc32": zlib.crc32(raw),
             "profiles": {name: _withheld(table) for name, table in parsed.profiles.items()},

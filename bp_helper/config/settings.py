@@ -137,6 +137,7 @@ class Settings:
         path = self.config_path
         try:
             raw = path.read_bytes()
+            st = os.stat(path)  # a file replaced in between has another checksum
         except FileNotFoundError:
             if self.resolve("config").source != "default":
                 raise ConfigError(f"config file {path} does not exist") from None
@@ -146,10 +147,11 @@ class Settings:
         if not use_cache:
             return index(_parse_toml(path, raw))
         cache = ConfigCache(self.store_dir, path)
-        parsed = cache.load(raw)
+        identity = [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+        parsed = cache.load(raw, identity)
         if parsed is None:
             parsed = index(_parse_toml(path, raw))
-            cache.save(raw, parsed)
+            cache.save(raw, identity, parsed)
         return parsed
 
     def _table_value(self, key: str, secret: bool) -> Any:
