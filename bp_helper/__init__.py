@@ -7,15 +7,45 @@ from bp_helper.version import __version__
 TYPE_CHECKING = False  # type checkers treat this name as true; no `typing` import
 
 if TYPE_CHECKING:
+    from bp_helper.library.api import Status, login, logout, status, token
+    from bp_helper.library.httpx_auth import HttpxAuth
     from bp_helper.library.requests_auth import BioProdictAuth
 
-__all__ = ["BioProdictAuth", "__version__"]
+__all__ = [
+    "BioProdictAuth",
+    "HttpxAuth",
+    "Status",
+    "__version__",
+    "login",
+    "logout",
+    "status",
+    "token",
+]
+
+# Public name -> the module that defines it, imported on first use, so that `import bp_helper`
+# (and `bp-helper token`) stays cheap and httpx stays an optional extra.
+_LAZY = {
+    "BioProdictAuth": "bp_helper.library.requests_auth",
+    "HttpxAuth": "bp_helper.library.httpx_auth",
+    "Status": "bp_helper.library.api",
+    "login": "bp_helper.library.api",
+    "logout": "bp_helper.library.api",
+    "status": "bp_helper.library.api",
+    "token": "bp_helper.library.api",
+}
 
 
 def __getattr__(name: str) -> object:
-    # Imported on first use, so that `import bp_helper` (and `bp-helper token`) stays cheap.
-    if name == "BioProdictAuth":
-        from bp_helper.library.requests_auth import BioProdictAuth
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bp_helper' has no attribute {name!r}")
+    if name == "HttpxAuth":
+        try:
+            import httpx  # noqa: F401
+        except ImportError:
+            raise ImportError(
+                "bp_helper.HttpxAuth needs httpx: pip install 'bp-helper[httpx]'"
+            ) from None
+    from importlib import import_module
 
-        return BioProdictAuth
-    raise AttributeError(f"module 'bp_helper' has no attribute {name!r}")
+    return getattr(import_module(module), name)

@@ -91,6 +91,12 @@ class ClientRejected(TokenRequestError):
     exit_code = EXIT_FAILURE
 
 
+class AudienceRejected(TokenRequestError):
+    """The server grants the client no token for the audience asked for (client credentials)."""
+
+    transient = False
+
+
 def exit_status(body: Callable[[], int]) -> int:
     """Run a program's ``body``: every error becomes one line on stderr and an exit status.
 

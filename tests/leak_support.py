@@ -34,6 +34,8 @@ CLIENT_ID = "bp-canary"
 PASSWORD = "canaryPW4f1e& =+%#Äpfel"
 WRONG_PASSWORD = "canaryWP2b9d& =+%#wrong"
 CLIENT_SECRET = "canaryCS9b7c&=+ secret"
+MACHINE_CLIENT_ID = "bp-canary-machine"
+MACHINE_SECRET = "canaryMS6c0e&=+ machine"  # a client-credentials profile's client secret
 ACCESS_PREFIX = "canaryAT3d5a-"
 REFRESH_PREFIX = "canaryRT8e2f-"
 
@@ -57,6 +59,7 @@ NEVER: dict[str, set[str]] = {
     "client secret": forms(CLIENT_SECRET)
     | {base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()},  # Basic header
     "refresh token": {REFRESH_PREFIX[:12]},
+    "machine client secret": forms(MACHINE_SECRET),
 }
 
 
@@ -66,6 +69,7 @@ def canary_sandbox() -> Sandbox:
     sandbox.start()
     sandbox.add_client(CLIENT_ID, CLIENT_SECRET)
     sandbox.add_user(USERNAME, PASSWORD, fullname="Vera Canary")
+    sandbox.add_machine_client(MACHINE_CLIENT_ID, MACHINE_SECRET)
     return sandbox
 
 
@@ -237,7 +241,8 @@ def _shows(text: str, fragments: Iterable[str]) -> bool:
 
 def _lines(text: str) -> str:
     """The lines of ``text`` that hold a canary marker (what a failed check shows)."""
-    markers = [secret[:12] for secret in (PASSWORD, WRONG_PASSWORD, CLIENT_SECRET)]
+    secrets = (PASSWORD, WRONG_PASSWORD, CLIENT_SECRET, MACHINE_SECRET)
+    markers = [secret[:12] for secret in secrets]
     markers += [ACCESS_PREFIX[:12], REFRESH_PREFIX[:12]]
     found = [line[:400] for line in text.splitlines() if _shows(line, markers)]
     return "\n".join(found[:10]) or text[:1000]

@@ -105,8 +105,11 @@ def test_a_token_that_cannot_be_renewed_is_not_retried(
 def test_import_bp_helper_stays_cheap() -> None:
     script = (
         "import sys, bp_helper\n"
-        "assert 'requests' not in sys.modules\n"
-        "assert 'bp_helper.library.requests_auth' not in sys.modules\n"
+        "assert 'requests' not in sys.modules and 'httpx' not in sys.modules\n"
+        "assert not [m for m in sys.modules if m.startswith('bp_helper.library')]\n"
+        "assert {'HttpxAuth', 'login', 'token', 'logout', 'status'} <= set(bp_helper.__all__)\n"
+        "import httpx\n"
+        "assert issubclass(bp_helper.HttpxAuth, httpx.Auth)\n"
         "from bp_helper import BioProdictAuth\n"
         "from requests.auth import AuthBase\n"
         "assert issubclass(BioProdictAuth, AuthBase)\n"

@@ -25,6 +25,8 @@ from .integration_support import Recorder, spy_calls, spy_curl
 from .leak_support import (
     ACCESS_PREFIX,
     CLIENT_SECRET,
+    MACHINE_CLIENT_ID,
+    MACHINE_SECRET,
     PASSWORD,
     USERNAME,
     WRONG_PASSWORD,
@@ -311,4 +313,61 @@ def test_credential_helpers_leak_nothing(sandbox: Sandbox, watch: LeakWatch) -> 
     watch.check_children(
         ("the git helper started by git", started(GIT)),
         ("the docker helper", started(DOCKER)),
+    )
+
+
+def test_machine_profiles_leak_nothing(sandbox: Sandbox, watch: LeakWatch, tmp_path: Path) -> None:
+    """A client-credentials profile from the environment, and one from the config file with
+    client_secret_command: every command and helper, a renewal, refusals, with --debug."""
+    home = watch.home
+    machine = sandbox.machine_env(MACHINE_CLIENT_ID)
+    home.env.update({k: v for k, v in machine.items() if k.startswith("BIOPRODICT_")})
+    secret = tmp_path / "machine-secret"
+    secret.write_text(MACHINE_SECRET + "\n")
+    home.write_config(
+        "[profiles.predictions]\n"
+        'grant = "client_credentials"\n'
+        f'token_url = "{sandbox.machine_token_url}"\n'
+        f'audience = "{machine["BIOPRODICT_AUDIENCE"]}"\n'
+        f'hosts = ["other.{sandbox.prediction_netloc}"]\n'
+        f'client_id = "{MACHINE_CLIENT_ID}"\n'
+        f"client_secret_command = {json.dumps(['cat', str(secret)])}\n"
+    ).chmod(0o600)
+    host = sandbox.prediction_netloc
+    python = [sys.executable, "-c", AUTH_SCRIPT]
+    watch.run([*python, sandbox.prediction_url + "python"])  # the first grant, logged at DEBUG
+    watch.bp("token", carrier=True)
+    watch.bp("login")
+    watch.bp("status")
+    watch.bp("status", "--json")
+    watch.bp("doctor")
+    watch.helper(GIT, "get", stdin=f"protocol=https\nhost={host}\n\n", carrier=True)
+    watch.helper(DOCKER, "get", stdin=f"https://{host}", carrier=True)
+    watch.bp("curl-config", carrier=True)
+    watch.bp("curl", "-sS", "--fail", sandbox.prediction_url + "wrapped")
+    expire_stored_token(watch.home)
+    watch.bp("token", carrier=True)
+    sandbox.revoke_access_tokens()
+    watch.run([*python, sandbox.prediction_url + "renewed"])
+    wrong = {"BIOPRODICT_CLIENT_SECRET": MACHINE_SECRET[:12] + "-wrong"}
+    expire_stored_token(watch.home)
+    assert "rejected client id" in watch.bp("token", env=wrong, expect=1).stderr
+    assert "Unauthorized" in watch.bp("doctor", env=wrong, expect=1).stdout
+    audience = {"BIOPRODICT_AUDIENCE": "unknown.example.org"}
+    assert "unknown.example.org" in watch.bp("token", env=audience, expect=1).stderr
+    sandbox.inject("http503", count=3)
+    assert "unavailable" in watch.bp("token", expect=1).stderr
+    cmd = {"unset": [name for name in machine if name.startswith("BIOPRODICT_")]}
+    profile = ("--profile", "predictions")
+    watch.bp(*profile, "token", carrier=True, **cmd)
+    watch.bp(*profile, "status", **cmd)
+    watch.bp(*profile, "doctor", **cmd)
+    watch.bp(*profile, "logout", **cmd)
+    watch.bp("logout")
+
+    watch.check_outputs()
+    watch.check_files()
+    watch.check_children(
+        ("BioProdictAuth's script", lambda r: r["event"] == "start" and AUTH_SCRIPT in r["argv"]),
+        ("client_secret_command", spawned("subprocess.Popen", "cat", lambda a: "machine" in a[0])),
     )

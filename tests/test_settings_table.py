@@ -35,9 +35,12 @@ def test_helper_executables_take_the_flags_the_table_gives_them() -> None:
 @pytest.mark.parametrize("setting", [s for s in SETTINGS if s.env], ids=lambda s: s.name)
 def test_the_environment_variable_is_read(setting: Setting, tmp_path: Path) -> None:
     env = setting.env[0]
-    value = {"hosts": "example.org", "token_url": "https://example.org/t", "profile": "p"}.get(
-        setting.name, "1"
-    )
+    value = {
+        "hosts": "example.org",
+        "token_url": "https://example.org/t",
+        "profile": "p",
+        "grant": "client_credentials",
+    }.get(setting.name, "1")
     environ = {env: value, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}
     if setting.name == "config":
         (tmp_path / "c.toml").write_text("")

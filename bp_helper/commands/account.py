@@ -9,7 +9,7 @@ import sys
 from bp_helper import log
 from bp_helper.commands.formatting import describe_user, format_time, refresh_note, relative
 from bp_helper.config.settings import Settings
-from bp_helper.config.table import BY_NAME
+from bp_helper.config.table import BY_NAME, CLIENT_CREDENTIALS
 from bp_helper.engine.service import TokenService
 from bp_helper.engine.store import StoredToken, TokenStore
 from bp_helper.errors import BpError, UsageError
@@ -38,6 +38,15 @@ def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
             raise UsageError("--password-stdin: standard input was empty")
         log.add_secret(password)
     service = TokenService(settings)
+    if settings.client_credentials:
+        token = service.login(username=args.username, password=password)
+        print(
+            f"Profile {settings.profile!r} uses the client_credentials grant: it needs no login "
+            "(`bp-helper token` gets a token whenever one is due)."
+        )
+        print(f"Got a new access token for {describe_user(token)}.")
+        print(f"Access token valid until {format_time(token.expires_at)}; {refresh_note(token)}.")
+        return 0
     token = service.login(
         username=args.username,
         password=password,
@@ -83,17 +92,24 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     print(f"Profile:        {report['profile']['value']} ({report['profile']['source']})")
     print(f"Config file:    {report['config_file']}")
     print(f"Token store:    {report['store']}")
+    audience = f" (audience {report['audience']})" if report["audience"] else ""
+    print(f"Grant:          {report['grant']}{audience}")
     if report.get("env_token"):
         print("Login:          BIOPRODICT_TOKEN is set: it is handed out as is, nothing is cached")
     elif login:
         print(f"Logged in as:   {login['user']}")
         print(f"Token expires:  {login['expires']}")
         print(f"Refresh token:  {'available' if login['refresh_token'] else 'none'}")
+    elif report["grant"] == CLIENT_CREDENTIALS:
+        print("Token:          none yet (`bp-helper token` gets one; this profile needs no login)")
     else:
         print("Logged in as:   nobody (run `bp-helper login`)")
     print("Secrets:        (where bp-helper gets each; where it is kept)")
     for name, item in report["secrets"].items():
-        print(f"  {name:16} from {item['source'] or 'nowhere'}; kept: {item['kept']}")
+        if item["kept"].startswith("not used"):
+            print(f"  {name:16} {item['kept']}")
+        else:
+            print(f"  {name:16} from {item['source'] or 'nowhere'}; kept: {item['kept']}")
     plaintext = report["plaintext"]
     print(f"Plaintext:      {', '.join(plaintext) if plaintext else 'nothing'} kept unencrypted")
     print("Settings:")
@@ -138,6 +154,7 @@ def status_report(settings: Settings) -> dict[str, Any]:
             "fresh": token.fresh(settings.value("refresh_margin")) if not problems else False,
             "refresh_token": token.has_refresh_token,
         }
+    audience = shown["audience"]["value"]
     found = secret_report(
         settings, token, choose_prompter(settings.value("noninteractive")), str(service.store.path)
     )
@@ -147,6 +164,8 @@ def status_report(settings: Settings) -> dict[str, Any]:
         + ("" if settings.config_path.exists() else " (does not exist)"),
         "store": str(service.store.path),
         "env_token": bool(shown.get("token", {}).get("value") == "(set)"),
+        "grant": shown["grant"]["value"],
+        "audience": None if audience in ("(not set)", "(invalid)") else audience,
         "login": login,
         "settings": shown,
         **whereabouts_report(found),

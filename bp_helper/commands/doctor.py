@@ -3,7 +3,8 @@
 Checks, in order: the config file and profile; the client id, token URL and client secret;
 where the password and two-factor code would come from; the OS keyring (backend, and
 whether it works); the token store folder and file; the login; then, unless ``--offline``,
-the token URL (reachable, client accepted) and the clock (the server's ``Date`` header
+the token URL (reachable, client accepted; for a client-credentials profile, a real grant for
+its audience, whose token is not kept) and the clock (the server's ``Date`` header
 against the local clock). Exit status 0 only if every line is OK.
 """
 
@@ -74,9 +75,15 @@ class Doctor:
         settings.client_id  # noqa: B018 -- raises with the fix when it is missing
         settings.value("token_url")
         secret = credentials.client_secret(settings)  # runs client_secret_command, bounded
+        grant = ""
+        if settings.client_credentials:  # a missing audience or hosts: a FIX line each
+            grant = (
+                f"; grant client_credentials for audience {settings.audience!r}, "
+                f"API hosts {', '.join(settings.value('hosts'))}"
+            )
         return (
             f"client id {client_id.value!r} ({client_id.source}), client secret from "
-            f"{secret.source}; token URL {settings.value('token_url')}"
+            f"{secret.source}; token URL {settings.value('token_url')}{grant}"
         )
 
     def secrets(self) -> str:
@@ -92,7 +99,12 @@ class Doctor:
         found = secret_report(
             settings, self.record, choose_prompter(settings.value("noninteractive")), store_path
         )
-        parts = [f"{name} from {item.source or 'nowhere'}" for name, item in found.items()]
+        parts = [
+            f"{name}: {item.kept}"
+            if item.kept.startswith("not used")
+            else f"{name} from {item.source or 'nowhere'}"
+            for name, item in found.items()
+        ]
         plaintext = [name for name, item in found.items() if item.plaintext]
         return "; ".join(parts[:3]) + (
             f"; plaintext on disk: {', '.join(plaintext)}" if plaintext else ""
@@ -165,6 +177,15 @@ class Doctor:
         if settings.value("token"):
             return "BIOPRODICT_TOKEN is set: it is handed out as is"
         record = self.record
+        if settings.client_credentials:
+            state = "none yet"
+            if record is not None and record.audience == settings.audience:
+                fresh = record.fresh(settings.value("refresh_margin"))
+                state = "fresh" if fresh else "expired"
+            return (
+                f"needs none (client_credentials grant); access token {state}: "
+                "`bp-helper token` gets a new one when it is due"
+            )
         if record is not None and record.token_url == settings.value("token_url"):
             state = "fresh" if record.fresh(settings.value("refresh_margin")) else "expired"
             refresh = "refresh token kept" if record.has_refresh_token else "no refresh token"
@@ -182,6 +203,8 @@ class Doctor:
 
         if self.offline:
             return "not checked (--offline)"
+        if self.settings.client_credentials:
+            return self._machine_grant()
         probe = TokenService(self.settings).client().probe()
         url = self.settings.value("token_url")
         if probe.client_rejected:
@@ -196,6 +219,19 @@ class Doctor:
             )
         self.probe_clock = (probe.server_date, probe.local_time)
         return f"{url} answers (HTTP {probe.status}) and accepts the client"
+
+    def _machine_grant(self) -> str:
+        """A real client-credentials grant (its token is not kept): the client, the audience
+        and the token URL each checked by the server that matters."""
+        from bp_helper.engine.machine_grant import machine_client
+
+        client = machine_client(self.settings)
+        client.client_credentials_grant()
+        self.probe_clock = (client.server_date, client.local_time)
+        return (
+            f"{client.token_url} granted client {client.client.client_id!r} a token for "
+            f"audience {client.audience!r} (a real client-credentials grant)"
+        )
 
     def clock(self) -> str:
         if self.offline:

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     Convert = Callable[[Any, str], Any]
 
 DEFAULT_TOKEN_URL = "https://api.bio-prodict.nl/oauth/oauth/token"
+PASSWORD = "password"
+CLIENT_CREDENTIALS = "client_credentials"
 PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -108,6 +110,13 @@ def _config_file(settings: Settings) -> str:
 
 
 def _token_url_host(settings: Settings) -> list[str]:
+    if settings.value("grant") == CLIENT_CREDENTIALS:
+        # The token URL is an Auth0 tenant; the API is another host: guessing would be wrong.
+        raise ConfigError(
+            f"profile {settings.profile!r} uses the client_credentials grant, so its API hosts "
+            "must be named: set BIOPRODICT_HOSTS, or hosts in "
+            f"[profiles.{settings.profile}] of {settings.config_path}"
+        )
     return [netloc_of(settings.value("token_url"))]
 
 
@@ -136,8 +145,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("token_url", "token URL", "--token-url", ("BIOPRODICT_TOKEN_URL",), "token_url",
             DEFAULT_TOKEN_URL, token_url, metavar="URL"),
     Setting("hosts", "hosts the token may go to", "--hosts", ("BIOPRODICT_HOSTS",), "hosts",
-            _token_url_host, host_list, default_doc="the token URL's host[:port]",
-            metavar="HOST[:PORT],..."),
+            _token_url_host, host_list, metavar="HOST[:PORT],...",
+            default_doc="the token URL's host[:port]; none with `client_credentials`"),
     Setting("client_id", "client id", "--client-id", ("BIOPRODICT_CLIENT_ID",), "client_id",
             default_doc="none: an error says how to set it", metavar="ID"),
     Setting("client_secret", "client secret", None, ("BIOPRODICT_CLIENT_SECRET",),
@@ -172,6 +181,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("noninteractive", "never prompt", "--non-interactive",
             ("BIOPRODICT_NONINTERACTIVE",), default=False, convert=switch,
             default_doc="prompt only on a terminal"),
+    Setting("grant", "grant", "--grant", ("BIOPRODICT_GRANT",), "grant", PASSWORD,
+            one_of(PASSWORD, CLIENT_CREDENTIALS), metavar="GRANT"),
+    Setting("audience", "audience (client_credentials)", "--audience",
+            ("BIOPRODICT_AUDIENCE",), "audience", convert=optional_text,
+            default_doc="none: required with `client_credentials`", metavar="AUDIENCE"),
 )  # fmt: skip
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 CONFIG_KEYS = frozenset(s.key for s in SETTINGS if s.key)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from bp_helper.config.settings import Settings
 from bp_helper.demo.helper_steps import docker_login_steps, docker_steps, git_steps
 from bp_helper.demo.integration_steps import show_integrations
+from bp_helper.demo.machine_steps import machine_steps
 from bp_helper.demo.narration import DEMO_LIFETIME, Walkthrough, call_api, short
 from bp_helper.errors import BpError
 
@@ -109,6 +110,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         demo.check(
             len(sandbox.token_requests("password")) == before + 1, "the server saw one attempt"
         )
+        machine_steps(demo, sandbox)
         print(
             f"\nDemo finished: {len(sandbox.requests)} token requests, "
             f"{len(sandbox.api_requests)} API calls, all checks passed."

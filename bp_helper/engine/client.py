@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import requests
-from oauthlib.oauth2 import LegacyApplicationClient
+from oauthlib.oauth2 import Client, LegacyApplicationClient
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
@@ -130,8 +130,12 @@ class TokenClient:
     def _basic(self) -> HTTPBasicAuth:
         return HTTPBasicAuth(self.client.client_id, self.client.client_secret)
 
+    def _oauth_client(self) -> Client:
+        """oauthlib's client for this grant family (the machine grant's subclass picks another)."""
+        return LegacyApplicationClient(client_id=self.client.client_id)
+
     def _session(self, hook: str, grant: str) -> OAuth2Session:
-        session = OAuth2Session(client=LegacyApplicationClient(client_id=self.client.client_id))
+        session = OAuth2Session(client=self._oauth_client())
         session.headers["User-Agent"] = f"bp-helper/{__version__}"
         session.register_compliance_hook(hook, lambda r: self._check_response(r, grant))
         return session

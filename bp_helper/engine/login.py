@@ -84,18 +84,24 @@ class PasswordLogin:
             expected = previous is not None and previous.twofactor and prompter.interactive
             found = credentials.twofactor(self.settings, prompter if expected else None)
             code = found.value if found else None
-        try:
-            token = self._grant(username, secret.value, code)
-        except CredentialsRejected as exc:
-            if not (exc.maybe_twofactor and exc.code_missing):  # a missing code: no backoff
-                self.refusals.remember(username, exc.reason)
-            if secret.source == credentials.KEYRING and not exc.maybe_twofactor:
-                self._forget_remembered_password(username)
-                raise CredentialsRejected(
-                    f"{exc.reason}: the password remembered in the OS keyring was refused, "
-                    "so it is forgotten; run `bp-helper login` to give the current one"
-                ) from None
-            raise
+        retries = prompter.password_retries if secret.source == credentials.PROMPT else 0
+        while True:
+            try:
+                token = self._grant(username, secret.value, code)
+                break
+            except CredentialsRejected as exc:
+                if not (exc.maybe_twofactor and exc.code_missing):  # a missing code: no backoff
+                    self.refusals.remember(username, exc.reason)
+                if secret.source == credentials.KEYRING and not exc.maybe_twofactor:
+                    self._forget_remembered_password(username)
+                    raise CredentialsRejected(
+                        f"{exc.reason}: the password remembered in the OS keyring was refused, "
+                        "so it is forgotten; run `bp-helper login` to give the current one"
+                    ) from None
+                if exc.maybe_twofactor or retries <= 0:
+                    raise
+                retries -= 1
+                secret = self._ask_again(username, exc.reason)
         self.refusals.clear()
         self.failures.clear()
         # Store the password when asked to, or refresh a remembered one that a person just
@@ -132,6 +138,14 @@ class PasswordLogin:
         if found is None:
             raise LoginRequired("no two-factor code given")
         return self.client.password_grant(username, password, found.value)
+
+    def _ask_again(self, username: str, refusal: str) -> credentials.Secret:
+        """The password once more, from the person whose typed one was just refused."""
+        log.debug(f"the password of {username!r} was refused; asking again")
+        question = f"{refusal}; Bio-Prodict password for {username} again: "
+        value = self.prompter.ask(question, secret=True)
+        log.add_secret(value)
+        return credentials.Secret(value, credentials.PROMPT)
 
     def _forget_remembered_password(self, username: str) -> None:
         self.keyring.forget(self.keyring.password_entry(username))

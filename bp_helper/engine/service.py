@@ -4,7 +4,8 @@
 fresh it costs one file read and imports nothing from the network stack. Otherwise it
 takes the profile's cross-process lock, reads the store again (another process may have
 refreshed meanwhile: a burst of callers makes one token request), then refreshes, or
-logs in with a password when there is no usable refresh token.
+logs in with a password when there is no usable refresh token. A client-credentials
+profile (a machine account) has neither: a new client-credentials grant replaces both.
 
 A failed refresh keeps the refresh token unless the server rejected it; a transient
 failure while the old access token is still valid hands out the old token. Callers that
@@ -107,13 +108,16 @@ class TokenService:
         )
 
     def matches(self, token: StoredToken) -> bool:
-        """Was ``token`` issued for this profile's current token URL, client and user?"""
+        """Was ``token`` issued for this profile's current token URL, client and user (or,
+        for client credentials, audience)?"""
+        if token.token_url != self.settings.value("token_url"):
+            return False
+        if token.client_id != self.settings.client_id:
+            return False
+        if self.settings.client_credentials:
+            return token.audience == self.settings.audience
         username = self.settings.value("username")
-        return (
-            token.token_url == self.settings.value("token_url")
-            and token.client_id == self.settings.client_id
-            and (username is None or token.username == username)
-        )
+        return token.audience is None and (username is None or token.username == username)
 
     def cached(self) -> StoredToken | None:
         """The stored token if it is fresh and matches the settings; no network, no lock."""
@@ -154,6 +158,8 @@ class TokenService:
         if token is not None:
             return token
         self.settings.client_id  # noqa: B018 -- a missing client id is a config error first
+        if self.settings.client_credentials:
+            self.settings.value("hosts")  # without its API hosts, such a profile is unusable
         token = self.cached()
         if token is not None:
             return token
@@ -204,6 +210,8 @@ class TokenService:
             raise
 
     def _refresh_or_login_locked(self) -> StoredToken:
+        if self.settings.client_credentials:  # no refresh token, no login: a new grant
+            return self._client_credentials_grant(self.stored(), keep_valid=True)
         previous = self.store.load()
         if previous is not None and self.matches(previous) and previous.has_refresh_token:
             previous = self.keyring.with_refresh_token(previous)
@@ -244,6 +252,26 @@ class TokenService:
         log.debug("refreshed the access token")
         return token
 
+    def _client_credentials_grant(
+        self, previous: StoredToken | None, keep_valid: bool
+    ) -> StoredToken:
+        """A new client-credentials grant, stored. With ``keep_valid``, a transient failure
+        while ``previous`` is still valid hands out ``previous`` instead."""
+        from bp_helper.engine.machine_grant import machine_client  # not on the cached path
+
+        try:
+            token = machine_client(self.settings).client_credentials_grant()
+        except TokenRequestError as exc:
+            if keep_valid and exc.transient and previous is not None and not previous.expired():
+                log.warn(f"{exc.message}; using the current token until it expires")
+                self.failures.remember(self.settings.value("token_url"), exc.message)
+                return previous
+            raise
+        self.save(token)
+        self.failures.clear()
+        log.debug(f"got an access token for audience {token.audience!r} by client credentials")
+        return token
+
     def login(
         self,
         username: str | None = None,
@@ -251,8 +279,19 @@ class TokenService:
         twofactor: str | None = None,
         remember_password: bool = False,
     ) -> StoredToken:
-        """A new password login, whatever is cached (and whatever was refused before)."""
+        """A new password login, whatever is cached (and whatever was refused before); for a
+        client-credentials profile, a new grant (it takes no username or password)."""
         with self.store.lock(self.lock_timeout), self._failure_shared():
+            if self.settings.client_credentials:
+                previous = self.stored()
+                if password is not None and previous and password == previous.access_token:
+                    return previous  # docker re-storing the token `get` gave it: nothing to do
+                if username is not None or password is not None or remember_password:
+                    raise ConfigError(
+                        f"profile {self.settings.profile!r} uses the client_credentials grant: "
+                        "it takes no username or password (`bp-helper login` alone gets a token)"
+                    )
+                return self._client_credentials_grant(previous, keep_valid=False)
             return self._password_login().run(
                 previous=self.stored(),
                 username=username,

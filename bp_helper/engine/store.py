@@ -50,6 +50,7 @@ class StoredToken(Record):
     userid: int | str | None = None
     scope: str | None = None
     twofactor: bool = False  # the last password login needed a two-factor code
+    audience: str | None = None  # a client-credentials grant's audience (None: password grant)
     # Where secrets other than the access token are kept (see
     # bp_helper.secrets.profile_keyring): the password only after
     # `login --remember-password`, the refresh token with refresh_token_storage = "keyring"
@@ -106,6 +107,7 @@ class StoredToken(Record):
             "userid": (int, str, type(None)),
             "scope": (str, type(None)),
             "twofactor": (bool,),
+            "audience": (str, type(None)),
             "password_in_keyring": (bool,),
             "refresh_token_in_keyring": (bool,),
             "extra": (dict,),

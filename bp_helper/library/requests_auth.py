@@ -10,26 +10,18 @@ Being an ``AuthBase`` also keeps requests from putting a ``~/.netrc`` entry in i
 
 from __future__ import annotations
 
-import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from requests import PreparedRequest, Response
 from requests.auth import AuthBase
 from requests.cookies import extract_cookies_to_jar
 
 from bp_helper import log
-from bp_helper.config.hosts import netloc_of, origin, refusal
-from bp_helper.config.profiles import select_profile
-from bp_helper.config.settings import Settings
 from bp_helper.engine.service import TokenService
-from bp_helper.errors import BpError, HostNotBound
-
-# error="..." in a Bearer challenge (RFC 6750 section 3)
-_CHALLENGE_ERROR = re.compile(r'\berror\s*=\s*"?([A-Za-z_]+)', re.IGNORECASE)
+from bp_helper.library.bearer import ProfileAuth, renewed_token
 
 
-class BioProdictAuth(AuthBase):
+class BioProdictAuth(ProfileAuth, AuthBase):
     """Bearer token of a bp-helper profile, for the hosts bound to that profile only.
 
     ``profile=None`` chooses as the command line does: ``BIOPRODICT_PROFILE`` if set, else
@@ -39,47 +31,14 @@ class BioProdictAuth(AuthBase):
     ``refuse_unbound=True`` they raise :class:`~bp_helper.errors.HostNotBound` instead.
     """
 
-    def __init__(
-        self,
-        profile: str | None = None,
-        *,
-        username: str | None = None,
-        refuse_unbound: bool = False,
-    ) -> None:
-        self.profile = profile
-        self.username = username
-        self.refuse_unbound = refuse_unbound
-        log.use_logging()  # our debug lines and warnings reach the program's logging too
-        self._services: dict[tuple[str, str], TokenService | None] = {}
-
     def __call__(self, request: PreparedRequest) -> PreparedRequest:
-        url = request.url or ""
-        service = self.service_for(url)
-        if service is None:
-            if self.refuse_unbound:
-                raise HostNotBound(refusal(url, self.profile))
-            log.debug(f"{origin(url)} is not bound to a profile: no token sent")
+        found = self._bound.token_for(request.url or "")
+        if found is None:
             return request
-        token = service.get().access_token
+        service, token = found
         request.headers["Authorization"] = f"Bearer {token}"
         request.register_hook("response", _RenewOnce(service, token, request))  # type: ignore[no-untyped-call]
         return request
-
-    def service_for(self, url: str) -> TokenService | None:
-        """The token service of the profile bound to ``url``'s host, or ``None``."""
-        scheme = urlsplit(url).scheme.lower()
-        try:
-            netloc = netloc_of(url)
-        except (BpError, ValueError):
-            return None
-        key = (scheme, netloc)
-        if key not in self._services:
-            flags = {"profile": self.profile} if self.profile else {}
-            chosen = select_profile(scheme, netloc, self.username, flags)
-            if chosen is not None and self.username:
-                chosen = Settings({**flags, "profile": chosen.profile, "username": self.username})
-            self._services[key] = TokenService(chosen) if chosen is not None else None
-        return self._services[key]
 
 
 class _RenewOnce:
@@ -98,23 +57,23 @@ class _RenewOnce:
         self.used = False
 
     def __call__(self, response: Response, **kwargs: Any) -> Response:
-        if self.used or response.status_code != 401 or not token_rejected(response):
+        if self.used or response.status_code != 401:
             return response
+        # requests also runs this hook for the answers of redirects: the request that got
+        # the 401 is response.request, which renewed_token checks carried our token.
         request = response.request
-        # Only a 401 for the token itself: requests also runs this hook for the answers of
-        # redirects, and their requests go elsewhere, without the token. Renewing there
-        # would send a new token to whoever answered.
-        if request.headers.get("Authorization") != f"Bearer {self.sent_token}":
-            log.debug(f"{origin(request.url or '')} answered 401 to a request without the token")
-            return response
         self.used = True
         if not rewind(request, self.body_position):
             log.debug("the 401'd request body cannot be sent again: not retrying")
             return response
-        renewed = self.service.renew(self.sent_token).access_token
-        if renewed == self.sent_token:
-            return response  # BIOPRODICT_TOKEN, or nothing newer: the 401 stands
-        log.debug("the server rejected the access token: renewed it, sending the request again")
+        renewed = renewed_token(
+            self.service,
+            self.sent_token,
+            request.headers.get("Authorization"),
+            response.headers.get("WWW-Authenticate", ""),
+        )
+        if renewed is None:
+            return response
         response.content  # noqa: B018 -- read the body so the connection can be reused
         response.close()
         retry = request.copy()
@@ -130,13 +89,6 @@ class _RenewOnce:
         second.history.append(response)
         second.request = retry
         return second
-
-
-def token_rejected(response: Response) -> bool:
-    """Does this 401 say the token is bad (``invalid_token``, or no reason given)?"""
-    challenge = response.headers.get("WWW-Authenticate", "")
-    match = _CHALLENGE_ERROR.search(challenge)
-    return match is None or match.group(1).lower() == "invalid_token"
 
 
 def rewind(request: PreparedRequest, position: int | None) -> bool:

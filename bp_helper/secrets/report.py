@@ -46,6 +46,14 @@ def secret_report(
     else:
         found["client secret"] = SecretPlace(source, _not_kept(source), False)
 
+    if _client_credentials(settings):
+        unused = SecretPlace("", "not used: the profile uses the client_credentials grant", False)
+        found["password"] = found["two-factor code"] = unused
+        found["refresh token"] = SecretPlace(
+            "", "none: a new client-credentials grant replaces the access token", False
+        )
+        found["access token"] = _access_token(settings, record, in_file)
+        return found
     username = settings.value("username") or (record.username if record else None) or "you"
     item = vault.password_entry(username)
     remembered = record is not None and record.password_in_keyring
@@ -79,13 +87,23 @@ def secret_report(
     else:
         found["refresh token"] = SecretPlace("", "none", False)
 
-    if settings.value("token"):
-        found["access token"] = SecretPlace("env BIOPRODICT_TOKEN", "not kept (environment)", False)
-    elif record is not None and record.access_token:
-        found["access token"] = SecretPlace("token store", in_file, True)
-    else:
-        found["access token"] = SecretPlace("", "none", False)
+    found["access token"] = _access_token(settings, record, in_file)
     return found
+
+
+def _client_credentials(settings: Settings) -> bool:
+    try:
+        return settings.client_credentials
+    except BpError:
+        return False  # an invalid grant: status and doctor name it as a problem
+
+
+def _access_token(settings: Settings, record: StoredToken | None, in_file: str) -> SecretPlace:
+    if settings.value("token"):
+        return SecretPlace("env BIOPRODICT_TOKEN", "not kept (environment)", False)
+    if record is not None and record.access_token:
+        return SecretPlace("token store", in_file, True)
+    return SecretPlace("", "none", False)
 
 
 def _chain(

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from bp_helper.testing.auth0 import AUTH0_TOKEN_PATH, PREDICTION_PATH, parse_body
 from bp_helper.testing.issuer import TOKEN_PATH
 from bp_helper.testing.replies import (
     Reply,
@@ -119,7 +120,7 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in self.headers.items():
             key = name.lower()
             headers[key] = f"{headers[key]}, {value}" if key in headers else str(value)
-        is_token = path == TOKEN_PATH
+        is_token = path in (TOKEN_PATH, AUTH0_TOKEN_PATH)
         if is_token and sandbox.delay > 0:
             sandbox._stopping.wait(sandbox.delay)
         fault = sandbox._next_fault() if is_token else None
@@ -145,20 +146,28 @@ class _Handler(BaseHTTPRequestHandler):
                 },
                 (("Allow", "POST"),),
             )
+        elif path == AUTH0_TOKEN_PATH:
+            reply = sandbox._machines.token_endpoint(headers, body, sandbox.machine_token_lifetime)
         elif is_token:
             reply = sandbox._tokens.token_endpoint(headers, body, sandbox.token_lifetime)
         elif path.startswith("/api/"):
             reply = sandbox._tokens.protected_resource(
                 self.command, self.path, headers.get("authorization"), sandbox.accept_basic_token
             )
+        elif path.startswith(PREDICTION_PATH):
+            authorization = headers.get("authorization")
+            reply = sandbox._machines.prediction_resource(self.command, self.path, authorization)
         else:
             reply = spring_error(404, "Not Found", "No message available", path)
-        if is_token or path.startswith("/api/"):
+        if is_token or path.startswith(("/api/", PREDICTION_PATH)):
             sandbox._record(is_token, self._recorded(headers, body or b"", reply.status))
         self._send(reply)
 
     def _recorded(self, headers: dict[str, str], body: bytes, status: int) -> RecordedRequest:
         form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        if headers.get("content-type", "").lower().startswith("application/json"):
+            fields = parse_body("application/json", body)  # the Auth0 endpoint takes JSON too
+            form = {k: [v] for k, v in fields.items()} if isinstance(fields, dict) else {}
         creds = parse_basic(headers.get("authorization"))
         return RecordedRequest(
             method=self.command,
@@ -296,4 +305,7 @@ def fault_reply(sandbox: Sandbox, fault: Fault, headers: dict[str, str], body: b
         }
         return json_reply(200, answer, (("Cache-Control", "no-store"),))
     # "expires_in": normal processing with a forged expires_in
+    if b"client_credentials" in body:
+        lifetime = sandbox.machine_token_lifetime
+        return sandbox._machines.token_endpoint(headers, body, lifetime, fault.value)
     return sandbox._tokens.token_endpoint(headers, body, sandbox.token_lifetime, fault.value)

@@ -1,13 +1,14 @@
 """A local, faithful stand-in of the Bio-Prodict token server, on loopback HTTPS.
 
 ``with Sandbox() as sandbox:`` starts it on a random port; clients trust ``sandbox.ca_path``. It
-serves ``POST /oauth/oauth/token`` (password and refresh_token grants, see ``tokens.py``) and a
-protected resource under ``/api/``, records every request, and can inject faults.
+serves ``POST /oauth/oauth/token`` (password and refresh_token grants, see ``issuer.py``) and a
+protected resource under ``/api/``; an Auth0-style ``POST /oauth/token`` (client credentials)
+and a prediction-style resource under ``/prediction/``, reached as another host (``localhost``
+rather than the address, see ``auth0.py``); records every request, and can inject faults.
 """
 
 from __future__ import annotations
 
-import shlex
 import shutil
 import ssl
 import tempfile
@@ -18,15 +19,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
-from bp_helper.testing.handler import FAULTS, Fault, RecordedRequest, SandboxServer
-from bp_helper.testing.issuer import (
-    DEMO_CLIENTS,
-    DEMO_USERS,
-    TOKEN_PATH,
-    DemoClient,
-    DemoUser,
-    TokenIssuer,
+from bp_helper.testing.auth0 import (
+    AUTH0_TOKEN_PATH,
+    MACHINE_TOKEN_LIFETIME,
+    PREDICTION_AUDIENCE,
+    PREDICTION_PATH,
+    ClientCredentialsIssuer,
+    MachineClient,
 )
+from bp_helper.testing.handler import FAULTS, Fault, RecordedRequest, SandboxServer
+from bp_helper.testing.issuer import TOKEN_PATH, DemoClient, DemoUser, TokenIssuer
 
 __all__ = ["RecordedRequest", "Sandbox"]
 
@@ -44,8 +46,10 @@ class Sandbox:
         rotate_refresh_tokens: bool = True,
         access_token_prefix: str = "",
         refresh_token_prefix: str = "",
+        machine_token_lifetime: int = MACHINE_TOKEN_LIFETIME,
     ) -> None:
         self.token_lifetime = token_lifetime
+        self.machine_token_lifetime = machine_token_lifetime
         self.delay = 0.0
         self.clock_offset = 0.0  # seconds added to the Date header (a server clock that is off)
         self.accept_basic_token = False
@@ -59,6 +63,9 @@ class Sandbox:
             rotate_refresh_tokens=rotate_refresh_tokens,
             access_token_prefix=access_token_prefix,
             refresh_token_prefix=refresh_token_prefix,
+        )
+        self._machines = ClientCredentialsIssuer(
+            self._lock, access_token_prefix=access_token_prefix
         )
         self._faults: deque[Fault] = deque()
         self._requests: list[RecordedRequest] = []
@@ -153,6 +160,20 @@ class Sandbox:
         return self.base_url + "/api/"
 
     @property
+    def machine_token_url(self) -> str:
+        """The Auth0-style client-credentials token URL (the "tenant")."""
+        return self.base_url + AUTH0_TOKEN_PATH
+
+    @property
+    def prediction_netloc(self) -> str:
+        """The prediction API's host: this server under another name than the token URL's."""
+        return f"localhost:{self.netloc.rsplit(':', 1)[1]}"
+
+    @property
+    def prediction_url(self) -> str:
+        return f"https://{self.prediction_netloc}{PREDICTION_PATH}"
+
+    @property
     def ca_pem(self) -> bytes:
         if not self._ca_pem:
             raise RuntimeError("the sandbox is not started")
@@ -183,6 +204,21 @@ class Sandbox:
         client = DemoClient(client_id, secret, refresh)
         with self._lock:
             self._tokens.clients[client_id] = client
+        return client
+
+    @property
+    def machine_clients(self) -> dict[str, MachineClient]:
+        """The Auth0 stand-in's clients: the demo ones and those of :meth:`add_machine_client`."""
+        with self._lock:
+            return dict(self._machines.clients)
+
+    def add_machine_client(
+        self, client_id: str, secret: str, audiences: tuple[str, ...] = (PREDICTION_AUDIENCE,)
+    ) -> MachineClient:
+        """Register another machine client (e.g. with a canary secret) with the Auth0 stand-in."""
+        client = MachineClient(client_id, secret, audiences)
+        with self._lock:
+            self._machines.clients[client_id] = client
         return client
 
     def add_user(
@@ -230,6 +266,25 @@ class Sandbox:
             env["BIOPRODICT_PASSWORD"] = users[user].password
         return env
 
+    def machine_env(self, client: str = "bp-predict") -> dict[str, str]:
+        """Environment variables for a client-credentials profile of the prediction API."""
+        clients = self.machine_clients
+        if client not in clients:
+            raise ValueError(f"unknown machine client {client!r}; known: {', '.join(clients)}")
+        ca = str(self.ca_path)
+        return {
+            "BIOPRODICT_GRANT": "client_credentials",
+            "BIOPRODICT_TOKEN_URL": self.machine_token_url,
+            "BIOPRODICT_AUDIENCE": PREDICTION_AUDIENCE,
+            "BIOPRODICT_HOSTS": self.prediction_netloc,
+            "BIOPRODICT_CLIENT_ID": client,
+            "BIOPRODICT_CLIENT_SECRET": clients[client].secret,
+            "REQUESTS_CA_BUNDLE": ca,
+            "SSL_CERT_FILE": ca,
+            "CURL_CA_BUNDLE": ca,
+            "GIT_SSL_CAINFO": ca,
+        }
+
     # -- faults and server-side token state --------------------------------------------------
 
     def inject(self, fault: str, count: int = 1, **params: object) -> None:
@@ -262,9 +317,11 @@ class Sandbox:
 
     def expire_access_tokens(self) -> None:
         self._tokens.expire_access_tokens()
+        self._machines.expire_access_tokens()
 
     def revoke_access_tokens(self) -> None:
         self._tokens.revoke_access_tokens()
+        self._machines.revoke_access_tokens()
 
     def revoke_refresh_tokens(self) -> None:
         self._tokens.revoke_refresh_tokens()
@@ -317,49 +374,6 @@ class Sandbox:
 
     def usage(self) -> str:
         """The text ``serve_forever_cli`` prints."""
-        q = shlex.quote
-        ca = q(str(self.ca_path))
-        alice = DEMO_USERS["alice"]
-        lines = [
-            "bp-helper sandbox: a local stand-in of the Bio-Prodict token server",
-            "",
-            f"  token URL  {self.token_url}",
-            f"  API        {self.api_url}...  (any path below it; needs a Bearer token)",
-            f"  CA         {self.ca_path}  (deleted when the sandbox stops)",
-            "",
-            "Point bp-helper, curl, git and requests at it (in another shell):",
-            "",
-            *(f"  export {name}={q(value)}" for name, value in self.env().items()),
-            "",
-            "Demo accounts:",
-        ]
-        for user in DEMO_USERS.values():
-            note = ""
-            if user.twofactor is not None:
-                note = f"  (two-factor code: {user.twofactor})"
-            if user.locked:
-                note = "  (locked: every login fails)"
-            lines.append(f"  {user.username:<6} password: {q(user.password)}{note}")
-        lines += ["", "Demo clients:"]
-        for client in DEMO_CLIENTS.values():
-            secret = q(client.secret) if client.secret else "(empty secret)"
-            kind = "refresh tokens" if client.refresh else "no refresh tokens"
-            lines.append(f"  {client.client_id:<13} secret: {secret}  ({kind})")
-        lines += [
-            "",
-            "Try it:",
-            "",
-            "  bp-helper login --username alice",
-            f'  curl --cacert {ca} -H "Authorization: Bearer $(bp-helper token)" '
-            f"{self.api_url}hello",
-            "",
-            "or by hand, without bp-helper:",
-            "",
-            f"  curl --cacert {ca} -u bp-demo:demo-secret -d grant_type=password "
-            f"-d username=alice --data-urlencode {q('password=' + alice.password)} "
-            f"-d client_id=bp-demo -d client_secret=demo-secret {self.token_url}",
-            "",
-            "Press Ctrl-C to stop.",
-            "",
-        ]
-        return "\n".join(lines)
+        from bp_helper.testing.usage import usage
+
+        return usage(self)

@@ -1,0 +1,120 @@
+"""What every auth class of the library shares: which token a URL gets, and when to renew it.
+
+:class:`BoundTokens` decides, per scheme and host, which profile's
+:class:`~bp_helper.engine.service.TokenService` serves a URL (``None``: no profile is bound
+there, and no token is sent). :func:`renewed_token` is the one place that decides whether
+a 401 answer calls for a new token and a second try. ``BioProdictAuth`` (requests) and
+``HttpxAuth`` (httpx) only adapt them to their library's request and response types.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from bp_helper import log
+from bp_helper.config.hosts import netloc_of, origin, refusal
+from bp_helper.config.profiles import select_profile
+from bp_helper.config.settings import Settings
+from bp_helper.engine.service import TokenService
+from bp_helper.errors import BpError, HostNotBound
+
+# error="..." in a Bearer challenge (RFC 6750 section 3)
+_CHALLENGE_ERROR = re.compile(r'\berror\s*=\s*"?([A-Za-z_]+)', re.IGNORECASE)
+
+
+class ProfileAuth:
+    """What every auth class takes (see :class:`~bp_helper.BioProdictAuth`) and how it finds
+    a URL's token service: a mixin, first in the bases, before the HTTP library's auth base."""
+
+    def __init__(
+        self,
+        profile: str | None = None,
+        *,
+        username: str | None = None,
+        refuse_unbound: bool = False,
+    ) -> None:
+        self.profile = profile
+        self.username = username
+        self.refuse_unbound = refuse_unbound
+        self._bound = BoundTokens(profile, username, refuse_unbound)
+        log.use_logging()  # our debug lines and warnings reach the program's logging too
+
+    def service_for(self, url: str) -> TokenService | None:
+        """The token service of the profile bound to ``url``'s host, or ``None``."""
+        return self._bound.service_for(url)
+
+
+class BoundTokens:
+    """The token services of the profiles bound to the hosts an auth object meets.
+
+    ``profile=None`` chooses as the command line does: ``BIOPRODICT_PROFILE`` if set, else
+    the configured profile bound to the request's host (``default`` first). ``username``
+    picks between profiles bound to the same host, and is the account a login is for.
+    With ``refuse_unbound``, a URL no profile is bound to raises
+    :class:`~bp_helper.errors.HostNotBound` instead of going out without a token.
+    """
+
+    def __init__(self, profile: str | None, username: str | None, refuse_unbound: bool) -> None:
+        self.profile = profile
+        self.username = username
+        self.refuse_unbound = refuse_unbound
+        self._services: dict[tuple[str, str], TokenService | None] = {}
+
+    def service_for(self, url: str) -> TokenService | None:
+        """The token service of the profile bound to ``url``'s host, or ``None``."""
+        scheme = urlsplit(url).scheme.lower()
+        try:
+            netloc = netloc_of(url)
+        except (BpError, ValueError):
+            return None
+        key = (scheme, netloc)
+        if key not in self._services:
+            flags = {"profile": self.profile} if self.profile else {}
+            chosen = select_profile(scheme, netloc, self.username, flags)
+            if chosen is not None and self.username:
+                chosen = Settings({**flags, "profile": chosen.profile, "username": self.username})
+            self._services[key] = TokenService(chosen) if chosen is not None else None
+        return self._services[key]
+
+    def token_for(self, url: str) -> tuple[TokenService, str] | None:
+        """The service and access token to send to ``url``; ``None``: send no token there.
+
+        May read the store, wait for the profile's lock, refresh or log in (and so ask).
+        """
+        service = self.service_for(url)
+        if service is None:
+            if self.refuse_unbound:
+                raise HostNotBound(refusal(url, self.profile))
+            log.debug(f"{origin(url)} is not bound to a profile: no token sent")
+            return None
+        return service, service.get().access_token
+
+
+def token_rejected(challenge: str) -> bool:
+    """Does a 401 with this ``WWW-Authenticate`` say the token is bad (``invalid_token``, or
+    no reason given)? ``insufficient_scope`` or ``invalid_request`` a new token cannot fix."""
+    match = _CHALLENGE_ERROR.search(challenge)
+    return match is None or match.group(1).lower() == "invalid_token"
+
+
+def renewed_token(
+    service: TokenService, sent_token: str, answered_authorization: str | None, challenge: str
+) -> str | None:
+    """After a 401: the token to send the request again with, once; ``None``: let it stand.
+
+    ``answered_authorization`` is the ``Authorization`` header of the request the 401
+    answered (after redirects, that may be another request, without our token: renewing
+    then would send a new token to whoever answered). ``challenge`` is its
+    ``WWW-Authenticate`` header. The one place that decides renew-on-401 for every auth class.
+    """
+    if not token_rejected(challenge):
+        return None
+    if answered_authorization != f"Bearer {sent_token}":
+        log.debug("a 401 answered a request without the token: not renewing")
+        return None
+    renewed = service.renew(sent_token).access_token
+    if renewed == sent_token:
+        return None  # BIOPRODICT_TOKEN, or nothing newer: the 401 stands
+    log.debug("the server rejected the access token: renewed it, sending the request again")
+    return renewed

@@ -1,0 +1,90 @@
+"""``bp_helper.HttpxAuth``: httpx auth, sync and async, that sends a profile's token only where
+it may go.
+
+``httpx.get(url, auth=HttpxAuth())`` and ``httpx.AsyncClient(auth=HttpxAuth())`` attach
+``Authorization: Bearer <token>`` exactly as :class:`~bp_helper.BioProdictAuth` does for
+requests (the same host binding, cache, single-flight refresh and renew-once on a 401:
+:mod:`bp_helper.library.bearer`). In the async flow, everything that can wait (reading the
+store, the profile's lock, a token request, a prompt) runs in a worker thread, so the event
+loop keeps running; concurrent requests of one auth object go one at a time through that
+step, so a burst on an expired token makes one refresh without a thread per request.
+Needs the ``httpx`` extra: ``pip install 'bp-helper[httpx]'``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Generator
+from functools import cached_property
+
+import anyio
+import anyio.lowlevel
+import anyio.to_thread
+import httpx
+
+from bp_helper.engine.service import TokenService
+from bp_helper.library.bearer import ProfileAuth, renewed_token
+
+
+class HttpxAuth(ProfileAuth, httpx.Auth):
+    """Bearer token of a bp-helper profile, for the hosts bound to that profile only.
+
+    ``HttpxAuth(profile=None, *, username=None, refuse_unbound=False)``, as
+    :class:`~bp_helper.BioProdictAuth` (see :class:`~bp_helper.library.bearer.ProfileAuth`).
+    """
+
+    requires_request_body = True  # read before sending, so a renewed request can resend it
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
+        found = self._bound.token_for(str(request.url))
+        if found is None:
+            yield request
+            return
+        service, token = found
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code == 401:
+            renewed = _renewal(service, token, response)
+            if renewed is not None:
+                request.headers["Authorization"] = f"Bearer {renewed}"
+                yield request
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        async with self._lock():
+            found = await anyio.to_thread.run_sync(self._bound.token_for, str(request.url))
+        if found is None:
+            yield request
+            return
+        service, token = found
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code == 401:
+            async with self._lock():
+                renewed = await anyio.to_thread.run_sync(_renewal, service, token, response)
+            if renewed is not None:
+                request.headers["Authorization"] = f"Bearer {renewed}"
+                yield request
+
+    @cached_property
+    def _loop_lock(self) -> anyio.lowlevel.RunVar[anyio.Lock]:
+        # one lock per event loop: an auth object may outlive a loop (asyncio.run, twice)
+        return anyio.lowlevel.RunVar(f"bp-helper HttpxAuth {id(self)}")
+
+    def _lock(self) -> anyio.Lock:
+        """This auth's lock in the running event loop."""
+        try:
+            return self._loop_lock.get()
+        except LookupError:
+            lock = anyio.Lock()
+            self._loop_lock.set(lock)
+            return lock
+
+
+def _renewal(service: TokenService, sent_token: str, response: httpx.Response) -> str | None:
+    return renewed_token(
+        service,
+        sent_token,
+        response.request.headers.get("Authorization"),
+        response.headers.get("WWW-Authenticate", ""),
+    )

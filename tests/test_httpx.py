@@ -1,0 +1,227 @@
+"""`bp_helper.HttpxAuth`: httpx, sync and async, with the profile's token, against the sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+import bp_helper
+from bp_helper.engine.client import TokenClient
+from bp_helper.engine.store import StoredToken
+from bp_helper.errors import HostNotBound
+from bp_helper.library.bearer import BoundTokens
+from bp_helper.testing import Sandbox
+
+from .concurrency_support import in_process_env
+from .integration_support import Recorder, login
+from .support import Home, expire_stored_token
+
+
+@pytest.fixture
+def as_user(home: Home, monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
+    """This process runs with the home's environment (and never prompts)."""
+    in_process_env(home, monkeypatch)
+    yield home
+
+
+@pytest.fixture
+def verify(sandbox: Sandbox) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(sandbox.ca_path))
+
+
+def test_sync_and_async_requests_get_200(
+    sandbox: Sandbox, as_user: Home, verify: ssl.SSLContext
+) -> None:
+    token = login(as_user)
+    auth = bp_helper.HttpxAuth()
+    with httpx.Client(auth=auth, verify=verify) as client:
+        response = client.get(sandbox.api_url + "sync")
+    assert response.status_code == 200
+    assert response.json()["username"] == "alice"
+
+    async def main() -> httpx.Response:
+        async with httpx.AsyncClient(auth=auth, verify=verify) as client:
+            return await client.get(sandbox.api_url + "async")
+
+    assert asyncio.run(main()).status_code == 200
+    assert asyncio.run(main()).status_code == 200  # the same auth in another event loop
+    assert [r.headers["authorization"] for r in sandbox.api_requests] == [f"Bearer {token}"] * 3
+    assert sandbox.token_requests("refresh_token") == []
+
+
+class RefreshWatch:
+    """Wraps the token client's refresh: on which thread it ran, and what the loop did
+    meanwhile (a spy: the real refresh runs against the sandbox)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, ticks: list[float]) -> None:
+        self.ticks = ticks
+        self.threads: list[int] = []
+        self.ticks_before: list[int] = []
+        self.ticks_after: list[int] = []
+        real = TokenClient.refresh_grant
+
+        def refresh_grant(client: TokenClient, previous: StoredToken) -> StoredToken:
+            self.threads.append(threading.get_ident())
+            self.ticks_before.append(len(self.ticks))
+            try:
+                return real(client, previous)
+            finally:
+                self.ticks_after.append(len(self.ticks))
+
+        monkeypatch.setattr(TokenClient, "refresh_grant", refresh_grant)
+
+
+def test_concurrent_async_requests_share_one_refresh_off_the_event_loop(
+    sandbox: Sandbox, as_user: Home, verify: ssl.SSLContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    login(as_user)
+    expire_stored_token(as_user)
+    sandbox.reset_counters()
+    sandbox.delay = 1.5  # a slow token endpoint: a loop blocked by the refresh would show it
+    ticks: list[float] = []
+    watch = RefreshWatch(monkeypatch, ticks)
+    in_flight = [0, 0]  # now, most
+    real_token_for = BoundTokens.token_for
+
+    def token_for(bound: BoundTokens, url: str) -> Any:
+        in_flight[0] += 1
+        in_flight[1] = max(in_flight)
+        try:
+            return real_token_for(bound, url)
+        finally:
+            in_flight[0] -= 1
+
+    monkeypatch.setattr(BoundTokens, "token_for", token_for)
+
+    async def main() -> tuple[list[httpx.Response], int]:
+        done = asyncio.Event()
+
+        async def ticker() -> None:
+            while not done.is_set():
+                ticks.append(time.monotonic())
+                await asyncio.sleep(0.005)
+
+        ticking = asyncio.create_task(ticker())
+        await asyncio.sleep(0.02)
+        async with httpx.AsyncClient(auth=bp_helper.HttpxAuth(), verify=verify) as client:
+            responses = await asyncio.gather(
+                *(client.get(f"{sandbox.api_url}n{i}") for i in range(8))
+            )
+        done.set()
+        await ticking
+        return list(responses), threading.get_ident()
+
+    responses, loop_thread = asyncio.run(main())
+    assert [r.status_code for r in responses] == [200] * 8
+    assert len(sandbox.token_requests()) == 1  # one refresh for all eight
+    assert len(sandbox.token_requests("refresh_token")) == 1
+    # the refresh ran on a worker thread, while the loop went on ticking
+    assert watch.threads and loop_thread not in watch.threads
+    (before,), (after,) = watch.ticks_before, watch.ticks_after
+    assert after - before >= 3, "the event loop did not run while the token was refreshed"
+    worst_gap = max(b - a for a, b in itertools.pairwise(ticks))
+    print(f"worst ticker gap {worst_gap * 1000:.1f} ms during a {sandbox.delay} s refresh")
+    assert worst_gap < sandbox.delay  # a loop blocked by the refresh would stall >= the delay
+    assert in_flight[1] == 1  # the requests waited on the loop, not in a thread each
+
+
+def test_a_revoked_token_is_renewed_once(
+    sandbox: Sandbox, as_user: Home, verify: ssl.SSLContext
+) -> None:
+    old = login(as_user)
+    sandbox.revoke_access_tokens()
+    with httpx.Client(auth=bp_helper.HttpxAuth(), verify=verify) as client:
+        response = client.post(sandbox.api_url + "r", content=b"the body")
+    assert response.status_code == 200
+    assert [r.status_code for r in response.history] == [401]
+    assert len(sandbox.token_requests("refresh_token")) == 1
+    first, second = sandbox.api_requests
+    assert first.headers["authorization"] == f"Bearer {old}"
+    new = as_user.stored()["access_token"]
+    assert new != old and second.headers["authorization"] == f"Bearer {new}"
+    assert first.raw_body == second.raw_body == b"the body"
+
+    # async, four at once on a revoked token: one refresh between them, each retried once
+    sandbox.revoke_access_tokens()
+    sandbox.reset_counters()
+
+    async def main() -> list[httpx.Response]:
+        async with httpx.AsyncClient(auth=bp_helper.HttpxAuth(), verify=verify) as client:
+            return list(
+                await asyncio.gather(*(client.get(f"{sandbox.api_url}a{i}") for i in range(4)))
+            )
+
+    responses = asyncio.run(main())
+    assert [r.status_code for r in responses] == [200] * 4
+    assert [len(r.history) for r in responses] == [1] * 4
+    assert len(sandbox.token_requests("refresh_token")) == 1
+    assert len(sandbox.api_requests) == 8
+
+
+def test_a_401_that_a_new_token_cannot_fix_is_not_retried(
+    sandbox: Sandbox, as_user: Home, verify: ssl.SSLContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BIOPRODICT_TOKEN", "not-a-valid-token")
+    response = httpx.get(sandbox.api_url, auth=bp_helper.HttpxAuth(), verify=verify)
+    assert response.status_code == 401
+    assert len(sandbox.api_requests) == 1
+    assert sandbox.requests == []
+
+
+def test_unbound_hosts_get_no_token(
+    sandbox: Sandbox, as_user: Home, verify: ssl.SSLContext
+) -> None:
+    login(as_user)
+    with Recorder() as other:
+        assert httpx.get(other.url + "a", auth=bp_helper.HttpxAuth()).status_code == 200
+
+        async def main() -> int:
+            async with httpx.AsyncClient(auth=bp_helper.HttpxAuth()) as client:
+                return (await client.get(other.url + "b")).status_code
+
+        assert asyncio.run(main()) == 200
+        assert [s.path for s in other.seen] == ["/a", "/b"]
+        assert all("authorization" not in s.headers for s in other.seen)
+        with pytest.raises(HostNotBound, match="refusing to send the Bio-Prodict token"):
+            httpx.get(other.url, auth=bp_helper.HttpxAuth(refuse_unbound=True))
+        assert len(other.seen) == 2
+    # a profile that is not bound to the sandbox sends nothing there
+    as_user.write_config('[profiles.elsewhere]\nhosts = ["api.example.org"]\n')
+    response = httpx.get(sandbox.api_url, auth=bp_helper.HttpxAuth("elsewhere"), verify=verify)
+    assert response.status_code == 401
+    assert "authorization" not in sandbox.api_requests[-1].headers
+
+
+def test_without_httpx_the_rest_works_and_httpx_auth_says_what_to_install() -> None:
+    code = """
+import sys
+
+class NoHttpx:
+    def find_spec(self, name, path=None, target=None):
+        if name == "httpx" or name.startswith("httpx."):
+            raise ImportError("no httpx here")
+
+sys.meta_path.insert(0, NoHttpx())
+import bp_helper
+print(bp_helper.BioProdictAuth.__name__, bp_helper.token.__name__)
+try:
+    bp_helper.HttpxAuth
+except ImportError as exc:
+    print(exc)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "BioProdictAuth token",
+        "bp_helper.HttpxAuth needs httpx: pip install 'bp-helper[httpx]'",
+    ]
