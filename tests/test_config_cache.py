@@ -174,9 +174,19 @@ hosts = ["API.example.org", "127.0.0.1:9999", "login.example.org:8443"]
 hosts = 7
 [profiles.gamma]
 token_url = "http://insecure.example.org/token"
+[profiles.machine]
+grant = "client_credentials"
+token_url = "https://tenant.example.org/oauth/token"
+[profiles.machine-api]
+grant = "client_credentials"
+token_url = "https://tenant.example.org/oauth/token"
+hosts = ["predict.example.org"]
+[profiles.nogrant]
+grant = "implicit"
 """
     )
     environ = {"BIOPRODICT_CONFIG": str(config)}
+    names = ["default", "alpha", "beta", "broken", "gamma", "machine", "machine-api", "nogrant"]
     cases = [
         ("https", "api.bio-prodict.nl"),
         ("https", "api.example.org"),
@@ -187,18 +197,20 @@ token_url = "http://insecure.example.org/token"
         ("http", "api.example.org"),
         ("https", "nowhere.example.org"),
         ("https", "bad host"),
+        ("https", "tenant.example.org"),
+        ("https", "predict.example.org"),
     ]
-    for scheme, netloc in cases:
-        chosen = select_profile(scheme, netloc, environ=environ)
-        expected = [
-            name
-            for name in ["default", "alpha", "beta", "broken", "gamma"]
-            if _bound(Settings({"profile": name}, environ), scheme, netloc)
-        ]
-        assert (chosen.profile if chosen else None) == (expected[0] if expected else None), (
-            scheme,
-            netloc,
-        )
+    grants = [{}, {"BIOPRODICT_GRANT": "password"}, {"BIOPRODICT_GRANT": "client_credentials"}]
+    for grant in grants:
+        env = {**environ, **grant}
+        for scheme, netloc in cases:
+            chosen = select_profile(scheme, netloc, environ=env)
+            expected = [n for n in names if _bound(Settings({"profile": n}, env), scheme, netloc)]
+            assert (chosen.profile if chosen else None) == (expected[0] if expected else None), (
+                grant,
+                scheme,
+                netloc,
+            )
 
 
 def _bound(settings: Settings, scheme: str, netloc: str) -> bool:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 # The settings that say which hosts a profile is bound to (see bp_helper.config.hosts).
-HOST_SETTINGS = ("hosts", "token_url")
+HOST_SETTINGS = ("hosts", "token_url", "grant")
 
 
 def select_profile(
