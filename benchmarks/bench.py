@@ -7,8 +7,10 @@ What it reports:
 
 - start-up: cached ``bp-helper token`` and cached ``git-credential-bioprodict get`` against
   ``python -c pass`` in the same venv and against ``git credential-store get`` (C);
+- the desktop case: cached ``git-credential-bioprodict get`` with the settings in a config
+  file of 3 profiles, and of 101 profiles, instead of environment variables;
 - HTTPie: ``http --offline`` start-up in this venv (plugin installed) against a venv with
-  HTTPie alone (made once, in a temporary folder);
+  the same packages but bp-helper (links made in a temporary folder; nothing downloaded);
 - burst: 32 callers on an expired token (threads in one process, and processes), their wall
   time against a single refresh, and how many token requests the server saw.
 
@@ -23,6 +25,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
@@ -95,7 +98,6 @@ class Bench:
             **sandbox.env("bp-demo"),
         }
         self.rows: list[tuple[str, str]] = []
-        self.outer_env = dict(os.environ)  # pip needs the real HOME (its configuration)
         os.environ.update(self.env)  # the in-process callers use the same home and sandbox
 
     def report(self, name: str, value: str) -> None:
@@ -160,27 +162,53 @@ class Bench:
             "token requests during the cached runs", str(len(self.sandbox.requests) - before)
         )
 
+    def desktop(self) -> None:
+        """Cached ``get`` with the settings in a config file of 3 and of 101 profiles."""
+        env = {k: v for k, v in self.env.items() if not k.startswith("BIOPRODICT_")}
+        git_input = f"protocol=https\nhost={self.sandbox.netloc}\n\n"
+        actions: dict[str, Callable[[], object]] = {
+            "python": command([sys.executable, "-c", "pass"], self.env)
+        }
+        for count in (3, 101):
+            config = self.root / f"config-{count}.toml"
+            config.write_text(desktop_config(self.sandbox, count))
+            env_n = {**env, "BIOPRODICT_CONFIG": str(config)}
+            argv = [str(BIN / "git-credential-bioprodict"), "get"]
+            answer = subprocess.run(
+                argv, input=git_input, env=env_n, capture_output=True, text=True, check=True
+            )
+            if "password=" not in answer.stdout:  # the token startup() stored serves it
+                raise SystemExit(f"bench: no answer with a config file: {answer.stderr}")
+            actions[str(count)] = command(argv, env_n, git_input)
+        before = len(self.sandbox.requests)
+        times = interleaved_medians(actions, self.runs)
+        base, three = times["python"], times["3"]
+        self.report("python -c pass (same venv), beside the desktop case", f"{base * 1000:7.1f} ms")
+        self.report(
+            "git get, cached, config file of 3 profiles",
+            f"{three * 1000:7.1f} ms  {three / base:4.2f}x python (target <= 2.5x)",
+        )
+        self.report(
+            "git get, cached, config file of 101 profiles",
+            f"{times['101'] * 1000:7.1f} ms  {times['101'] / three:4.2f}x 3 profiles "
+            "(target <= 1.25x)",
+        )
+        self.report(
+            "token requests during the desktop runs", str(len(self.sandbox.requests) - before)
+        )
+
     def httpie(self) -> None:
-        http = BIN / "http"
-        if not http.exists():
+        if not (BIN / "http").exists():
             self.report("http start-up", "skipped: HTTPie is not installed in this venv")
             return
-        bare = self.root / "httpie-only"
-        subprocess.run([sys.executable, "-m", "venv", str(bare)], check=True, env=self.outer_env)
-        version = subprocess.run(
-            [str(http), "--version"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        subprocess.run(
-            [str(bare / "bin" / "pip"), "install", "-q", f"httpie=={version}"],
-            check=True,
-            capture_output=True,
-            env=self.outer_env,
-        )
-        argv = ["--offline", "--ignore-stdin", "GET", "https://api.bio-prodict.nl/x"]
+        bare = self.without_bp_helper()
+        # -P: not the current folder first on sys.path (a source tree would be importable)
+        http = ["-P", "-m", "httpie"]
+        argv = [*http, "--offline", "--ignore-stdin", "GET", "https://api.bio-prodict.nl/x"]
         times = interleaved_medians(
             {
-                "without": command([str(bare / "bin" / "http"), *argv], self.env),
-                "with": command([str(http), *argv], self.env),
+                "without": command([str(bare / "bin" / "python"), *argv], self.env),
+                "with": command([sys.executable, *argv], self.env),
             },
             self.runs,
         )
@@ -191,6 +219,18 @@ class Bench:
             f"{with_plugin * 1000:7.1f} ms  {(with_plugin / without - 1) * 100:+5.1f}% "
             "(target within 5%)",
         )
+
+    def without_bp_helper(self) -> Path:
+        """A venv holding this venv's packages (HTTPie's version included) but bp-helper's:
+        links to them, so nothing is installed from a package index."""
+        bare = self.root / "httpie-only"
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+        ours = Path(sysconfig.get_paths()["purelib"])
+        theirs = bare / ours.relative_to(sys.prefix)
+        for entry in ours.iterdir():
+            if not entry.name.replace("__editable__", "").lstrip("._").startswith("bp_helper"):
+                (theirs / entry.name).symlink_to(entry)
+        return bare
 
     def burst(self, callers: int = 32) -> None:
         """Callers on an expired token: threads (in a child process, apart from the server's
@@ -240,6 +280,28 @@ class Bench:
         return wall
 
 
+def desktop_config(sandbox: Sandbox, count: int) -> str:
+    """A config file of ``count`` profiles: ``default`` serves the sandbox, the rest other hosts."""
+    secret = sandbox.clients["bp-demo"].secret
+    lines = [
+        "[profiles.default]",
+        f'token_url = "{sandbox.token_url}"',
+        'client_id = "bp-demo"',
+        f'client_secret = "{secret}"',
+        f'ca_bundle = "{sandbox.ca_path}"',
+    ]
+    for number in range(1, count):
+        lines += [
+            "",
+            f"[profiles.team{number:03}]",
+            f'token_url = "https://login{number}.example.org/oauth/token"',
+            f'hosts = ["api{number}.example.org", "data{number}.example.org:8443"]',
+            f'client_id = "client-{number}"',
+            'username = "someone"',
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few repetitions (CI smoke run)")
@@ -256,6 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench = Bench(sandbox, Path(tmp), runs)
         print(f"bp-helper benchmark: {runs} runs per median, {os.cpu_count()} CPUs")
         bench.startup()
+        bench.desktop()
         bench.httpie()
         bench.burst()
     return 0

@@ -1,7 +1,11 @@
 """Stderr output: warnings, ``--debug`` traces and error lines, all redacted.
 
-Deliberately not the ``logging`` module: this is imported on the cached path, where
-start-up time matters, and every line must pass through :func:`redact`.
+Deliberately not built on the ``logging`` module: this is imported on the cached path, where
+start-up time matters, and every line must pass through :func:`redact`. Programs that use
+bp-helper as a library get its debug lines and warnings in their own logging as well, from
+the logger ``bp_helper`` (redacted the same way), once a library entry point (such as
+:class:`~bp_helper.BioProdictAuth`) has called :func:`use_logging`; the executables never do,
+so their cached path stays without ``logging``.
 """
 
 from __future__ import annotations
@@ -9,18 +13,26 @@ from __future__ import annotations
 import re
 import sys
 
+from bp_helper.lean import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import logging
+
 _secrets: set[str] = set()
 _debug = False
+_logger: logging.Logger | None = None  # see use_logging
 _warned: set[str] = set()
 
+# Patterns as strings: ``re`` compiles (and caches) them on first use, which the cached path,
+# printing nothing, never makes.
 # A JSON Web Token: what Bio-Prodict's access and refresh tokens are.
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+_JWT = r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"
 # Server text may echo other token-like strings ("Invalid refresh token: 3f2a...").
-_OPAQUE = re.compile(
+_OPAQUE = (
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
     r"|[A-Za-z0-9+/_~=-]{24,}"
 )
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
+_CONTROL = r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+"
 REDACTED = "[redacted]"
 
 
@@ -48,12 +60,12 @@ def redact(text: str) -> str:
     """Mask every known secret and every token-like string in ``text``."""
     for secret in sorted(_secrets, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
-    return _JWT.sub(REDACTED, text)
+    return re.sub(_JWT, REDACTED, text)
 
 
 def scrub(text: str, limit: int = 200) -> str:
     """Make untrusted server text safe for a one-line message: redacted, one line, short."""
-    text = _OPAQUE.sub(REDACTED, redact(_CONTROL.sub(" ", text))).strip()
+    text = re.sub(_OPAQUE, REDACTED, redact(re.sub(_CONTROL, " ", text))).strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -69,6 +81,7 @@ def debug_enabled() -> bool:
 def debug(message: str) -> None:
     if _debug:
         _emit(f"bp-helper: debug: {message}")
+    _log(10, message)  # logging.DEBUG
 
 
 def warn(message: str) -> None:
@@ -76,6 +89,30 @@ def warn(message: str) -> None:
     if message not in _warned:
         _warned.add(message)
         _emit(f"bp-helper: warning: {message}")
+        _log(30, message)  # logging.WARNING
+
+
+def use_logging() -> None:
+    """For library entry points: debug lines and warnings go to ``logging`` too, from now on.
+
+    Explicit rather than "whenever ``logging`` is imported": a module another thread is still
+    importing is in ``sys.modules`` half made (a burst of threads hit exactly that).
+    """
+    global _logger
+    if _logger is None:
+        import logging
+
+        logger = logging.getLogger("bp_helper")
+        if not logger.handlers:  # a library's logger: no output unless the program asks for it
+            logger.addHandler(logging.NullHandler())
+        _logger = logger
+
+
+def _log(level: int, message: str) -> None:
+    """Hand ``message``, redacted, to the logger ``bp_helper`` once :func:`use_logging` ran."""
+    logger = _logger
+    if logger is not None and logger.isEnabledFor(level):
+        logger.log(level, redact(message))
 
 
 def error(message: str) -> None:

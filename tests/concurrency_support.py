@@ -198,14 +198,6 @@ def in_process_env(home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
 
 
-def expire_stored_token(home: Home) -> StoredToken:
-    """Make the stored access token stale (as an old one would be); the record before."""
-    record = StoredToken.from_json(home.store_file().read_bytes())
-    stale = record._replace(expires_at=1.0, obtained_at=0.0)
-    home.store_file().write_bytes(stale.to_json())
-    return record
-
-
 def store_state(home: Home) -> StoredToken | None:
     """The store as a reader sees it; fails on a corrupt file or a leftover temp file."""
     leftovers = sorted(p.name for p in home.store_dir.glob(".*.tmp"))

@@ -12,6 +12,15 @@ from bp_helper.testing import Sandbox
 from .support import Home
 
 
+@pytest.fixture(autouse=True)
+def private_state(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-process code writes its state (tokens, the config cache) under a temporary folder,
+    never in the real user's; programs started with a :class:`Home` get their own."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+
+
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
     """A started sandbox token server (fresh per test), stopped afterwards."""

@@ -9,7 +9,6 @@ from unittest import mock
 
 from docker import credentials
 
-from bp_helper.engine.store import StoredToken
 from bp_helper.testing import PREDICTION_AUDIENCE, Sandbox
 
 from .protocol_support import GIT, attributes, path_with_helpers
@@ -104,13 +103,6 @@ def accepted(sandbox: Sandbox, token: str, name: str = "check") -> bool:
         timeout=30,
     )
     return response.status_code == 200 and response.json()["client_id"] == "bp-predict"
-
-
-def expire(home: Home, profile: str = "default") -> StoredToken:
-    """Make the profile's stored access token stale, as an old one would be; the record before."""
-    record = StoredToken.from_json(home.store_file(profile).read_bytes())
-    home.store_file(profile).write_bytes(record._replace(expires_at=1.0, obtained_at=0.0).to_json())
-    return record
 
 
 def machine_request(sandbox: Sandbox, kind: str) -> bytes:

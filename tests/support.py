@@ -13,7 +13,10 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bp_helper.engine.store import StoredToken
 
 BIN = Path(sys.executable).parent
 TEST_KEYRINGS = Path(__file__).parent / "keyring_backends"
@@ -126,6 +129,23 @@ KEYRING_GET = (
     "import json, sys, keyring; print(json.dumps(keyring.get_password(sys.argv[1], sys.argv[2])))"
 )
 KEYRING_SET = "import sys, keyring; keyring.set_password(*sys.argv[1:3], sys.stdin.read())"
+
+
+def expire_stored_token(
+    home: Home, profile: str = "default", *, drop_refresh_token: bool = False
+) -> StoredToken:
+    """Make the profile's stored access token stale, as if its lifetime had passed, without
+    waiting: the next `get` refreshes it (or, with ``drop_refresh_token``, logs in again).
+    Everything else in the store is kept. Returns the stored record as it was before."""
+    from bp_helper.engine.store import StoredToken
+
+    path = home.store_file(profile)
+    before = StoredToken.from_json(path.read_bytes())
+    stale = before._replace(expires_at=1.0, obtained_at=0.0)
+    if drop_refresh_token:
+        stale = stale.without_refresh_token()
+    path.write_bytes(stale.to_json())
+    return before
 
 
 def one_line_error(done: subprocess.CompletedProcess[str]) -> str:

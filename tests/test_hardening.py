@@ -18,15 +18,9 @@ from bp_helper.config.table import BY_NAME
 from bp_helper.errors import BpError
 from bp_helper.testing import DEMO_USERS, Sandbox
 
-from .support import Home, executable, login, one_line_error
+from .support import Home, executable, expire_stored_token, login, one_line_error
 
 ALICE = DEMO_USERS["alice"]
-
-
-def expire_stored_token(home: Home) -> None:
-    path = home.store_file()
-    stored = home.stored()
-    path.write_text(path.read_text().replace(str(stored["expires_at"]), "1"))
 
 
 # -- odd answers from the token server ------------------------------------------------

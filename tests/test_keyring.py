@@ -13,9 +13,8 @@ from pathlib import Path
 
 from bp_helper.testing import DEMO_USERS, Sandbox
 
-from .support import TEST_KEYRINGS, Home, login, one_line_error
+from .support import TEST_KEYRINGS, Home, expire_stored_token, login, one_line_error
 from .test_cli import imported_modules
-from .test_secrets import expire
 
 ALICE = DEMO_USERS["alice"]
 FILE_BACKEND = "keyrings.alt.file.PlaintextKeyring"
@@ -53,7 +52,7 @@ def test_remembered_password_logs_in_again_and_logout_forgets_it(
     assert "bp-helper:default:password" in secrets["password"]["kept"]
     # the refresh token is gone: a non-interactive `token` logs in with the keyring's password
     sandbox.revoke_refresh_tokens()
-    expire(home, refresh=False)
+    expire_stored_token(home)
     done = home.bp("--debug", "token")
     assert done.returncode == 0, done.stderr
     assert "password from OS keyring" in done.stderr
@@ -70,7 +69,7 @@ def test_without_remember_password_the_keyring_is_not_used(sandbox: Sandbox, hom
     done = login(home)
     assert done.stderr == ""  # the (raising) keyring was never asked
     assert home.stored()["password_in_keyring"] is False
-    expire(home)
+    expire_stored_token(home, drop_refresh_token=True)
     assert home.bp("token").returncode == 3  # no keyring, no terminal: login needed
 
 
@@ -78,7 +77,7 @@ def test_refused_keyring_password_is_forgotten(sandbox: Sandbox, home: Home) -> 
     home.use_keyring(FILE_BACKEND, **CONSENT)
     login(home, "alice", "--remember-password")
     home.keyring_set(*PASSWORD, "an-old-password")  # changed on the server since
-    expire(home)
+    expire_stored_token(home, drop_refresh_token=True)
     done = home.bp("token")
     assert done.returncode == 1
     line = one_line_error(done)
@@ -108,7 +107,7 @@ def test_refresh_token_in_the_keyring(sandbox: Sandbox, home: Home) -> None:
     assert "keyring" not in imported_modules(cached)
     assert "bp_helper" in imported_modules(cached)
     # a refresh takes the refresh token from the keyring and puts the new one back
-    expire(home, refresh=False)
+    expire_stored_token(home)
     done = home.bp("token")
     assert done.returncode == 0, done.stderr
     (refresh,) = sandbox.token_requests("refresh_token")

@@ -36,7 +36,7 @@ from .leak_support import (
     started,
 )
 from .protocol_support import path_with_helpers
-from .support import executable
+from .support import executable, expire_stored_token
 
 GIT = "git-credential-bioprodict"
 DOCKER = "docker-credential-bioprodict"
@@ -65,13 +65,6 @@ def sandbox() -> Iterator[Sandbox]:
 @pytest.fixture
 def watch(sandbox: Sandbox, tmp_path: Path) -> LeakWatch:
     return LeakWatch.make(sandbox, tmp_path)
-
-
-def expire(watch: LeakWatch, profile: str = "default") -> None:
-    """Make the profile's stored access token stale: the next `get` refreshes."""
-    data = watch.home.stored(profile)
-    data["expires_at"] = 1.0
-    watch.home.store_file(profile).write_text(json.dumps(data))
 
 
 def test_logins_account_commands_and_failures_leak_nothing(
@@ -105,17 +98,17 @@ def test_logins_account_commands_and_failures_leak_nothing(
     # A refresh rotates the refresh token; a store restored from before that sends the old
     # one, which the server refuses and echoes; the password then comes from the keyring.
     before = home.store_file().read_text()
-    expire(watch)
+    expire_stored_token(watch.home)
     watch.bp("token", carrier=True)
     home.store_file().write_text(before)
-    expire(watch)
+    expire_stored_token(watch.home)
     done = watch.bp("token", carrier=True)
     assert "refused the refresh token" in done.stderr
     assert "password from OS keyring" in done.stderr
 
     # Failures: 5xx (retried, then given up), an HTML login page, untrusted TLS, a client
     # secret refused, a 500 that a retry gets past.
-    expire(watch)
+    expire_stored_token(watch.home)
     sandbox.inject("http503", count=3)
     assert "unavailable (HTTP 503, an HTML page)" in watch.bp("token", expect=1).stderr
     sandbox.inject("html200")
@@ -129,7 +122,7 @@ def test_logins_account_commands_and_failures_leak_nothing(
     # A revoked refresh token (echoed) and a wrong password from the environment; the right
     # one is held back (refused moments ago) until an explicit login.
     sandbox.revoke_refresh_tokens()
-    expire(watch)
+    expire_stored_token(watch.home)
     watch.bp("token", env={"BIOPRODICT_PASSWORD": WRONG_PASSWORD}, expect=1)
     watch.bp("token", env={"BIOPRODICT_PASSWORD": PASSWORD}, expect=1)
     watch.bp("login", "--username", USERNAME, env={"BIOPRODICT_PASSWORD": PASSWORD})
@@ -144,7 +137,7 @@ def test_logins_account_commands_and_failures_leak_nothing(
     assert home.stored("cmd")["refresh_token"] is None
     watch.bp("--profile", "cmd", "status", "--json", **cmd)
     watch.bp("--profile", "cmd", "doctor", **cmd)
-    expire(watch, "cmd")
+    expire_stored_token(watch.home, "cmd")
     done = watch.bp("--profile", "cmd", "token", carrier=True, **cmd)
     assert "refreshed the access token" in done.stderr
     watch.bp("--profile", "cmd", "logout", **cmd)
@@ -203,7 +196,7 @@ def test_integrations_leak_nothing(sandbox: Sandbox, watch: LeakWatch) -> None:
         assert list((home.root / "config" / "httpie" / "sessions").rglob("canary.json"))
         redirected_401(watch, sandbox, [*http, "--follow", "--auth-type=bioprodict"], python)
         # A refresh that fails inside BioProdictAuth: the uncaught error's traceback.
-        expire(watch)
+        expire_stored_token(watch.home)
         done = watch.run([*python, sandbox.api_url + "tls"], env=UNTRUSTED_CA, expect=1)
         assert "Traceback" in done.stderr and "TLS verification" in done.stderr
         tls = [*http, "--auth-type=bioprodict", sandbox.api_url + "tls"]
@@ -310,7 +303,7 @@ def test_credential_helpers_leak_nothing(sandbox: Sandbox, watch: LeakWatch) -> 
 
     # The refresh token refused (the server echoes it) and nobody to give a password.
     sandbox.revoke_refresh_tokens()
-    expire(watch)
+    expire_stored_token(watch.home)
     done = watch.helper(GIT, "get", stdin=request)
     assert done.stdout == "" and "no token for" in done.stderr
     watch.helper(DOCKER, "get", stdin=sandbox.netloc, expect=1)
@@ -355,12 +348,12 @@ def test_machine_profiles_leak_nothing(sandbox: Sandbox, watch: LeakWatch, tmp_p
     watch.helper(DOCKER, "get", stdin=f"https://{host}", carrier=True)
     watch.bp("curl-config", carrier=True)
     watch.bp("curl", "-sS", "--fail", sandbox.prediction_url + "wrapped")
-    expire(watch)
+    expire_stored_token(watch.home)
     watch.bp("token", carrier=True)
     sandbox.revoke_access_tokens()
     watch.run([*python, sandbox.prediction_url + "renewed"])
     wrong = {"BIOPRODICT_CLIENT_SECRET": MACHINE_SECRET[:12] + "-wrong"}
-    expire(watch)
+    expire_stored_token(watch.home)
     assert "rejected client id" in watch.bp("token", env=wrong, expect=1).stderr
     assert "Unauthorized" in watch.bp("doctor", env=wrong, expect=1).stdout
     audience = {"BIOPRODICT_AUDIENCE": "unknown.example.org"}

@@ -24,12 +24,11 @@ from .machine_support import (
     accepted,
     config_only_home,
     env_only_home,
-    expire,
     machine_request,
     token_from,
 )
 from .protocol_support import HEAVY, imported_modules
-from .support import Home, one_line_error, spawn_with_terminal
+from .support import Home, expire_stored_token, one_line_error, spawn_with_terminal
 
 FIELDS = {"grant_type", "client_id", "client_secret", "audience"}
 
@@ -99,7 +98,7 @@ def test_curl_config_the_curl_wrapper_and_netrc(sandbox: Sandbox, machine: Home)
 
 def test_expired_token_makes_one_client_credentials_grant(sandbox: Sandbox, machine: Home) -> None:
     first = machine.bp("token").stdout.strip()
-    expire(machine)
+    expire_stored_token(machine)
     done = machine.bp("--debug", "token")
     assert done.returncode == 0, done.stderr
     renewed = done.stdout.strip()
@@ -128,7 +127,7 @@ def test_16_concurrent_callers_on_an_expired_token_make_one_grant(
     sandbox: Sandbox, machine: Home
 ) -> None:
     assert machine.bp("token").returncode == 0
-    expire(machine)
+    expire_stored_token(machine)
     sandbox.reset_counters()
     kinds = [("token", "git", "docker")[i % 3] for i in range(16)]
     callers = [Process(machine, sandbox, k, data=machine_request(sandbox, k)) for k in kinds]
@@ -218,7 +217,7 @@ def test_errors_are_one_line_and_keep_the_stored_token(
     sandbox: Sandbox, machine: Home, change: dict[str, str | None], status: int, said: str
 ) -> None:
     assert machine.bp("token").returncode == 0
-    expire(machine)
+    expire_stored_token(machine)
     before = machine.store_file().read_bytes()
     for name, value in change.items():
         if value is None:

@@ -10,7 +10,7 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from bp_helper.engine.store import StoredToken
@@ -314,13 +314,35 @@ def test_fuzz_docker_server_parser(isolated: dict[str, str], data: bytes) -> Non
     assert _serve_docker("get", data, isolated) == (1, docker.NOT_FOUND.encode() + b"\n")
 
 
+SECRET_MARK = "S3cr3t"
+STORE_DOCUMENT = st.fixed_dictionaries(
+    {
+        # hosts no profile is bound to: a store fails at once, before any token request
+        "ServerURL": st.sampled_from(
+            ["https://unbound.example.org", "unbound.example.org:5000", "https://127.0.0.1:9"]
+        )
+        | LINE_TEXT,
+        "Username": st.sampled_from(["alice", docker.IDENTITY_TOKEN_USER]) | LINE_TEXT,
+        "Secret": LINE_TEXT.map(lambda text: SECRET_MARK + text),
+    }
+).map(lambda document: json.dumps(document).encode())
+
+
 @settings(deadline=None, max_examples=300)
-@given(st.binary(max_size=512))
+@given(st.binary(max_size=512) | STORE_DOCUMENT)
 def test_fuzz_docker_store_parser(isolated: dict[str, str], data: bytes) -> None:
     try:
-        docker.parse_store_request(data)
+        request = docker.parse_store_request(data)
     except InvalidRequest:
         assert _serve_docker("store", data, isolated) == (None, b"")
+        return
+    event("parsed")
+    assert request.secret and request.username and request.server.netloc
+    code, answered = _serve_docker("store", data, isolated)
+    # nobody can log in here: a refusal on docker's channel (stdout), one line, no secret
+    assert code == 1, answered
+    assert answered.startswith(b"bp-helper: ") and answered.count(b"\n") == 1, answered
+    assert SECRET_MARK.encode() not in answered
 
 
 JSON = st.recursive(

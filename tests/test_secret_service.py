@@ -20,9 +20,8 @@ import pytest
 
 from bp_helper.testing import DEMO_USERS, Sandbox
 
-from .support import Home, login
+from .support import Home, expire_stored_token, login
 from .test_doctor import doctor
-from .test_secrets import expire
 
 ALICE = DEMO_USERS["alice"]
 BACKEND = "keyring.backends.SecretService.Keyring"
@@ -115,7 +114,7 @@ def test_secret_service_keeps_password_and_refresh_token(
     assert home.keyring_get("bp-helper:default:password", "alice") == ALICE.password
     refresh = home.keyring_get("bp-helper:default:refresh-token", "alice")
     assert refresh and home.stored()["refresh_token"] is None
-    expire(home, refresh=False)
+    expire_stored_token(home)
     done = home.bp("token")
     assert done.returncode == 0, done.stderr
     assert sandbox.token_requests("refresh_token")[-1].form["refresh_token"] == [refresh]
@@ -140,7 +139,7 @@ def test_locked_collection_is_never_fatal(sandbox: Sandbox, secret_service: Home
     )
     assert locked.returncode == 0, locked.stderr
     sandbox.revoke_refresh_tokens()
-    expire(home, refresh=False)
+    expire_stored_token(home)
     started = time.monotonic()
     done = home.bp("token", timeout=60)
     assert time.monotonic() - started < 30

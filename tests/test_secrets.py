@@ -13,7 +13,15 @@ import pytest
 
 from bp_helper.testing import DEMO_USERS, Sandbox
 
-from .support import Home, executable, login, one_line_error, read_until, spawn_with_terminal
+from .support import (
+    Home,
+    executable,
+    expire_stored_token,
+    login,
+    one_line_error,
+    read_until,
+    spawn_with_terminal,
+)
 
 ALICE = DEMO_USERS["alice"]
 BOB = DEMO_USERS["bob"]
@@ -21,15 +29,6 @@ BOB = DEMO_USERS["bob"]
 
 def toml_list(argv: list[str]) -> str:
     return "[" + ", ".join(json.dumps(a) for a in argv) + "]"
-
-
-def expire(home: Home, refresh: bool = True) -> None:
-    """Make the stored access token stale (and, with ``refresh``, drop the refresh token)."""
-    data = home.stored()
-    data["expires_at"] = 1.0
-    if refresh:
-        data["refresh_token"] = None
-    home.store_file().write_text(json.dumps(data))
 
 
 def printer(tmp_path: Path, text: str, marker: str = "ran") -> list[str]:
@@ -53,14 +52,14 @@ def test_password_sources_in_order(sandbox: Sandbox, home: Home, tmp_path: Path)
     home.store_file().write_text(json.dumps(data))
     marker = tmp_path / "ran"
 
-    expire(home)
+    expire_stored_token(home, drop_refresh_token=True)
     done = home.bp("--debug", "token", env={"BIOPRODICT_PASSWORD": ALICE.password})
     assert done.returncode == 0, done.stderr
     assert "password from env BIOPRODICT_PASSWORD" in done.stderr
     assert not marker.exists()  # the command was not run
     assert "OS keyring" not in done.stderr  # the (raising) keyring was not asked
 
-    expire(home)
+    expire_stored_token(home, drop_refresh_token=True)
     done = home.bp("--debug", "token")
     assert done.returncode == 0, done.stderr
     assert "password from password_command (config " in done.stderr
@@ -69,7 +68,7 @@ def test_password_sources_in_order(sandbox: Sandbox, home: Home, tmp_path: Path)
     assert sandbox.token_requests("password")[-1].form["password"] == [ALICE.password]
 
     home.write_config("[profiles.default]\n")
-    expire(home)
+    expire_stored_token(home, drop_refresh_token=True)
     done = home.bp("--debug", "token")
     assert done.returncode == 3  # the keyring came next: it failed (one warning), no prompt
     warnings = [line for line in done.stderr.splitlines() if "warning:" in line]

@@ -12,7 +12,7 @@ import pytest
 
 from bp_helper.testing import DEMO_USERS, Sandbox
 
-from .support import Home, login, one_line_error
+from .support import Home, expire_stored_token, login, one_line_error
 
 ALICE = DEMO_USERS["alice"]
 BOB = DEMO_USERS["bob"]
@@ -51,10 +51,9 @@ def test_cached_token_makes_no_request(sandbox: Sandbox, home: Home) -> None:
 
 
 def test_expiry_leads_to_exactly_one_refresh_grant(sandbox: Sandbox, home: Home) -> None:
-    sandbox.token_lifetime = 3  # expires_in 2: refreshed once half of it has passed
     login(home)
     old = home.stored()
-    time.sleep(1.2)
+    expire_stored_token(home)
     done = home.bp("token")
     assert done.returncode == 0, done.stderr
     (refresh,) = sandbox.token_requests("refresh_token")
@@ -71,10 +70,9 @@ def test_client_without_refresh_tokens_logs_in_again_from_env_password(
     sandbox: Sandbox, home: Home
 ) -> None:
     home.env.update(sandbox.env("bp-norefresh"))
-    sandbox.token_lifetime = 3
     login(home)
     assert home.stored()["refresh_token"] is None
-    time.sleep(1.2)
+    expire_stored_token(home)
     no_password = home.bp("token")
     assert no_password.returncode == 3
     assert "BIOPRODICT_PASSWORD" in one_line_error(no_password)
@@ -108,9 +106,8 @@ def test_store_files_are_private(sandbox: Sandbox, home: Home) -> None:
 
 
 def test_sixteen_concurrent_callers_share_one_refresh(sandbox: Sandbox, home: Home) -> None:
-    sandbox.token_lifetime = 3
-    login(home)
-    time.sleep(1.2)
+    login(home)  # a token of the server's full lifetime: the refreshed one stays fresh
+    expire_stored_token(home)
     sandbox.delay = 0.5  # the refresh is slow, so every caller arrives while it runs
     with ThreadPoolExecutor(16) as pool:
         runs = list(pool.map(lambda _: home.bp("token"), range(16)))
@@ -206,9 +203,7 @@ def test_server_failure_keeps_the_refresh_token(
     home.write_config("[profiles.default]\ntimeout = 1\n")
     login(home)
     good = home.stored()
-    home.store_file().write_text(
-        home.store_file().read_text().replace(str(good["expires_at"]), "1")
-    )  # the access token is now expired
+    expire_stored_token(home)
     sandbox.inject(fault, count=count, **params)
     started = time.monotonic()
     done = home.bp("token")
@@ -228,10 +223,9 @@ def test_transient_5xx_is_retried(sandbox: Sandbox, home: Home) -> None:
 
 
 def test_rejected_refresh_token_falls_back_to_password(sandbox: Sandbox, home: Home) -> None:
-    sandbox.token_lifetime = 3
     login(home)
     sandbox.revoke_refresh_tokens()
-    time.sleep(1.2)
+    expire_stored_token(home)
     no_password = home.bp("token")
     assert no_password.returncode == 3
     one_line_error(no_password)

@@ -77,15 +77,22 @@ def scheme_allowed(scheme: str, netloc: str) -> bool:
 
 def is_bound(settings: Settings, scheme: str, netloc: str) -> bool:
     """May ``settings``' token go to ``scheme://netloc``?"""
+    wanted = bound_form(scheme, netloc)
+    return wanted is not None and wanted in settings.value("hosts")
+
+
+def bound_form(scheme: str, netloc: str) -> str | None:
+    """``netloc`` as a profile's ``hosts`` would list it, or ``None`` when no profile's token
+    may go to ``scheme://netloc`` at all."""
     if not scheme_allowed(scheme, netloc):
-        return False
+        return None
     try:
         wanted = normalize_host(netloc)
     except BpError:
-        return False
+        return None
     if scheme.lower() == "http" and ":" not in wanted.rsplit("]", 1)[-1]:
         wanted = f"{wanted}:80"
-    return wanted in settings.value("hosts")
+    return wanted
 
 
 def origin(url: str) -> str:

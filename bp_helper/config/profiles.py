@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bp_helper import log
-from bp_helper.config.hosts import is_bound
+from bp_helper.config.hosts import bound_form, is_bound
 from bp_helper.config.settings import Settings
 from bp_helper.errors import BpError
 from bp_helper.lean import TYPE_CHECKING
@@ -14,6 +14,9 @@ ENV_TOKEN = "BIOPRODICT_TOKEN"
 
 if TYPE_CHECKING:
     from typing import Any
+
+# The settings that say which hosts a profile is bound to (see bp_helper.config.hosts).
+HOST_SETTINGS = ("hosts", "token_url", "grant")
 
 
 def select_profile(
@@ -32,7 +35,7 @@ def select_profile(
     """
     explicit = Settings(flags, environ).resolve("profile").source != "default"
     matches: list[Settings] = []
-    for settings in candidate_profiles(flags, environ):
+    for settings in candidate_profiles(flags, environ, (scheme, netloc)):
         try:
             if not is_bound(settings, scheme, netloc):
                 continue
@@ -52,9 +55,17 @@ def select_profile(
 
 
 def candidate_profiles(
-    flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    serving: tuple[str, str] | None = None,
 ) -> list[Settings]:
     """The explicit profile alone, or else ``default`` and every profile of the config file.
+
+    With ``serving`` (a scheme and ``host[:port]``), and unless a flag or the environment sets
+    the hosts or the token URL of every profile, only the profiles that the config file's
+    host index binds to that host, and those it cannot tell about (an invalid value, whose
+    error the caller sees when it resolves them): the others cannot match, and resolving
+    them would make every request cost more with every profile in the file.
 
     ``BIOPRODICT_TOKEN`` serves the explicit profile or ``default`` only: the other profiles
     a host leads to get an environment without it (so they use their own tokens).
@@ -62,6 +73,11 @@ def candidate_profiles(
     base = Settings(flags, environ)
     explicit = base.resolve("profile").source != "default"
     names = [base.profile] if explicit else ["default", *base.profile_names()]
+    if serving and not explicit and not any(map(base.given_outside_config, HOST_SETTINGS)):
+        wanted = bound_form(*serving)
+        parsed = base.parsed_config
+        maybe = {*parsed.hosts.get(wanted or "", ()), *parsed.unsure} if wanted else set()
+        names = [name for name in names if name in maybe]
     found = [base.for_profile(name) for name in dict.fromkeys(names)]
     if explicit or ENV_TOKEN not in base.environ:
         return found

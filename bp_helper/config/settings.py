@@ -11,7 +11,8 @@ Each answer is a :class:`Resolved` that carries the value and a human-readable s
 (``flag --token-url``, ``env BIOPRODICT_TOKEN_URL``, ``config ~/.config/bp-helper/config.toml
 [profiles.default]``, ``default``), which ``bp-helper status`` and ``--debug`` show.
 Secrets (client secret, password, two-factor code) are resolved by :mod:`bp_helper.secrets.sources`
-from the same sources; this module only says where they would come from.
+from the same sources; this module only says where they would come from. The config file is
+parsed only when it changed since the last run (see :mod:`bp_helper.config.cache`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from functools import cached_property
 from pathlib import Path
 
 from bp_helper import log
+from bp_helper.config.cache import ConfigCache, ParsedConfig, index
 from bp_helper.config.paths import user_state_dir
 from bp_helper.config.table import BY_NAME, CLIENT_CREDENTIALS, CONFIG_KEYS, SECRET_ENVIRONMENT
 from bp_helper.errors import ConfigError
@@ -93,9 +95,19 @@ class Settings:
     def for_profile(self, name: str) -> Settings:
         """The same flags and environment for profile ``name``, sharing the parsed config."""
         other = Settings({**self.flags, "profile": name}, self.environ)
-        if "config" in self.__dict__:  # the config file does not depend on the profile
-            other.__dict__["config"] = self.__dict__["config"]
+        if "parsed_config" in self.__dict__:  # the config file does not depend on the profile
+            other.__dict__["parsed_config"] = self.__dict__["parsed_config"]
         return other
+
+    def given_outside_config(self, name: str) -> bool:
+        """Is setting ``name`` given by a flag or an environment variable (as :meth:`resolve`
+        takes them), so that no profile's config key decides it?"""
+        setting = BY_NAME[name]
+        if setting.flag and name in self.flags:
+            return True
+        return any(
+            self.environ.get(env) or (setting.secret and env in self.environ) for env in setting.env
+        )
 
     # -- the resolver -------------------------------------------------------------------
 
@@ -113,7 +125,8 @@ class Settings:
                     result = Resolved(name, self.environ[env], f"env {env}")
                     break
         if result is None and setting.key and setting.key in self.profile_table:
-            result = Resolved(name, self.profile_table[setting.key], self.profile_source)
+            value = self._table_value(setting.key, setting.secret)
+            result = Resolved(name, value, self.profile_source)
         if result is None:
             default = setting.default(self) if callable(setting.default) else setting.default
             result = Resolved(name, default, "default")
@@ -135,16 +148,25 @@ class Settings:
     def config_path(self) -> Path:
         return Path(self.resolve("config").value).expanduser()
 
-    @cached_property
+    @property
     def config(self) -> dict[str, Any]:
-        """The parsed config file; ``{}`` when the default file does not exist."""
+        """The parsed config file's ``profiles`` (none when the default file does not exist)."""
+        return {"profiles": self.parsed_config.profiles}
+
+    @cached_property
+    def parsed_config(self) -> ParsedConfig:
+        """The config file's profiles and host index, parsed only when its content changed."""
+        return self._read_config(use_cache=True)
+
+    def _read_config(self, use_cache: bool) -> ParsedConfig:
         path = self.config_path
         try:
             raw = read_capped(path, MAX_CONFIG)
+            st = os.stat(path)  # a file replaced in between has another checksum
         except FileNotFoundError:
             if self.resolve("config").source != "default":
                 raise ConfigError(f"config file {path} does not exist") from None
-            return {}
+            return index({})
         except OSError as exc:
             raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
         if raw is None:
@@ -152,21 +174,22 @@ class Settings:
                 f"config file {path} is not a regular file of at most {MAX_CONFIG // 1024} KiB; "
                 "point BIOPRODICT_CONFIG at the config file"
             )
-        import tomllib  # only when there is a config file to read
+        if not use_cache:
+            return index(_parse_toml(path, raw))
+        cache = ConfigCache(self.store_dir, path)
+        identity = [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+        parsed = cache.load(raw, identity)
+        if parsed is None:
+            parsed = index(_parse_toml(path, raw))
+            cache.save(raw, identity, parsed)
+        return parsed
 
-        try:
-            data = tomllib.loads(raw.decode("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-        except RecursionError:  # absurdly deep nesting
-            raise ConfigError(f"config file {path} is not valid TOML (nested too deeply)") from None
-        _likely_mistakes(data, path)
-        profiles = data.get("profiles", {})
-        if not isinstance(profiles, dict) or not all(
-            isinstance(t, dict) for t in profiles.values()
-        ):
-            raise ConfigError(f"config file {path}: [profiles] must hold [profiles.NAME] tables")
-        return data
+    def _table_value(self, key: str, secret: bool) -> Any:
+        """The profile table's value of ``key``; the cache withholds secrets (parse for them)."""
+        if secret and self.parsed_config.withheld:
+            self.__dict__["parsed_config"] = self._read_config(use_cache=False)
+            self.__dict__.pop("profile_table", None)
+        return self.profile_table[key]
 
     @cached_property
     def profile_table(self) -> dict[str, Any]:
@@ -198,6 +221,20 @@ class Settings:
         """The value of setting ``name`` (see :data:`bp_helper.config.table.SETTINGS`)."""
         return self.resolve(name).value
 
+    def is_set(self, name: str) -> bool:
+        """Whether setting ``name`` has a value from any source, without reading a secret (the
+        config cache withholds secrets' values, and reading one would parse the file again)."""
+        setting = BY_NAME[name]
+        if setting.flag and name in self.flags:
+            return True
+        if any(
+            env in self.environ and (self.environ[env] or setting.secret) for env in setting.env
+        ):
+            return True
+        return bool(setting.key and setting.key in self.profile_table) or (
+            setting.default is not None
+        )
+
     @property
     def client_id(self) -> str:
         self.require_client()
@@ -208,7 +245,7 @@ class Settings:
         missing = []
         if not self.value("client_id"):
             missing.append(("client id", "client_id ID", "BIOPRODICT_CLIENT_ID"))
-        if self.value("client_secret") is None and self.value("client_secret_command") is None:
+        if not self.is_set("client_secret") and not self.is_set("client_secret_command"):
             missing.append(("client secret", "client_secret", "BIOPRODICT_CLIENT_SECRET"))
         if missing:
             flag = "" if self.profile == "default" else f" --profile {self.profile}"
@@ -273,3 +310,21 @@ def _likely_mistakes(data: dict[str, Any], path: Path) -> None:
                 f"config file {path}: {name} is outside any table; put it under "
                 "[profiles.default] (or another [profiles.NAME])"
             )
+
+
+def _parse_toml(path: Path, raw: bytes) -> dict[str, dict[str, Any]]:
+    """The ``[profiles.NAME]`` tables of the config file's ``raw`` content, or a
+    :class:`ConfigError`."""
+    import tomllib  # only when the config file changed since it was last parsed
+
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except RecursionError:  # absurdly deep nesting
+        raise ConfigError(f"config file {path} is not valid TOML (nested too deeply)") from None
+    _likely_mistakes(data, path)
+    profiles = data.get("profiles", {})
+    if not isinstance(profiles, dict) or not all(isinstance(t, dict) for t in profiles.values()):
+        raise ConfigError(f"config file {path}: [profiles] must hold [profiles.NAME] tables")
+    return profiles

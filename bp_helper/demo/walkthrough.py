@@ -96,8 +96,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         demo.check(refreshed != token, "a new access token")
         after = len(sandbox.token_requests("refresh_token"))
         demo.check(after == before + 1, "made by one refresh grant")
-        call_api(sandbox, "demo/again", refreshed)
-        demo.check(True, "the new token works on the API")
+        caller = call_api(sandbox, "demo/again", refreshed).get("username")
+        demo.check(caller == alice.username, "the new token works on the API")
 
         git_steps(demo, sandbox)
         docker_steps(demo, sandbox)

@@ -55,6 +55,7 @@ class Status:
 
 
 def _service(profile: str | None) -> TokenService:
+    log.use_logging()  # our debug lines and warnings reach the program's logging too
     return TokenService(Settings({"profile": profile} if profile else {}))
 
 

@@ -44,6 +44,7 @@ class ProfileAuth:
         self.username = username
         self.refuse_unbound = refuse_unbound
         self._bound = BoundTokens(profile, username, refuse_unbound)
+        log.use_logging()  # our debug lines and warnings reach the program's logging too
 
     def service_for(self, url: str) -> TokenService | None:
         """The token service of the profile bound to ``url``'s host, or ``None``."""
