@@ -71,13 +71,11 @@ class TokenClient:
         *,
         timeout: float,
         verify: str | bool = True,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.token_url = token_url
         self.client = client
         self.timeout = timeout
         self.verify = verify
-        self.sleep = sleep
         self.host = urlsplit(token_url).netloc
         log.add_secret(client.client_secret)
         if client.client_secret:  # the Basic header, should a server echo it back
@@ -181,14 +179,14 @@ class TokenClient:
                 if attempt + 1 == attempts:
                     raise exc.error from None
                 log.debug(f"{exc.error.message}; retrying in {BACKOFF[attempt]} s")
-                self.sleep(BACKOFF[attempt])
+                time.sleep(BACKOFF[attempt])
             except requests.exceptions.ConnectionError as exc:
                 error = transport_error(exc, self.host, self.timeout)
                 final = (requests.exceptions.SSLError, requests.exceptions.Timeout)
                 if attempt + 1 == attempts or isinstance(exc, final):
                     raise error from None
                 log.debug(f"{error.message}; retrying in {BACKOFF[attempt]} s")
-                self.sleep(BACKOFF[attempt])
+                time.sleep(BACKOFF[attempt])
             except requests.exceptions.RequestException as exc:
                 raise transport_error(exc, self.host, self.timeout) from None
             except TokenRequestError:
