@@ -71,17 +71,8 @@ class _QuietHTTPConnection(HTTPConnection):
         _watch(self.sock)
 
 
-class _QuietHTTPSConnection(HTTPSConnection):
-    debuglevel = 0
-
-    def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        _watch(sock)
-        return sock
-
-    def connect(self) -> None:
-        super().connect()
-        _watch(self.sock)
+class _QuietHTTPSConnection(_QuietHTTPConnection, HTTPSConnection):
+    """The same watch and quiet, over TLS (HTTPSConnection's connect, then the watch)."""
 
 
 class _QuietHTTPPool(HTTPConnectionPool):
