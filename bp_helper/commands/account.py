@@ -149,8 +149,9 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     plaintext = report["plaintext"]
     print(f"Plaintext:      {', '.join(plaintext) if plaintext else 'nothing'} kept unencrypted")
     print("Settings:")
+    width = max(map(len, report["settings"]), default=0)
     for name, item in report["settings"].items():
-        print(f"  {name:22} {item['shown']}  [{item['source']}]")
+        print(f"  {name:{width}} {item['shown']}  [{item['source']}]")
     for problem in report["problems"]:
         print(f"Problem:        {problem}")
     return 0
