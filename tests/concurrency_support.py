@@ -11,7 +11,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import pytest
 import requests
 
 from bp_helper import BioProdictAuth
@@ -187,15 +186,6 @@ def crowd(home: Home, sandbox: Sandbox, threads: int = 8) -> Iterator[Crowd]:
 def mixed(count: int) -> list[str]:
     """``count`` callers, the four kinds interleaved."""
     return [KINDS[i % len(KINDS)] for i in range(count)]
-
-
-def in_process_env(home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
-    """This process (its BioProdictAuth threads) runs with the home's environment."""
-    for name in list(os.environ):
-        if name.startswith("BIOPRODICT_"):
-            monkeypatch.delenv(name)
-    for name, value in {**home.env, "BIOPRODICT_NONINTERACTIVE": "1"}.items():
-        monkeypatch.setenv(name, value)
 
 
 def store_state(home: Home) -> StoredToken | None:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 if TYPE_CHECKING:
     from bp_helper.engine.store import StoredToken
 
@@ -219,3 +221,13 @@ def login(
     )
     assert done.returncode == 0, done.stderr
     return done
+
+
+def in_process_env(home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process (BioProdictAuth, HttpxAuth, the Python API) runs with the home's
+    environment in place of any ``BIOPRODICT_*`` of its own, and never prompts."""
+    for name in list(os.environ):
+        if name.startswith("BIOPRODICT_"):
+            monkeypatch.delenv(name)
+    for name, value in {**home.env, "BIOPRODICT_NONINTERACTIVE": "1"}.items():
+        monkeypatch.setenv(name, value)

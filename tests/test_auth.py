@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,17 +15,13 @@ from bp_helper.errors import HostNotBound
 from bp_helper.testing import Sandbox
 
 from .integration_support import Recorder, login
-from .support import Home
+from .support import Home, in_process_env
 
 
 @pytest.fixture
 def as_user(home: Home, monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
     """This process runs with the home's environment (and never prompts)."""
-    for name in list(os.environ):
-        if name.startswith("BIOPRODICT_"):
-            monkeypatch.delenv(name)
-    for name, value in {**home.env, "BIOPRODICT_NONINTERACTIVE": "1"}.items():
-        monkeypatch.setenv(name, value)
+    in_process_env(home, monkeypatch)
     yield home
 
 

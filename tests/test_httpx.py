@@ -22,9 +22,8 @@ from bp_helper.errors import HostNotBound
 from bp_helper.library.bearer import BoundTokens
 from bp_helper.testing import Sandbox
 
-from .concurrency_support import in_process_env
 from .integration_support import Recorder, login
-from .support import Home, expire_stored_token
+from .support import Home, expire_stored_token, in_process_env
 
 
 @pytest.fixture

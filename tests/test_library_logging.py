@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,7 +26,7 @@ from .leak_support import (
     canary_sandbox,
 )
 from .protocol_support import GIT, imported_modules, run_bytes
-from .support import Home, expire_stored_token
+from .support import Home, expire_stored_token, in_process_env
 
 
 @pytest.fixture
@@ -44,11 +43,7 @@ def sandbox() -> Iterator[Sandbox]:
 def as_user(sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
     """This process runs as the canary user, with the password in its environment."""
     home = Home.make(tmp_path / "home", sandbox.env(CLIENT_ID, USERNAME))
-    for name in list(os.environ):
-        if name.startswith("BIOPRODICT_"):
-            monkeypatch.delenv(name)
-    for name, value in {**home.env, "BIOPRODICT_NONINTERACTIVE": "1"}.items():
-        monkeypatch.setenv(name, value)
+    in_process_env(home, monkeypatch)
     return home
 
 

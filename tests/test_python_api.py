@@ -11,9 +11,8 @@ import bp_helper
 from bp_helper.errors import BpError, CredentialsRejected, LoginRequired
 from bp_helper.testing import DEMO_USERS, Sandbox
 
-from .concurrency_support import in_process_env
 from .integration_support import login as cli_login
-from .support import Home
+from .support import Home, in_process_env
 
 ALICE = DEMO_USERS["alice"]
 BOB = DEMO_USERS["bob"]

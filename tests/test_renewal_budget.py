@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import bp_helper
 from bp_helper.testing import Sandbox
 
 from .hostile_support import HostileServer, Received, send_json
-from .support import Home, login
+from .support import Home, in_process_env, login
 
 
 def no_permission(request: Received, conn: socket.socket) -> None:
@@ -22,11 +21,7 @@ def no_permission(request: Received, conn: socket.socket) -> None:
 
 @pytest.fixture
 def as_user(home: Home, monkeypatch: pytest.MonkeyPatch) -> Home:
-    for name in list(os.environ):
-        if name.startswith("BIOPRODICT_"):
-            monkeypatch.delenv(name)
-    for name, value in {**home.env, "BIOPRODICT_NONINTERACTIVE": "1"}.items():
-        monkeypatch.setenv(name, value)
+    in_process_env(home, monkeypatch)
     return home
 
 
