@@ -14,7 +14,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from bp_helper.demo.helper_steps import helper
-from bp_helper.demo.narration import DemoFailed, Walkthrough, short
+from bp_helper.demo.narration import Walkthrough, call_api, short
 
 if TYPE_CHECKING:
     from bp_helper.testing import Sandbox
@@ -75,7 +75,7 @@ def machine_steps(demo: Walkthrough, sandbox: Sandbox) -> None:
         fields == ["audience", "client_id", "client_secret", "grant_type"],
         f"the request carried exactly {', '.join(fields)}",
     )
-    answer = _call(sandbox, token)
+    answer = call_api(sandbox, "variants", token, base=sandbox.prediction_url, name="prediction")
     demo.check(answer.get("client_id") == "bp-predict", "the prediction API accepts the token")
     demo.run(["--profile", "predictions", "status"])
 
@@ -102,18 +102,3 @@ def machine_steps(demo: Walkthrough, sandbox: Sandbox) -> None:
     )
     demo.check('"client_id":"bp-predict"' in done.stdout, "a Python script, with no secret in it")
     demo.check(len(sandbox.requests) == before + 1, "all of it from the one cached token")
-
-
-def _call(sandbox: Sandbox, token: str) -> dict[str, object]:
-    import requests
-
-    response = requests.get(
-        sandbox.prediction_url + "variants",
-        headers={"Authorization": f"Bearer {token}"},
-        verify=str(sandbox.ca_path),
-        timeout=10,
-    )
-    if response.status_code != 200:
-        raise DemoFailed(f"the prediction API answered HTTP {response.status_code}")
-    data: dict[str, object] = response.json()
-    return data

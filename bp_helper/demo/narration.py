@@ -119,16 +119,19 @@ def short(token: str) -> str:
     return f"{token[:12]}…({len(token)} characters)"
 
 
-def call_api(sandbox: Sandbox, path: str, token: str) -> dict[str, object]:
+def call_api(
+    sandbox: Sandbox, path: str, token: str, *, base: str | None = None, name: str = "sandbox"
+) -> dict[str, object]:
+    """GET ``path`` of the sandbox's API (or of ``base``) with ``token``; its JSON answer."""
     import requests
 
     response = requests.get(
-        sandbox.api_url + path,
+        (base or sandbox.api_url) + path,
         headers={"Authorization": f"Bearer {token}"},
         verify=str(sandbox.ca_path),
         timeout=10,
     )
     if response.status_code != 200:
-        raise DemoFailed(f"the sandbox API answered HTTP {response.status_code}")
+        raise DemoFailed(f"the {name} API answered HTTP {response.status_code}")
     data: dict[str, object] = response.json()
     return data
