@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -165,6 +165,36 @@ def test_a_revoked_token_is_renewed_once(
     assert [len(r.history) for r in responses] == [1] * 4
     assert len(sandbox.token_requests("refresh_token")) == 1
     assert len(sandbox.api_requests) == 8
+
+
+def test_a_streamed_body_is_not_sent_twice(
+    sandbox: Sandbox, as_user: Home, verify: ssl.SSLContext
+) -> None:
+    """A generator body is gone once sent: the 401 comes back (as BioProdictAuth returns it
+    for a body it cannot rewind), not httpx.StreamConsumed, sync and async."""
+    login(as_user)
+    sandbox.revoke_access_tokens()
+
+    def chunks() -> Iterator[bytes]:
+        yield b"the "
+        yield b"body"
+
+    with httpx.Client(auth=bp_helper.HttpxAuth(), verify=verify) as client:
+        response = client.post(sandbox.api_url + "sync", content=chunks())
+    assert response.status_code == 401
+
+    async def async_chunks() -> AsyncIterator[bytes]:
+        yield b"the body"
+
+    async def main() -> httpx.Response:
+        async with httpx.AsyncClient(auth=bp_helper.HttpxAuth(), verify=verify) as client:
+            return await client.post(sandbox.api_url + "async", content=async_chunks())
+
+    assert asyncio.run(main()).status_code == 401
+    assert [r.raw_body for r in sandbox.api_requests] == [b"the body"] * 2  # each sent once
+    # an in-memory body is still sent again, with a renewed token
+    with httpx.Client(auth=bp_helper.HttpxAuth(), verify=verify) as client:
+        assert client.post(sandbox.api_url + "bytes", content=b"again").status_code == 200
 
 
 def test_a_401_that_a_new_token_cannot_fix_is_not_retried(
