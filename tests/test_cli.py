@@ -127,3 +127,46 @@ def test_every_command_has_a_handler_that_imports() -> None:
     for name, target in HANDLERS.items():
         module, _, function = target.partition(":")
         assert callable(getattr(importlib.import_module(module), function)), name
+
+
+def test_an_unknown_option_is_named_but_never_its_value(home: Home) -> None:
+    done = home.bp("--profle", "x", "token")
+    assert done.returncode == 2
+    line = one_line_error(done)
+    assert "unknown option --profle" in line and "did you mean --profile?" in line
+    assert "invalid choice" not in line
+    hidden = home.bp("--profle=hunter2-secret", "token")
+    line = one_line_error(hidden)
+    assert "--profle" in line and "hunter2" not in line
+    after = home.bp("token", "--jsno", "hunter2-secret")
+    line = one_line_error(after)
+    assert "unknown option --jsno" in line and "did you mean --json?" in line
+    assert "hunter2" not in line
+
+
+def test_a_mistyped_command_gets_a_suggestion_without_an_echo(home: Home) -> None:
+    done = home.bp("tokn")
+    assert done.returncode == 2
+    line = one_line_error(done)
+    assert "did you mean 'token'?" in line and "tokn" not in line
+    far = one_line_error(home.bp("hunter2-secret"))
+    assert "unknown command" in far and "hunter2" not in far
+
+
+def test_login_without_a_terminal_names_the_ways_to_give_a_password(
+    sandbox: Sandbox, home: Home
+) -> None:
+    home.write_config("[profiles.sandbox]\n")
+    for extra in ((), ("--non-interactive",)):
+        done = home.bp("--profile", "sandbox", *extra, "login", "--username", "bob")
+        assert done.returncode == 3
+        line = one_line_error(done)
+        assert "--password-stdin" in line and "BIOPRODICT_PASSWORD" in line
+        assert "`bp-helper --profile sandbox login --username bob" in line
+    # a front-end that needs a login names the profile and the user too
+    got = home.bp("--profile", "sandbox", "token", env={"BIOPRODICT_USERNAME": "bob"})
+    assert got.returncode == 3
+    assert "`bp-helper --profile sandbox login --username bob`" in one_line_error(got)
+    nobody = one_line_error(home.bp("--profile", "sandbox", "login"))
+    assert "`bp-helper --profile sandbox login --username NAME`" in nobody
+    assert sandbox.requests == []

@@ -312,7 +312,7 @@ def test_profiles_keep_separate_tokens(sandbox: Sandbox, home: Home) -> None:
         ([], {"BIOPRODICT_TOKEN_URL": "http://example.org/token"}, "https://", 2),
         (["--profile", "nope"], {}, "profile 'nope' is not in", 2),
         (["--profile", "../x"], {}, "invalid profile name", 2),
-        (["--bogus"], {}, "unrecognized arguments", 2),
+        (["--bogus"], {}, "unknown option --bogus", 2),
     ],
 )
 def test_bad_settings_are_one_line_usage_errors(

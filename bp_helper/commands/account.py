@@ -19,6 +19,48 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+# -- the options of each command (registered by bp_helper.commands.cli) ----------------------
+
+
+def login_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    p.add_argument(
+        "--remember-password",
+        action="store_true",
+        help="keep the password in the OS keyring for later logins (needs bp-helper[keyring])",
+    )
+
+
+def logout_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--all", action="store_true", help="forget the tokens of every profile")
+    p.add_argument(
+        "--username",
+        dest="account",
+        metavar="NAME",
+        help="forget only this account of the profile (default: every account)",
+    )
+
+
+def token_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--renew",
+        action="store_true",
+        help="drop the cached access token and get a new one (after a server revoked it)",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print access_token, expires_at, username, profile and token_type as JSON",
+    )
+
+
+def status_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--all", action="store_true", help="every profile: its hosts and login state")
+
+
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     service = TokenService(settings)
     if getattr(args, "renew", False):

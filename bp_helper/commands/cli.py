@@ -111,27 +111,6 @@ def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
 Options = Callable[[argparse.ArgumentParser], None]
 
 
-def _login_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--password-stdin", action="store_true", help="read the password from standard input"
-    )
-    p.add_argument(
-        "--remember-password",
-        action="store_true",
-        help="keep the password in the OS keyring for later logins (needs bp-helper[keyring])",
-    )
-
-
-def _logout_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--all", action="store_true", help="forget the tokens of every profile")
-    p.add_argument(
-        "--username",
-        dest="account",
-        metavar="NAME",
-        help="forget only this account of the profile (default: every account)",
-    )
-
-
 def _sandbox_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free)")
     p.add_argument(
@@ -171,44 +150,34 @@ def _no_options(p: argparse.ArgumentParser) -> None:
     pass
 
 
-def _token_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--renew",
-        action="store_true",
-        help="drop the cached access token and get a new one (after a server revoked it)",
-    )
-    p.add_argument(
-        "--json",
-        action="store_true",
-        help="print access_token, expires_at, username, profile and token_type as JSON",
-    )
-
-
-def _status_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--all", action="store_true", help="every profile: its hosts and login state")
-
-
 def _lazy_options(module: str) -> Options:
-    """The options of a command whose module defines ``options(parser)``, imported only when
-    that command's parser is built (never for `bp-helper token`)."""
+    """The options of a command whose module defines ``options(parser)`` (or, given as
+    ``module:function``, that function), imported only when that command's parser is built."""
 
     def options(p: argparse.ArgumentParser) -> None:
         import importlib
 
-        importlib.import_module(module).options(p)
+        name, _, function = module.partition(":")
+        getattr(importlib.import_module(name), function or "options")(p)
 
     return options
 
 
+ACCOUNT = "bp_helper.commands.account"
 # name -> (help, options): the commands of `bp-helper`, in the order --help lists them.
 COMMANDS: dict[str, tuple[str, Options]] = {
-    "login": ("log in with username and password and store the tokens", _login_options),
-    "token": ("print a valid access token on stdout", _token_options),
-    "status": ("show login state, token expiry and where each setting came from", _status_options),
+    "login": (
+        "log in with username and password and store the tokens",
+        _lazy_options(f"{ACCOUNT}:login_options"),
+    ),
+    "token": ("print a valid access token on stdout", _lazy_options(f"{ACCOUNT}:token_options")),
+    "status": (
+        "show login state, token expiry and where each setting came from",
+        _lazy_options(f"{ACCOUNT}:status_options"),
+    ),
     "logout": (
         "forget the stored tokens (and remembered password) of the profile",
-        _logout_options,
+        _lazy_options(f"{ACCOUNT}:logout_options"),
     ),
     "doctor": (
         "check config, secrets, keyring, storage, clock and connectivity",
@@ -337,6 +306,25 @@ def _command_word(argv: list[str]) -> int | None:
     return None
 
 
+GLOBAL_OPTIONS = frozenset(
+    {"-h", "--help", "--version", "--debug"}
+    | {s.flag for s in SETTINGS if s.flag and s.flag_of is None}
+)
+
+
+def _check_command_word(argv: list[str], at: int | None) -> None:
+    """An unknown option before the command, or a command that does not exist, is named."""
+    before = argv if at is None else argv[:at]
+    unknown = [w for w in before if w.startswith("-") and w not in ("-", "--")]
+    unknown = [w for w in unknown if w.partition("=")[0] not in GLOBAL_OPTIONS]
+    if unknown or (at is not None and argv[at] not in COMMANDS):
+        from bp_helper.commands import mistakes
+
+        if unknown:
+            raise mistakes.unknown_option(unknown[0], sorted(GLOBAL_OPTIONS), "bp-helper")
+        raise mistakes.unknown_command(argv[at] if at is not None else "", list(COMMANDS))
+
+
 def _handler(name: str) -> Handler:
     """The command's function, imported only now: ``HANDLERS`` names it as ``module:function``."""
     import importlib
@@ -353,6 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(argv: list[str]) -> int:
     at = _command_word(argv)
+    _check_command_word(argv, at)
     name = argv[at] if at is not None else None
     passthrough = None
     if name == "curl" and at is not None:  # everything after `curl` belongs to curl
@@ -365,6 +354,11 @@ def _run(argv: list[str]) -> int:
         # Never echoed: `login --password hunter2` must not print the password.
         known = parser.commands.get(args.command or "", parser).options()
         where = f"bp-helper {args.command}" if args.command else "bp-helper"
+        options = [word for word in unknown if word.startswith("-") and word != "-"]
+        if options:
+            from bp_helper.commands.mistakes import unknown_option
+
+            raise unknown_option(options[0], known, where)
         raise UsageError(
             f"unrecognized arguments (not repeated here); the options of `{where}` are "
             f"{', '.join(known)} (see `{where} --help`)"

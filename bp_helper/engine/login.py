@@ -30,6 +30,21 @@ if TYPE_CHECKING:
 ACCOUNT_STATE_WORDS = ("locked", "disabled", "expired")
 
 
+def login_command(settings: Settings, username: str | None) -> str:
+    """The command a hint names: ``bp-helper [--profile P] login [--username U]``."""
+    import shlex
+
+    user = f" --username {shlex.quote(username)}" if username else ""
+    return f"{profile_command(settings)} login{user}"
+
+
+def profile_command(settings: Settings) -> str:
+    """``bp-helper``, with ``--profile P`` unless the profile is the default one."""
+    return (
+        "bp-helper" if settings.profile == "default" else f"bp-helper --profile {settings.profile}"
+    )
+
+
 @dataclass(frozen=True)
 class PasswordLogin:
     """One password login of a profile, with what it works with passed in.
@@ -66,8 +81,9 @@ class PasswordLogin:
         if not username and not prompter.interactive:
             why = getattr(prompter, "reason", "nobody can be asked")
             raise LoginRequired(
-                f"a username is needed, but {why}: give `bp-helper login --username NAME`, "
-                "set BIOPRODICT_USERNAME, or `bp-helper config set username NAME`",
+                f"a username is needed, but {why}: give "
+                f"`{login_command(self.settings, 'NAME')}`, set BIOPRODICT_USERNAME, or "
+                f"`{profile_command(self.settings)} config set username NAME`",
                 names_next_step=True,
             )
         if not username:
@@ -78,19 +94,29 @@ class PasswordLogin:
         remembered = bool(
             previous and previous.password_in_keyring and previous.account == username
         )
-        secret = credentials.password(
-            credentials.password_sources(
-                self.settings,
-                prompter,
-                username,
-                given=password,
-                remembered=(
-                    (self.keyring.keyring, self.keyring.password_entry(username))
-                    if remembered
-                    else None
-                ),
+        try:
+            secret = credentials.password(
+                credentials.password_sources(
+                    self.settings,
+                    prompter,
+                    username,
+                    given=password,
+                    remembered=(
+                        (self.keyring.keyring, self.keyring.password_entry(username))
+                        if remembered
+                        else None
+                    ),
+                )
             )
-        )
+        except LoginRequired as exc:
+            if prompter.interactive:
+                raise
+            raise LoginRequired(
+                f"{exc.message}: run `{login_command(self.settings, username)}` in a terminal, "
+                "or give the password on standard input to its `--password-stdin`, or in "
+                "BIOPRODICT_PASSWORD",
+                names_next_step=True,
+            ) from None
         if not secret.value:  # one more failed attempt on the account, for nothing
             raise UsageError(
                 f"empty password (from {secret.source}), nothing sent: give the password of "

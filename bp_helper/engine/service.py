@@ -44,7 +44,9 @@ class TokenService:
     ) -> None:
         self.settings = settings
         self._prompter_factory = prompter_factory or (
-            lambda: choose_prompter(settings.value("noninteractive"))
+            lambda: choose_prompter(
+                settings.value("noninteractive"), settings.resolve("noninteractive").source
+            )
         )
 
     @cached_property
@@ -240,12 +242,14 @@ class TokenService:
         except LoginRequired as exc:
             if exc.names_next_step:  # e.g. a missing username: the password hint would mislead
                 raise LoginRequired(f"login needed: {exc.message}") from None
-            raise LoginRequired(f"login needed: {exc.message}; {self.login_hint()}") from None
+            hint = self.login_hint(username)
+            raise LoginRequired(f"login needed: {exc.message}; {hint}") from None
 
-    def login_hint(self) -> str:
-        profile = self.settings.profile
-        flag = "" if profile == "default" else f" --profile {profile}"
-        return f"run `bp-helper{flag} login` in a terminal, or set BIOPRODICT_PASSWORD"
+    def login_hint(self, username: str | None = None) -> str:
+        from bp_helper.engine.login import login_command
+
+        command = login_command(self.settings, username)
+        return f"run `{command}` in a terminal, or set BIOPRODICT_PASSWORD"
 
     def _refresh(self, previous: StoredToken) -> StoredToken | None:
         try:

@@ -1,0 +1,32 @@
+"""What the command line says about a mistyped option or command: its name when that is safe
+to say, and the closest known one. Imported only when something was mistyped."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+
+from bp_helper.errors import UsageError
+
+# What may be named of an unknown option: a word of letters and dashes; never what follows
+# `=`, nor a word with digits or symbols, which may be a secret typed in the wrong place.
+OPTION_NAME = re.compile(r"--?[A-Za-z][A-Za-z-]{0,39}")
+
+
+def unknown_option(word: str, known: Sequence[str], where: str) -> UsageError:
+    """The error for the unknown option ``word`` of ``where`` (`bp-helper`, `bp-helper token`)."""
+    name = word.partition("=")[0]
+    if not OPTION_NAME.fullmatch(name):
+        return UsageError(f"an unknown option (not repeated here) (see `{where} --help`)")
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return UsageError(f"unknown option {name}{hint} (see `{where} --help`)")
+
+
+def unknown_command(word: str, commands: Sequence[str]) -> UsageError:
+    """The error for a command that does not exist; the word typed is not repeated (a secret
+    given where a command was expected must not reach a log)."""
+    close = difflib.get_close_matches(word, commands, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"the commands are {', '.join(commands)}"
+    return UsageError(f"unknown command (not repeated here); {hint} (see `bp-helper --help`)")
