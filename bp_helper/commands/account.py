@@ -116,6 +116,9 @@ def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
     )
     print(f"Logged in to profile {settings.profile!r} as {describe_user(token)}.")
     print(f"Access token valid until {format_time(token.expires_at)}; {refresh_note(token)}.")
+    from bp_helper.commands.switch import use_everywhere
+
+    use_everywhere(settings, token.account)  # the account every front-end uses, like gh's
     stored = service.store.load()
     if stored is not None and stored.password_in_keyring:
         print("The password is remembered in the keyring (`bp-helper logout` forgets it).")

@@ -179,6 +179,10 @@ COMMANDS: dict[str, tuple[str, Options]] = {
         "forget the stored tokens (and remembered password) of the profile",
         _lazy_options(f"{ACCOUNT}:logout_options"),
     ),
+    "switch": (
+        "make an account already logged in the one the profile uses (no password asked)",
+        _lazy_options("bp_helper.commands.switch"),
+    ),
     "doctor": (
         "check config, secrets, keyring, storage, clock and connectivity",
         _flag("--offline", "skip the checks that need the network"),
@@ -233,6 +237,7 @@ HANDLERS: dict[str, str] = {
     "token": "bp_helper.commands.account:cmd_token",
     "status": "bp_helper.commands.account:cmd_status",
     "logout": "bp_helper.commands.account:cmd_logout",
+    "switch": "bp_helper.commands.switch:cmd_switch",
     "doctor": "bp_helper.commands.doctor:cmd_doctor",
     "setup": "bp_helper.commands.setup:cmd_setup",
     "config": "bp_helper.commands.config_edit:cmd_config",
@@ -255,6 +260,7 @@ if TYPE_CHECKING:  # mypy holds every HANDLERS entry to an existing Handler
     from bp_helper.commands.config_edit import cmd_config
     from bp_helper.commands.doctor import cmd_doctor
     from bp_helper.commands.setup import cmd_setup
+    from bp_helper.commands.switch import cmd_switch
     from bp_helper.demo.walkthrough import cmd_demo, cmd_sandbox
     from bp_helper.protocols.docker import cmd_docker
     from bp_helper.protocols.git import cmd_git
@@ -262,7 +268,7 @@ if TYPE_CHECKING:  # mypy holds every HANDLERS entry to an existing Handler
     CHECKED: tuple[Handler, ...] = (
         cmd_login, cmd_token, cmd_status, cmd_logout, cmd_doctor, cmd_sandbox, cmd_demo,
         cmd_git, cmd_docker, cmd_curl_config, cmd_curl, cmd_netrc, cmd_setup, cmd_config,
-        cmd_completion,
+        cmd_completion, cmd_switch,
     )  # fmt: skip
 VALUED_GLOBALS = frozenset(
     s.flag for s in SETTINGS if s.flag and s.flag_of is None and s.convert is not switch
