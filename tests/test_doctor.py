@@ -100,25 +100,26 @@ def _corrupt_token_file(sandbox: Sandbox, home: Home) -> None:
 
 
 @pytest.mark.parametrize(
-    ("breakage", "check", "expected"),
+    ("breakage", "check", "expected", "status"),
     [
-        (_no_client_id, "client", "not configured: client id of profile 'default'"),
-        (_open_store_dir, "token store", "has mode 0755 (expected 0700; run chmod 700"),
-        (_corrupt_token_file, "token store", "not valid JSON; run `bp-helper logout`"),
-        (_unreachable_token_url, "token URL", "cannot connect to the token server"),
-        (_clock_off, "clock", "the local clock is 600 s ahead of the token server's"),
-        (_wrong_client_secret, "token URL", "refused client id 'bp-demo' (HTTP 401)"),
-        (_keyring_gone, "keyring", "no keyring backend works here"),
-        (_readable_config_with_secret, "config", "holds client_secret but has mode 0644"),
+        (_no_client_id, "client", "not configured: client id of profile 'default'", 2),
+        (_open_store_dir, "token store", "has mode 0755 (expected 0700; run chmod 700", 1),
+        (_corrupt_token_file, "token store", "not valid JSON; run `bp-helper logout`", 1),
+        (_unreachable_token_url, "token URL", "cannot connect to the token server", 1),
+        (_clock_off, "clock", "the local clock is 600 s ahead of the token server's", 1),
+        (_wrong_client_secret, "token URL", "refused client id 'bp-demo' (HTTP 401)", 1),
+        (_keyring_gone, "keyring", "no keyring backend works here", 1),
+        (_readable_config_with_secret, "config", "holds client_secret but has mode 0644", 1),
     ],
 )
 def test_broken_setups_are_named(
-    sandbox: Sandbox, home: Home, breakage: Breakage, check: str, expected: str
+    sandbox: Sandbox, home: Home, breakage: Breakage, check: str, expected: str, status: int
 ) -> None:
+    """Exit status 2 when a problem is a configuration error, as for every command; else 1."""
     login(home)
     breakage(sandbox, home)
     done, lines = doctor(home)
-    assert done.returncode == 1, done.stdout
+    assert done.returncode == status, done.stdout
     assert lines[check].startswith("FIX "), lines
     assert expected in lines[check]
     fixes = [name for name, text in lines.items() if text.startswith("FIX")]
@@ -130,6 +131,6 @@ def test_broken_setups_are_named(
 def test_invalid_config_stops_early(sandbox: Sandbox, home: Home) -> None:
     home.write_config("[profiles.default\n")
     done, lines = doctor(home)
-    assert done.returncode == 1
+    assert done.returncode == 2  # a configuration error, as for every other command
     assert list(lines) == ["config"] and "not valid TOML" in lines["config"]
     assert "Fix the configuration first" in done.stdout

@@ -12,7 +12,7 @@ from bp_helper.config.settings import Settings
 from bp_helper.config.table import BY_NAME, CLIENT_CREDENTIALS
 from bp_helper.engine.service import TokenService
 from bp_helper.engine.store import StoredToken, TokenStore
-from bp_helper.errors import BpError, UsageError
+from bp_helper.errors import EXIT_USAGE, BpError, UsageError
 from bp_helper.lean import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -160,9 +160,10 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
         return print_all_profiles(settings, as_json=args.json)
     report = status_report(settings)
+    status = EXIT_USAGE if report["problems"] else 0  # each is a configuration error
     if args.json:
         print(json.dumps(report, indent=2))
-        return 0
+        return status
     login = report["login"]
     print(f"Profile:        {report['profile']['value']} ({report['profile']['source']})")
     missing = "" if report["config_file_exists"] else " (does not exist)"
@@ -199,7 +200,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  {name:{width}} {item['shown']}  [{item['source']}]")
     for problem in report["problems"]:
         print(f"Problem:        {problem}")
-    return 0
+    return status
 
 
 def status_report(settings: Settings) -> dict[str, Any]:
@@ -256,7 +257,7 @@ def status_report(settings: Settings) -> dict[str, Any]:
         "accounts": accounts,
         "settings": shown,
         **whereabouts_report(found),
-        "problems": problems,
+        "problems": list(dict.fromkeys(problems)),  # one bad token URL breaks hosts too
     }
 
 

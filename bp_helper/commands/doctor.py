@@ -5,7 +5,8 @@ where the password and two-factor code would come from; the OS keyring (backend,
 whether it works); the token store folder and file; the login; then, unless ``--offline``,
 the token URL (reachable, client accepted; for a client-credentials profile, a real grant for
 its audience, whose token is not kept) and the clock (the server's ``Date`` header
-against the local clock). Exit status 0 only if every line is OK.
+against the local clock). Exit status 0 only if every line is OK; 2 when a problem is a
+configuration error (as for every command), else 1.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 from bp_helper.config.settings import Settings
 from bp_helper.engine.store import StoredToken, TokenStore
-from bp_helper.errors import EXIT_FAILURE, BpError
+from bp_helper.errors import EXIT_FAILURE, EXIT_USAGE, BpError
 from bp_helper.files import read_private_file, unsafe_dir_reason, writable_ancestor
 from bp_helper.secrets import sources as credentials
 from bp_helper.secrets.oskeyring import INSTALL_HINT, KeyringUnavailable, OsKeyring, entry
@@ -41,6 +42,7 @@ class Doctor:
     record: StoredToken | None = None
     probe_clock: tuple[float | None, float] | None = None
     problems: int = 0
+    config_errors: int = 0  # problems that are configuration errors: exit status 2
 
     def check(self, name: str, run: Callable[[], str]) -> None:
         try:
@@ -49,6 +51,7 @@ class Doctor:
             line, ok = str(exc), False
         except BpError as exc:
             line, ok = exc.message, False
+            self.config_errors += exc.exit_code == EXIT_USAGE
         self.problems += not ok
         print(f"{'OK ' if ok else 'FIX'}  {name}: {line}", flush=True)
 
@@ -288,7 +291,7 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
         settings.profile_table  # noqa: B018 -- the other checks need a readable config
     except BpError:
         print("Fix the configuration first; the other checks depend on it.")
-        return EXIT_FAILURE
+        return EXIT_USAGE
     doctor.check("client", doctor.client)
     doctor.check("token store", doctor.storage)
     doctor.check("secrets", doctor.secrets)
@@ -298,6 +301,6 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     doctor.check("clock", doctor.clock)
     if doctor.problems:
         print(f"{doctor.problems} problem(s) to fix.")
-        return EXIT_FAILURE
+        return EXIT_USAGE if doctor.config_errors else EXIT_FAILURE
     print("All is well.")
     return 0
