@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -134,3 +136,21 @@ def test_invalid_config_stops_early(sandbox: Sandbox, home: Home) -> None:
     assert done.returncode == 2  # a configuration error, as for every other command
     assert list(lines) == ["config"] and "not valid TOML" in lines["config"]
     assert "Fix the configuration first" in done.stdout
+
+
+def test_a_missing_keyring_library_is_named_once_with_what_installs_it(
+    sandbox: Sandbox, home: Home, tmp_path: Path
+) -> None:
+    """The hint is said once, in the form that works for this install (not the package index's
+    `pip install 'bp-helper[keyring]'`: bp-helper is installed from a checkout or a wheel)."""
+    login(home)
+    shadow = tmp_path / "no-keyring" / "keyring"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('no keyring here', name='keyring')\n")
+    home.env["PYTHONPATH"] = str(shadow.parent)
+    home.write_config('[profiles.default]\nrefresh_token_storage = "keyring"\n')
+    done, lines = doctor(home, "--offline")
+    hint = f"{sys.executable} -m pip install keyring"
+    assert "the keyring library is not installed" in lines["keyring"]
+    assert done.stdout.count(hint) == 1, done.stdout
+    assert "bp-helper[keyring]" not in done.stdout

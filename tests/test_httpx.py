@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import shlex
 import ssl
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -231,7 +234,7 @@ def test_unbound_hosts_get_no_token(
     assert "authorization" not in sandbox.api_requests[-1].headers
 
 
-def test_without_httpx_the_rest_works_and_httpx_auth_says_what_to_install() -> None:
+def test_without_httpx_the_rest_works_and_httpx_auth_says_what_to_install(tmp_path: Path) -> None:
     code = """
 import sys
 
@@ -250,7 +253,28 @@ except ImportError as exc:
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+    # bp-helper is not on a package index: the hint is what works for this install, a venv
     assert done.stdout.splitlines() == [
         "BioProdictAuth token",
-        "bp_helper.HttpxAuth needs httpx: pip install 'bp-helper[httpx]'",
+        f"bp_helper.HttpxAuth needs httpx: {shlex.quote(sys.executable)} -m pip install httpx",
     ]
+    # ... and in an environment pipx made (it writes pipx_metadata.json there), pipx inject
+    pipx_venv = tmp_path / "pipx" / "venvs" / "bp-helper"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(pipx_venv)], check=True, timeout=60
+    )
+    (pipx_venv / "pipx_metadata.json").write_text("{}")
+    sources = str(Path(bp_helper.__file__).parent.parent)
+    # only bp_helper itself there (PYTHONPATH), no requests: ask for HttpxAuth alone
+    only_httpx = code.replace(
+        "print(bp_helper.BioProdictAuth.__name__, bp_helper.token.__name__)", ""
+    )
+    done = subprocess.run(
+        [str(pipx_venv / "bin" / "python"), "-c", only_httpx],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": sources},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "bp_helper.HttpxAuth needs httpx: pipx inject bp-helper httpx"

@@ -675,5 +675,5 @@ def test_serve_forever_cli_prints_usage_and_stops() -> None:
 
 def test_missing_trustme_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "trustme", None)
-    with pytest.raises(RuntimeError, match=r"pip install 'bp-helper\[sandbox\]'"):
+    with pytest.raises(RuntimeError, match=r" -m pip install trustme$"):
         Sandbox().start()

@@ -29,7 +29,7 @@ def login_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--remember-password",
         action="store_true",
-        help="keep the password in the OS keyring for later logins (needs bp-helper[keyring])",
+        help="keep the password in the OS keyring for later logins (needs the keyring extra)",
     )
 
 

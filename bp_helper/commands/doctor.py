@@ -23,7 +23,7 @@ from bp_helper.engine.store import StoredToken, TokenStore
 from bp_helper.errors import EXIT_FAILURE, EXIT_USAGE, BpError
 from bp_helper.files import read_private_file, unsafe_dir_reason, writable_ancestor
 from bp_helper.secrets import sources as credentials
-from bp_helper.secrets.oskeyring import INSTALL_HINT, KeyringUnavailable, OsKeyring, entry
+from bp_helper.secrets.oskeyring import KeyringUnavailable, OsKeyring, entry
 from bp_helper.secrets.profile_keyring import ProfileKeyring
 from bp_helper.secrets.prompt import choose_prompter
 from bp_helper.secrets.report import keyring_kind, secret_report
@@ -140,7 +140,8 @@ class Doctor:
         except KeyringUnavailable as exc:
             if not used:
                 return f"not used by this profile ({exc.reason})"
-            raise Fix(f"{exc.reason}; {_keyring_advice(exc.reason)}") from None
+            advice = _keyring_advice(exc.reason)
+            raise Fix(f"{exc.reason}; {advice}" if advice else exc.reason) from None
         if not used:
             return f"{backend} answers; not used by this profile"
         if kind.plaintext and not self.settings.value("allow_plaintext_keyring"):
@@ -274,7 +275,7 @@ class Doctor:
 
 def _keyring_advice(reason: str) -> str:
     if "not installed" in reason:
-        return INSTALL_HINT
+        return ""  # the reason names what installs it
     if "no keyring backend" in reason:
         return (
             "install and start a Secret Service (e.g. gnome-keyring), or set "

@@ -11,7 +11,7 @@ step, so a burst on an expired token makes one refresh without a thread per requ
 Only a body held in memory is sent twice: a streamed one (a generator, a file, multipart) is
 gone once sent, so its 401 is returned as it came, as ``BioProdictAuth`` does for a body it
 cannot rewind.
-Needs the ``httpx`` extra: ``pip install 'bp-helper[httpx]'``.
+Needs the ``httpx`` extra (``bp_helper.install.install_command("httpx")`` says how to add it).
 """
 
 from __future__ import annotations
