@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import stat
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,7 +13,7 @@ import pytest
 
 from bp_helper.testing import DEMO_USERS, Sandbox
 
-from .support import Home, expire_stored_token, login, one_line_error
+from .support import Home, executable, expire_stored_token, login, one_line_error
 
 ALICE = DEMO_USERS["alice"]
 BOB = DEMO_USERS["bob"]
@@ -214,6 +215,32 @@ def test_server_failure_keeps_the_refresh_token(
     recovered = home.bp("token")
     assert recovered.returncode == 0, recovered.stderr
     assert sandbox.token_requests("refresh_token")[-1].status == 200
+
+
+def test_a_refresh_that_could_not_be_kept_is_not_asked_for(sandbox: Sandbox, home: Home) -> None:
+    """The sandbox rotates refresh tokens, as real servers do: a refresh whose answer cannot
+    be written (a full disk; here RLIMIT_FSIZE makes every file write past 100 bytes fail)
+    would lose the login. It is not asked for; the login is kept for the next try."""
+    login(home)
+    before = home.stored()
+    expire_stored_token(home)
+    full = subprocess.run(
+        ["prlimit", "--fsize=100", "--", executable("bp-helper"), "token"],
+        capture_output=True,
+        text=True,
+        env=home.env,
+        timeout=60,
+        start_new_session=True,
+        check=False,
+    )
+    assert full.returncode == 1, full.stdout + full.stderr
+    line = one_line_error(full)
+    assert "cannot write" in line and "the login is kept" in line
+    assert sandbox.token_requests("refresh_token") == []  # nothing was asked for
+    assert home.stored()["refresh_token"] == before["refresh_token"]
+    again = home.bp("token")  # room again: the kept refresh token still works
+    assert again.returncode == 0, again.stderr
+    assert [r.status for r in sandbox.token_requests("refresh_token")] == [200]
 
 
 def test_transient_5xx_is_retried(sandbox: Sandbox, home: Home) -> None:

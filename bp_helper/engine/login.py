@@ -38,6 +38,11 @@ def login_command(settings: Settings, username: str | None) -> str:
     return f"{profile_command(settings)} login{user}"
 
 
+def login_hint(settings: Settings, username: str | None) -> str:
+    """What a front-end that needs a login says to do."""
+    return f"run `{login_command(settings, username)}` in a terminal, or set BIOPRODICT_PASSWORD"
+
+
 def profile_command(settings: Settings) -> str:
     """``bp-helper``, with ``--profile P`` unless the profile is the default one."""
     return (

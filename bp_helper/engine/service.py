@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 
-from bp_helper import log
+from bp_helper import errors, log
 from bp_helper.config.settings import Settings
 from bp_helper.engine.store import StoredToken, TokenStore, sendable
 from bp_helper.errors import BpError, ConfigError, LoginRequired, RefreshRejected, TokenRequestError
@@ -242,18 +242,22 @@ class TokenService:
         except LoginRequired as exc:
             if exc.names_next_step:  # e.g. a missing username: the password hint would mislead
                 raise LoginRequired(f"login needed: {exc.message}") from None
-            hint = self.login_hint(username)
+            from bp_helper.engine.login import login_hint
+
+            hint = login_hint(self.settings, username)
             raise LoginRequired(f"login needed: {exc.message}; {hint}") from None
 
-    def login_hint(self, username: str | None = None) -> str:
-        from bp_helper.engine.login import login_command
-
-        command = login_command(self.settings, username)
-        return f"run `{command}` in a terminal, or set BIOPRODICT_PASSWORD"
-
     def _refresh(self, previous: StoredToken) -> StoredToken | None:
+        from bp_helper.engine.room import room_for_a_write  # not on the cached path
+
         try:
-            token = self.client().refresh_grant(previous)
+            with room_for_a_write(self.store.path):  # else a rotated refresh token is lost
+                token = self.client().refresh_grant(previous)
+        except errors.StoreError as exc:
+            if previous.expired():
+                raise
+            log.warn(f"{exc.message}; using the current token until it expires")
+            return previous
         except RefreshRejected as exc:
             log.debug(f"{exc.message}; a password login is needed")
             self.save(previous.without_refresh_token())
