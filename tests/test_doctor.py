@@ -17,8 +17,10 @@ from .support import Home, login
 Breakage = Callable[[Sandbox, Home], None]
 
 
-def doctor(home: Home, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
-    done = home.bp("doctor", *args)
+def doctor(
+    home: Home, *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+    done = home.bp("doctor", *args, env=env)
     assert "Traceback" not in done.stderr
     lines = {}
     for line in done.stdout.splitlines():
@@ -154,3 +156,30 @@ def test_a_missing_keyring_library_is_named_once_with_what_installs_it(
     assert "the keyring library is not installed" in lines["keyring"]
     assert done.stdout.count(hint) == 1, done.stdout
     assert "bp-helper[keyring]" not in done.stdout
+
+
+def test_each_problem_is_said_once_and_only_what_happened(sandbox: Sandbox, home: Home) -> None:
+    """A refused client answered (so the clocks are compared); a missing client id is said
+    under "client" alone, and the token URL is then not asked, which is not "did not answer"."""
+    login(home)
+    done, lines = doctor(home, env={"BIOPRODICT_CLIENT_SECRET": "not-the-secret"})
+    assert "refused client id 'bp-demo'" in lines["token URL"]
+    assert lines["clock"].startswith("OK within"), lines["clock"]
+    del home.env["BIOPRODICT_CLIENT_ID"]
+    done, lines = doctor(home)
+    assert done.stdout.count("not configured: client id") == 1, done.stdout
+    assert "not checked" in lines["token URL"] and "client" in lines["token URL"]
+    assert "did not answer" not in lines["clock"] and "not asked" in lines["clock"]
+
+
+def test_a_machine_profile_missing_hosts_and_audience_hears_of_both(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    env = sandbox.machine_env()
+    del env["BIOPRODICT_HOSTS"], env["BIOPRODICT_AUDIENCE"]
+    machine = Home.make(tmp_path / "machine", env)
+    for done in (machine.bp("token"), machine.bp("doctor", "--offline")):
+        assert done.returncode == 2
+        said = done.stdout + done.stderr
+        assert "BIOPRODICT_HOSTS" in said and "BIOPRODICT_AUDIENCE" in said, said
+    assert sandbox.requests == []

@@ -43,8 +43,10 @@ class Doctor:
     probe_clock: tuple[float | None, float] | None = None
     problems: int = 0
     config_errors: int = 0  # problems that are configuration errors: exit status 2
+    client_ok: bool = True  # else the token URL is not asked: its line would repeat the client's
+    answered: bool | None = None  # did the token URL answer? (None: it was not asked)
 
-    def check(self, name: str, run: Callable[[], str]) -> None:
+    def check(self, name: str, run: Callable[[], str]) -> bool:
         try:
             line, ok = run(), True
         except Fix as exc:
@@ -54,6 +56,7 @@ class Doctor:
             self.config_errors += exc.exit_code == EXIT_USAGE
         self.problems += not ok
         print(f"{'OK ' if ok else 'FIX'}  {name}: {line}", flush=True)
+        return ok
 
     # -- the checks ---------------------------------------------------------------------
 
@@ -79,7 +82,8 @@ class Doctor:
         settings.value("token_url")
         secret = credentials.client_secret(settings)  # runs client_secret_command, bounded
         grant = ""
-        if settings.client_credentials:  # a missing audience or hosts: a FIX line each
+        settings.require_machine()  # a machine profile's missing audience and hosts, together
+        if settings.client_credentials:
             grant = (
                 f"; grant client_credentials for audience {settings.audience!r}, "
                 f"API hosts {', '.join(settings.value('hosts'))}"
@@ -219,9 +223,15 @@ class Doctor:
 
         if self.offline:
             return "not checked (--offline)"
+        if not self.client_ok:
+            raise Fix("not checked: fix the client settings first (see above)")
         if self.settings.client_credentials:
             return self._machine_grant()
-        probe = TokenService(self.settings).client().probe()
+        client = TokenService(self.settings).client()
+        self.answered = False
+        probe = client.probe()
+        self.answered = True
+        self.probe_clock = (probe.server_date, probe.local_time)  # a refusal has a Date too
         url = self.settings.value("token_url")
         if probe.client_rejected:
             raise Fix(
@@ -233,7 +243,6 @@ class Doctor:
                 f"{url} answered HTTP {probe.status}, but not like a token endpoint: "
                 "check token_url"
             )
-        self.probe_clock = (probe.server_date, probe.local_time)
         return f"{url} answers (HTTP {probe.status}) and accepts the client"
 
     def _machine_grant(self) -> str:
@@ -242,8 +251,12 @@ class Doctor:
         from bp_helper.engine.machine_grant import machine_client
 
         client = machine_client(self.settings)
-        client.client_credentials_grant()
-        self.probe_clock = (client.server_date, client.local_time)
+        try:
+            client.client_credentials_grant()
+        finally:
+            self.answered = client.server_date is not None  # a refusal has a Date too
+            if self.answered:
+                self.probe_clock = (client.server_date, client.local_time)
         return (
             f"{client.token_url} granted client {client.client.client_id!r} a token for "
             f"audience {client.audience!r} (a real client-credentials grant)"
@@ -253,7 +266,8 @@ class Doctor:
         if self.offline:
             return "not checked (--offline)"
         if self.probe_clock is None:
-            raise Fix("not checked: the token URL did not answer (see above)")
+            why = "was not asked" if self.answered is None else "did not answer"
+            raise Fix(f"not checked: the token URL {why} (see above)")
         server_date, local = self.probe_clock
         if server_date is None:
             raise Fix("cannot compare clocks: the token server sent no usable Date header")
@@ -293,7 +307,7 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     except BpError:
         print("Fix the configuration first; the other checks depend on it.")
         return EXIT_USAGE
-    doctor.check("client", doctor.client)
+    doctor.client_ok = doctor.check("client", doctor.client)
     doctor.check("token store", doctor.storage)
     doctor.check("secrets", doctor.secrets)
     doctor.check("keyring", doctor.keyring)

@@ -277,6 +277,23 @@ class Settings:
             )
         return str(audience)
 
+    def require_machine(self) -> None:
+        """A client-credentials profile names its API hosts and its audience: when both are
+        missing, one error says so (each alone raises its own, from :attr:`audience` and the
+        ``hosts`` default)."""
+        if not self.client_credentials:
+            return
+        hosts_given = self.given_outside_config("hosts") or "hosts" in self.profile_table
+        if not hosts_given and not self.value("audience"):
+            raise ConfigError(
+                f"profile {self.profile!r} uses the client_credentials grant but names neither "
+                "its API hosts nor its audience: set BIOPRODICT_HOSTS and BIOPRODICT_AUDIENCE, "
+                f"or hosts and audience in [profiles.{self.profile}] of {self.config_path} (the "
+                "prediction API's audience is predictions.ai.bio-prodict.nl)"
+            )
+        self.value("hosts")
+        self.audience  # noqa: B018 -- raises when it is missing
+
     @property
     def ca_bundle(self) -> str | bool:
         """What requests' ``verify`` gets: a CA bundle path, or ``True`` for the system store."""

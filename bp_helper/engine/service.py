@@ -170,8 +170,7 @@ class TokenService:
         if token is not None:
             return token
         self.settings.client_id  # noqa: B018 -- a missing client id is a config error first
-        if self.settings.client_credentials:
-            self.settings.value("hosts")  # without its API hosts, such a profile is unusable
+        self.settings.require_machine()  # a machine profile needs its API hosts and audience
         token = self.cached()
         if token is not None:
             return token
