@@ -170,3 +170,22 @@ def test_login_without_a_terminal_names_the_ways_to_give_a_password(
     nobody = one_line_error(home.bp("--profile", "sandbox", "login"))
     assert "`bp-helper --profile sandbox login --username NAME`" in nobody
     assert sandbox.requests == []
+
+
+def test_each_command_s_help_lists_only_the_options_that_apply_to_it(home: Home) -> None:
+    """`config --help` listed --token-url, --grant and --audience, which config never reads;
+    before the command, `bp-helper` still takes every setting's flag."""
+    for command, absent in (
+        ("config", ("--token-url", "--client-id", "--grant", "--non-interactive")),
+        ("completion", ("--profile", "--token-url", "--hosts")),
+        ("sandbox", ("--profile", "--client-id")),
+        ("logout", ("--token-url", "--audience")),
+    ):
+        text = home.bp(command, "--help").stdout
+        assert text.startswith(f"usage: bp-helper {command}")
+        assert not [flag for flag in absent if flag in text], (command, text)
+    assert "--token-url" in home.bp("token", "--help").stdout
+    assert "--profile" in home.bp("config", "--help").stdout
+    refused = home.bp("config", "list", "--token-url", "https://x.example/t")
+    assert "unknown option --token-url" in one_line_error(refused)
+    assert home.bp("--token-url", "https://x.example/t", "config", "path").returncode == 0

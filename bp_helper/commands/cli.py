@@ -93,11 +93,14 @@ def _setting_option(group: Any, setting: Setting, default: Any) -> None:
         )
 
 
-def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+def _common_options(
+    parser: argparse.ArgumentParser, suppress: bool, only: Sequence[str] | None = None
+) -> None:
     default = argparse.SUPPRESS if suppress else None
-    group = parser.add_argument_group("settings (flag > environment > config profile > default)")
+    title = "settings (flag > environment > config profile > default)"
+    group = parser if only == () else parser.add_argument_group(title)
     for setting in SETTINGS:
-        if setting.flag and setting.flag_of is None:
+        if setting.flag and setting.flag_of is None and (only is None or setting.name in only):
             _setting_option(group, setting, default)
     group.add_argument(
         "--debug",
@@ -231,6 +234,17 @@ COMMANDS: dict[str, tuple[str, Options]] = {
         ),
     ),
 }
+# The settings whose flags a command takes after its name, when not all of them: its --help
+# lists only what applies to it. Before the command, `bp-helper` takes every one.
+COMMAND_SETTINGS: dict[str, tuple[str, ...]] = {
+    "logout": ("profile", "config"),
+    "switch": ("profile", "config", "grant"),
+    "setup": ("profile", "config", "token_url", "hosts", "grant"),
+    "config": ("profile", "config"),
+    "completion": (),
+    "sandbox": (),
+    "demo": (),
+}
 # name -> "module:function" that runs it; imported only when that command is chosen.
 HANDLERS: dict[str, str] = {
     "login": "bp_helper.commands.account:cmd_login",
@@ -285,15 +299,12 @@ def build_parser(only: str | None = None) -> _Parser:
     )
     parser.add_argument("--version", action="version", version=f"bp-helper {__version__}")
     _common_options(parser, suppress=False)
-    common = _Parser(add_help=False)
-    _common_options(common, suppress=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (help, options) in COMMANDS.items():
         if only is None or name == only:
             usage = "bp-helper [options] curl [curl arguments...]" if name == "curl" else None
-            command = sub.add_parser(
-                name, help=help, description=help, parents=[common], usage=usage
-            )
+            command = sub.add_parser(name, help=help, description=help, usage=usage)
+            _common_options(command, suppress=True, only=COMMAND_SETTINGS.get(name))
             for setting in SETTINGS:
                 if setting.flag and setting.flag_of == name:
                     _setting_option(command, setting, None)
