@@ -170,6 +170,14 @@ def test_login_without_a_terminal_names_the_ways_to_give_a_password(
     nobody = one_line_error(home.bp("--profile", "sandbox", "login"))
     assert "`bp-helper --profile sandbox login --username NAME`" in nobody
     assert sandbox.requests == []
+    # a refused password, and what status and doctor say to do
+    wrong = home.bp("--profile", "sandbox", "login", "--username", "alice", "--password-stdin",
+                    input="not-her-password")  # fmt: skip
+    assert "then run `bp-helper --profile sandbox login --username alice`" in one_line_error(wrong)
+    status = home.bp("--profile", "sandbox", "status").stdout
+    assert "nobody (run `bp-helper --profile sandbox login`)" in status
+    doctor = home.bp("--profile", "sandbox", "doctor", "--offline").stdout
+    assert "nobody is logged in: run `bp-helper --profile sandbox login`" in doctor
 
 
 def test_each_command_s_help_lists_only_the_options_that_apply_to_it(home: Home) -> None:

@@ -121,7 +121,7 @@ def test_sixteen_concurrent_callers_share_one_refresh(sandbox: Sandbox, home: Ho
 @pytest.mark.parametrize(
     ("user", "password", "expected", "next_step"),
     [
-        ("alice", "wrong-password", "Bad credentials", "then run `bp-helper login`"),
+        ("alice", "wrong-password", "Bad credentials", "run `bp-helper login --username alice`"),
         # a new password would not help: the step is to have the account unlocked
         ("carol", DEMO_USERS["carol"].password, "locked", "ask Bio-Prodict support"),
     ],

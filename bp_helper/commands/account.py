@@ -185,7 +185,9 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     elif report["grant"] == CLIENT_CREDENTIALS:
         print("Token:          none yet (`bp-helper token` gets one; this profile needs no login)")
     else:
-        print("Logged in as:   nobody (run `bp-helper login`)")
+        from bp_helper.engine.login import profile_command
+
+        print(f"Logged in as:   nobody (run `{profile_command(settings)} login`)")
     print("Secrets:        (where bp-helper gets each; where it is kept)")
     for name, item in report["secrets"].items():
         if item["kept"].startswith("not used"):

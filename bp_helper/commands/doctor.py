@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bp_helper.config.settings import Settings
+from bp_helper.engine.login import profile_command
 from bp_helper.engine.store import StoredToken, TokenStore
 from bp_helper.errors import EXIT_FAILURE, EXIT_USAGE, BpError
 from bp_helper.files import read_private_file, unsafe_dir_reason, writable_ancestor
@@ -216,7 +217,7 @@ class Doctor:
         source = found["password"].source
         if source:
             return f"not logged in; `bp-helper token` logs in with the password from {source}"
-        raise Fix("nobody is logged in: run `bp-helper login`")
+        raise Fix(f"nobody is logged in: run `{profile_command(settings)} login`")
 
     def server(self) -> str:
         from bp_helper.engine.service import TokenService

@@ -95,7 +95,8 @@ class PasswordLogin:
             question = f"Bio-Prodict username ({credentials.where_to(self.settings)}): "
             username = prompter.ask(question, secret=False).strip()
             if not username:
-                raise LoginRequired("no username given: run `bp-helper login` again")
+                again = profile_command(self.settings)
+                raise LoginRequired(f"no username given: run `{again} login` again")
         remembered = bool(
             previous and previous.password_in_keyring and previous.account == username
         )
@@ -144,7 +145,8 @@ class PasswordLogin:
                     self._forget_remembered_password(username)
                     raise CredentialsRejected(
                         f"{exc.reason}: the password remembered in the OS keyring was refused, "
-                        "so it is forgotten; run `bp-helper login` to give the current one"
+                        f"so it is forgotten; run `{login_command(self.settings, username)}` to "
+                        "give the current one"
                     ) from None
                 if exc.maybe_twofactor or exc.retry_no or retries <= 0:
                     raise
@@ -177,19 +179,20 @@ class PasswordLogin:
                 )
                 refused.retry_no = True  # a new password would not help
                 raise refused from None
+            again = login_command(self.settings, username)
             if not exc.maybe_twofactor:
                 raise CredentialsRejected(
                     f"{exc.message}: check the username and password of {username!r}, "
-                    "then run `bp-helper login`",
+                    f"then run `{again}`",
                     reason=exc.message,
                 ) from None
             if code is not None or not self.prompter.interactive:
                 advice = (
-                    "the two-factor code was refused: run `bp-helper login` again with the "
+                    f"the two-factor code was refused: run `{again}` again with the "
                     "current code (`--twofactor CODE`; codes change every 30 seconds)"
                     if code is not None
                     else "this account needs a two-factor code: give it with "
-                    "`bp-helper login --twofactor CODE` or BIOPRODICT_TWOFACTOR"
+                    f"`{again} --twofactor CODE` or BIOPRODICT_TWOFACTOR"
                 )
                 refused = CredentialsRejected(
                     f"{exc.message}: {advice}", maybe_twofactor=True, reason=exc.message

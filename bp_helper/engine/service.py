@@ -232,17 +232,18 @@ class TokenService:
             if refreshed is not None:
                 return refreshed
             previous = self.store.load(wanted)
+        from bp_helper.engine.login import login_command, login_hint  # only now: not cached
+
         username = wanted or (previous.account if previous else None)
         if username:
-            self.refusals.check(username, "fix the password, then run `bp-helper login`")
+            again = login_command(self.settings, username)
+            self.refusals.check(username, f"fix the password, then run `{again}`")
         try:
             matching = previous if previous is not None and self.matches(previous) else None
             return self._password_login().run(previous=matching)
         except LoginRequired as exc:
             if exc.names_next_step:  # e.g. a missing username: the password hint would mislead
                 raise LoginRequired(f"login needed: {exc.message}") from None
-            from bp_helper.engine.login import login_hint
-
             hint = login_hint(self.settings, username)
             raise LoginRequired(f"login needed: {exc.message}; {hint}") from None
 
