@@ -138,6 +138,8 @@ def test_an_unknown_option_is_named_but_never_its_value(home: Home) -> None:
     hidden = home.bp("--profle=hunter2-secret", "token")
     line = one_line_error(hidden)
     assert "--profle" in line and "hunter2" not in line
+    valued = one_line_error(home.bp("--client-id", "-odd-id", "--profle", "x", "token"))
+    assert "unknown option --profle" in valued  # a value after a valued option is no option
     after = home.bp("token", "--jsno", "hunter2-secret")
     line = one_line_error(after)
     assert "unknown option --jsno" in line and "did you mean --json?" in line

@@ -332,7 +332,8 @@ GLOBAL_OPTIONS = frozenset(
 def _check_command_word(argv: list[str], at: int | None) -> None:
     """An unknown option before the command, or a command that does not exist, is named."""
     before = argv if at is None else argv[:at]
-    unknown = [w for w in before if w.startswith("-") and w not in ("-", "--")]
+    words = [w for i, w in enumerate(before) if not (i and before[i - 1] in VALUED_GLOBALS)]
+    unknown = [w for w in words if w.startswith("-") and w not in ("-", "--")]
     unknown = [w for w in unknown if w.partition("=")[0] not in GLOBAL_OPTIONS]
     if unknown or (at is not None and argv[at] not in COMMANDS):
         from bp_helper.commands import mistakes
