@@ -147,6 +147,18 @@ def test_logging_in_as_another_account_makes_every_front_end_use_it(
     assert len(sandbox.token_requests()) == 2  # the two logins, nothing since
 
 
+def test_a_username_the_editor_cannot_change_is_named_after_the_login(
+    sandbox: Sandbox, home: Home
+) -> None:
+    """The login stands (dave is the default account); the line to run is named."""
+    sandbox.add_user(*DAVE)
+    home.write_config('[profiles]\ndefault.username = "alice"\n')  # a dotted key: not by line
+    done = home.bp("login", "--username", "dave", "--password-stdin", input=DAVE[1])
+    assert done.returncode == 0, done.stderr
+    assert "`bp-helper config set username dave`" in done.stderr
+    assert accounts(home) == [("dave", True)]
+
+
 def test_switch_moves_between_accounts_without_a_password(sandbox: Sandbox, home: Home) -> None:
     sandbox.add_user(*DAVE)
     assert home.bp("config", "set", "username", "alice").returncode == 0

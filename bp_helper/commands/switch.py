@@ -15,9 +15,9 @@ import argparse
 from bp_helper import log
 from bp_helper.commands.formatting import describe_user
 from bp_helper.config.settings import Settings
-from bp_helper.engine.login import login_command
+from bp_helper.engine.login import login_command, profile_command
 from bp_helper.engine.service import TokenService
-from bp_helper.errors import UsageError
+from bp_helper.errors import BpError, UsageError
 
 
 def options(p: argparse.ArgumentParser) -> None:
@@ -56,7 +56,14 @@ def use_everywhere(settings: Settings, account: str) -> None:
     if isinstance(configured, str) and configured and configured != account:
         from bp_helper.commands.config_edit import cmd_config
 
-        cmd_config(argparse.Namespace(action="set", key="username", value=account), settings)
+        try:
+            cmd_config(argparse.Namespace(action="set", key="username", value=account), settings)
+        except BpError as exc:  # the account is the store's default all the same
+            log.warn(
+                f"{exc.message}; `username` still names {configured!r}: run "
+                f"`{profile_command(settings)} config set username {account}`"
+            )
+            return
         print(
             f"(It was {configured!r}: every front-end of profile {settings.profile!r} now "
             f"uses {account!r}.)"
