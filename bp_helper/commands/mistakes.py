@@ -17,11 +17,12 @@ OPTION_NAME = re.compile(r"--?[A-Za-z][A-Za-z-]{0,39}")
 def unknown_option(word: str, known: Sequence[str], where: str) -> UsageError:
     """The error for the unknown option ``word`` of ``where`` (`bp-helper`, `bp-helper token`)."""
     name = word.partition("=")[0]
+    options = f"the options of `{where}` are {', '.join(known)} (see `{where} --help`)"
     if not OPTION_NAME.fullmatch(name):
-        return UsageError(f"an unknown option (not repeated here) (see `{where} --help`)")
+        return UsageError(f"an unknown option (not repeated here); {options}")
     close = difflib.get_close_matches(name, known, n=1)
     hint = f" (did you mean {close[0]}?)" if close else ""
-    return UsageError(f"unknown option {name}{hint} (see `{where} --help`)")
+    return UsageError(f"unknown option {name}{hint}; {options}")
 
 
 def unknown_command(word: str, commands: Sequence[str]) -> UsageError:
