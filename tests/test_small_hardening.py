@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from bp_helper.testing import DEMO_USERS, Sandbox
 
@@ -211,46 +210,6 @@ def test_the_ready_made_token_is_not_labelled_with_any_username(
     named = {**ready, "BIOPRODICT_USERNAME": "ci-bot"}
     answer = git_get(home, sandbox.netloc, "username=ci-bot\n", **named)
     assert "username=ci-bot\npassword=ready-made-ci-token" in answer
-
-
-# -- 10: a full disk during a refresh loses nothing that can be kept ---------------------
-
-
-def test_a_refresh_that_cannot_be_stored_still_hands_out_the_new_token(
-    sandbox: Sandbox, home: Home
-) -> None:
-    login(home)
-    path = home.store_file()
-    before = path.read_text()
-    path.write_text(before.replace('"expires_at": ', '"expires_at": 1, "x": '))
-    path.chmod(0o600)
-
-    def tiny_files() -> None:  # as a full disk does: writing the new token file fails
-        resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))
-
-    done = subprocess.run(
-        [executable("bp-helper"), "token"],
-        capture_output=True,
-        text=True,
-        env=home.env,
-        timeout=60,
-        check=False,
-        preexec_fn=tiny_files,
-    )
-    assert done.returncode == 0, done.stderr
-    assert len(sandbox.token_requests("refresh_token")) == 1
-    new = done.stdout.strip()
-    assert new and new not in before
-    works = requests.get(
-        sandbox.api_url + "x",
-        headers={"Authorization": f"Bearer {new}"},
-        verify=str(sandbox.ca_path),
-        timeout=30,
-    )
-    assert works.status_code == 200
-    warning = done.stderr.strip().splitlines()
-    assert len(warning) == 1 and warning[0].startswith("bp-helper: warning: cannot write")
-    assert warning[0].endswith("the new tokens are lost, a login will be needed again")
 
 
 # -- 9: a username that is not text is a local error ---------------------------------------
