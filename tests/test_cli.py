@@ -8,6 +8,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from bp_helper.testing import DEMO_USERS, Sandbox
 
 from .support import Home, one_line_error, read_until, spawn_with_terminal
@@ -110,6 +112,7 @@ def test_version_and_help(home: Home) -> None:
     one_line_error(missing)
 
 
+@pytest.mark.slow
 def test_demo_runs_from_a_fresh_home(tmp_path: Path) -> None:
     home = Home.make(tmp_path / "fresh")
     done = home.bp("demo", timeout=180)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 
 import pytest
@@ -22,6 +21,7 @@ from .protocol_support import (
     path_with_helpers,
     run_bytes,
 )
+from .real_clients_support import program
 from .support import Home, login
 
 ALICE = DEMO_USERS["alice"]
@@ -215,9 +215,10 @@ def test_cached_get_imports_no_network_stack(sandbox: Sandbox, home: Home) -> No
     assert modules.isdisjoint((*HEAVY, "argparse")), sorted(modules & {*HEAVY, "argparse"})
 
 
-@pytest.mark.skipif(shutil.which("docker") is None, reason="the docker CLI is not installed")
+@pytest.mark.real_clients
 def test_docker_cli_logout_erases_through_the_helper(sandbox: Sandbox, home: Home) -> None:
     """The config.json line of the README, read by the real docker CLI (no daemon needed)."""
+    docker = program("docker", "the README's config.json line is read by the docker CLI")
     login(home)
     docker_config = home.root / ".docker"
     docker_config.mkdir()
@@ -225,7 +226,7 @@ def test_docker_cli_logout_erases_through_the_helper(sandbox: Sandbox, home: Hom
         json.dumps({"credHelpers": {sandbox.netloc: "bioprodict"}})
     )
     done = subprocess.run(
-        ["docker", "logout", sandbox.netloc],
+        [docker, "logout", sandbox.netloc],
         capture_output=True,
         text=True,
         env={**home.env, "PATH": path_with_helpers(), "DOCKER_CONFIG": str(docker_config)},

@@ -15,7 +15,15 @@ import requests
 
 from bp_helper.testing import DEMO_USERS, Sandbox
 
-from .support import Home, executable, login, one_line_error, read_until, spawn_with_terminal
+from .support import (
+    UNMEASURED,
+    Home,
+    executable,
+    login,
+    one_line_error,
+    read_until,
+    spawn_with_terminal,
+)
 
 
 @pytest.mark.parametrize("host", ["127.evil.example", "127.0.0.1.evil.example", "127.1"])
@@ -232,7 +240,7 @@ def test_a_refresh_that_cannot_be_stored_still_hands_out_the_new_token(
         [executable("bp-helper"), "token"],
         capture_output=True,
         text=True,
-        env=home.env,
+        env={**home.env, **UNMEASURED},
         timeout=60,
         check=False,
         preexec_fn=tiny_files,
