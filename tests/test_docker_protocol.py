@@ -22,7 +22,10 @@ from .protocol_support import (
     run_bytes,
 )
 from .real_clients_support import program
-from .support import Home, login
+from .support import (
+    Home,
+    login,
+)
 
 ALICE = DEMO_USERS["alice"]
 NOT_FOUND = b"credentials not found in native keychain\n"
@@ -235,3 +238,16 @@ def test_docker_cli_logout_erases_through_the_helper(sandbox: Sandbox, home: Hom
     )
     assert done.returncode == 0, done.stderr
     assert not home.store_file().exists()
+
+
+def test_a_lone_surrogate_from_docker_is_a_local_error(sandbox: Sandbox, home: Home) -> None:
+    request = (
+        '{"ServerURL": "https://' + sandbox.netloc + '", "Username": "al\\ud800ice", '
+        '"Secret": "' + DEMO_USERS["alice"].password + '"}'
+    )
+    done = home.run(["store"], input=request, program="docker-credential-bioprodict")
+    assert done.returncode == 2, done.stderr
+    said = (done.stdout + done.stderr).strip().splitlines()  # docker reads errors on stdout
+    assert len(said) == 1 and "username is not valid text" in said[0]
+    assert sandbox.token_requests() == []
+    assert not (home.store_dir / "default.failed").exists()
