@@ -1,4 +1,4 @@
-"""Settings: the table (the one source of options, resolver and docs) and the config file it reads."""
+"""Settings: the table (one source of options, resolver and docs) and the config file it reads."""
 
 from __future__ import annotations
 
