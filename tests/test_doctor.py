@@ -12,7 +12,10 @@ import pytest
 
 from bp_helper.testing import Sandbox
 
-from .support import Home, login
+from .support import (
+    Home,
+    login,
+)
 
 Breakage = Callable[[Sandbox, Home], None]
 
@@ -183,3 +186,11 @@ def test_a_machine_profile_missing_hosts_and_audience_hears_of_both(
         said = done.stdout + done.stderr
         assert "BIOPRODICT_HOSTS" in said and "BIOPRODICT_AUDIENCE" in said, said
     assert sandbox.requests == []
+
+
+def test_doctor_reports_an_ancestor_others_can_write(sandbox: Sandbox, home: Home) -> None:
+    login(home)
+    (home.root / "state").chmod(0o777)
+    done = home.bp("doctor")
+    assert done.returncode != 0
+    assert f"{home.root / 'state'} is writable by others (mode 0777)" in done.stdout + done.stderr

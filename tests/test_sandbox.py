@@ -6,9 +6,12 @@ import base64
 import io
 import json
 import shlex
+import signal
+import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -17,7 +20,7 @@ import requests
 
 from bp_helper.testing import DEMO_CLIENTS, DEMO_USERS, RecordedRequest, Sandbox
 
-from .support import Home
+from .support import Home, executable
 from .support import login as cli_login
 
 ALICE = DEMO_USERS["alice"]
@@ -700,3 +703,32 @@ def test_the_try_it_lines_work_and_keep_the_token_off_command_lines(
     done = home.run(commands[1][1:])
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["username"] == "alice"
+
+
+def test_sandbox_keeps_a_stable_ca_file_and_stops_on_sigterm(tmp_path: Path) -> None:
+    home = Home.make(tmp_path / "home")
+    ca = tmp_path / "stable" / "ca.pem"
+    proc = subprocess.Popen(
+        [executable("bp-helper"), "sandbox", "--ca-file", str(ca)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=home.env,
+    )
+    assert proc.stdout is not None
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if "Press Ctrl-C" in line:
+            break
+    text = "".join(lines)
+    assert f"export REQUESTS_CA_BUNDLE={ca}\n" in text
+    assert "separate shell" in text
+    temp_ca = next(line.split()[1] for line in lines if line.strip().startswith("CA "))
+    assert temp_ca == str(ca) and ca.read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
+    proc.send_signal(signal.SIGTERM)
+    rest, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "Stopping the sandbox." in rest
+    assert "Traceback" not in err
+    assert ca.exists()  # kept: the path the user configured stays valid
