@@ -293,3 +293,10 @@ def test_mistyped_flags_never_echo_their_values(sandbox: Sandbox, home: Home) ->
         assert raw.returncode == 2
         assert secret.encode() not in raw.stderr and b"--profile" in raw.stderr
     assert sandbox.requests == []
+
+
+def test_a_mistyped_argument_of_a_command_gets_a_suggestion_without_an_echo(home: Home) -> None:
+    for argv, meant in ((["config", "sett", "timeout", "3"], "set"), (["setup", "gti"], "git")):
+        line = one_line_error(home.bp(*argv))
+        assert f"did you mean {meant!r}?" in line, line
+        assert argv[1] not in line.replace(f"'{meant}'", "")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from collections.abc import Callable, Sequence
 
@@ -39,24 +38,15 @@ class _Parser(argparse.ArgumentParser):
         self.commands = {}
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{_without_values(message)} (see `{self.prog} --help`)")
+        from bp_helper.commands.mistakes import parser_error
+
+        raise parser_error(message, self.prog)
 
     commands: dict[str, _Parser]
 
     def options(self) -> list[str]:
         """The long options this parser knows, for messages."""
         return sorted(o for a in self._actions for o in a.option_strings if o.startswith("--"))
-
-
-# argparse quotes what was typed in these messages; they are said without it.
-_QUOTED = re.compile(
-    r"(invalid choice|invalid \S+ value|ignored explicit argument|unrecognized arguments)"
-    r":? .*?(?= \(choose from|$)"
-)
-
-
-def _without_values(message: str) -> str:
-    return _QUOTED.sub(lambda m: f"{m.group(1)} (not repeated here)", message)
 
 
 class _Formatter(argparse.HelpFormatter):

@@ -14,6 +14,27 @@ from bp_helper.errors import UsageError
 OPTION_NAME = re.compile(r"--?[A-Za-z][A-Za-z-]{0,39}")
 
 
+# argparse quotes what was typed in these messages; they are said without it.
+QUOTED = re.compile(
+    r"(invalid choice|invalid \S+ value|ignored explicit argument|unrecognized arguments)"
+    r":? .*?(?= \(choose from|$)"
+)
+CHOICE = re.compile(r"invalid choice: (?P<word>.*?) \(choose from (?P<choices>.*)\)$")
+
+
+def parser_error(message: str, prog: str) -> UsageError:
+    """argparse's ``message`` without what was typed; a mistyped choice gets the closest one."""
+    hint = ""
+    found = CHOICE.search(message)
+    if found:
+        word = found.group("word").strip("'")
+        choices = [c.strip().strip("'") for c in found.group("choices").split(",")]
+        close = difflib.get_close_matches(word, choices, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+    said = QUOTED.sub(lambda m: f"{m.group(1)} (not repeated here)", message)
+    return UsageError(f"{said}{hint} (see `{prog} --help`)")
+
+
 def unknown_option(word: str, known: Sequence[str], where: str) -> UsageError:
     """The error for the unknown option ``word`` of ``where`` (`bp-helper`, `bp-helper token`)."""
     name = word.partition("=")[0]
