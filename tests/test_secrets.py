@@ -131,6 +131,7 @@ def test_a_failing_command_s_stderr_is_redacted_of_what_it_printed_on_stdout(
     assert sandbox.requests == []
 
 
+@pytest.mark.slow
 def test_slow_password_command_is_bounded_and_killed(
     sandbox: Sandbox, home: Home, tmp_path: Path
 ) -> None:
