@@ -32,8 +32,8 @@ from bp_helper.config.hosts import is_bound, netloc_of, refusal
 from bp_helper.config.profiles import select_profile
 from bp_helper.config.settings import Settings, without_secrets
 from bp_helper.engine.service import TokenService
-from bp_helper.engine.store import StoredToken
 from bp_helper.errors import BpError, HostNotBound, UsageError
+from bp_helper.tokens import StoredToken
 
 from .output import deliver
 
@@ -62,7 +62,7 @@ PROXY_ENVIRONMENT = ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY")
 
 def config_text(token: StoredToken, settings: Settings) -> str:
     """A curl config that sends ``token`` as a Bearer header."""
-    from bp_helper.commands.formatting import format_time
+    from bp_helper.times import format_time
 
     value = token.access_token
     if any(ord(c) < 0x20 or c == "\x7f" for c in value):

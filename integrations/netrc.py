@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from bp_helper import log
 from bp_helper.config.settings import Settings
 from bp_helper.engine.service import TokenService
-from bp_helper.engine.store import StoredToken
 from bp_helper.errors import BpError
+from bp_helper.tokens import StoredToken
 
 from .output import deliver, output_path
 

@@ -7,13 +7,15 @@ import json
 import sys
 
 from bp_helper import log
-from bp_helper.commands.formatting import describe_user, format_time, refresh_note, relative
+from bp_helper.commands.formatting import describe_user, refresh_note
 from bp_helper.config.settings import Settings
 from bp_helper.config.table import BY_NAME, CLIENT_CREDENTIALS
 from bp_helper.engine.service import TokenService
-from bp_helper.engine.store import StoredToken, TokenStore
+from bp_helper.engine.store import TokenStore
 from bp_helper.errors import BpError, UsageError
 from bp_helper.lean import TYPE_CHECKING
+from bp_helper.times import format_time, relative
+from bp_helper.tokens import StoredToken
 
 if TYPE_CHECKING:
     from typing import Any

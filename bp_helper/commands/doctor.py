@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bp_helper.config.settings import Settings
-from bp_helper.engine.store import StoredToken, TokenStore
+from bp_helper.engine.store import TokenStore
 from bp_helper.errors import EXIT_FAILURE, BpError
 from bp_helper.files import read_private_file, unsafe_dir_reason, writable_ancestor
 from bp_helper.secrets import sources as credentials
@@ -26,6 +26,7 @@ from bp_helper.secrets.oskeyring import INSTALL_HINT, KeyringUnavailable, OsKeyr
 from bp_helper.secrets.profile_keyring import ProfileKeyring
 from bp_helper.secrets.prompt import choose_prompter
 from bp_helper.secrets.report import keyring_kind, secret_report
+from bp_helper.tokens import StoredToken
 
 MAX_CLOCK_SKEW = 60.0  # seconds
 

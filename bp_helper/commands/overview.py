@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bp_helper.commands.formatting import describe_user, format_time, relative
+from bp_helper.commands.formatting import describe_user
 from bp_helper.config.settings import Settings
 from bp_helper.config.table import BY_NAME
 from bp_helper.engine.store import TokenStore
 from bp_helper.errors import BpError
+from bp_helper.times import format_time, relative
 
 
 def profile_names(settings: Settings) -> list[str]:

@@ -20,8 +20,8 @@ from bp_helper import log
 from bp_helper.config.table import CLIENT_CREDENTIALS
 from bp_helper.engine.answers import http_date
 from bp_helper.engine.client import ClientCredentials, TokenClient
-from bp_helper.engine.store import StoredToken
 from bp_helper.errors import AudienceRejected, ClientRejected
+from bp_helper.tokens import StoredToken
 
 if TYPE_CHECKING:
     import requests

@@ -23,10 +23,11 @@ from functools import cached_property
 
 from bp_helper import log
 from bp_helper.config.settings import Settings
-from bp_helper.engine.store import StoredToken, TokenStore, sendable
+from bp_helper.engine.store import TokenStore
 from bp_helper.errors import BpError, ConfigError, LoginRequired, RefreshRejected, TokenRequestError
 from bp_helper.lean import TYPE_CHECKING
 from bp_helper.secrets.prompt import choose_prompter
+from bp_helper.tokens import StoredToken, sendable
 
 if TYPE_CHECKING:  # imported where used: the cached path needs none of them
     from bp_helper.engine.client import TokenClient

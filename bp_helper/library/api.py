@@ -20,10 +20,10 @@ from pathlib import Path
 from bp_helper import log
 from bp_helper.config.settings import Settings
 from bp_helper.engine.service import TokenService
-from bp_helper.engine.store import StoredToken
 from bp_helper.errors import BpError
 from bp_helper.secrets.prompt import choose_prompter
 from bp_helper.secrets.report import SecretPlace, secret_report
+from bp_helper.tokens import StoredToken
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,6 @@ from bp_helper import log
 from bp_helper.config.profiles import candidate_profiles, select_profile
 from bp_helper.config.settings import Settings
 from bp_helper.engine.service import TokenService
-from bp_helper.engine.store import StoredToken
 from bp_helper.errors import EXIT_FAILURE, BpError, LoginRequired
 from bp_helper.lean import TYPE_CHECKING, Record
 from bp_helper.protocols.wire import (
@@ -43,6 +42,7 @@ from bp_helper.protocols.wire import (
     standard_input,
 )
 from bp_helper.secrets.prompt import NoPrompter, choose_prompter
+from bp_helper.tokens import StoredToken
 from bp_helper.version import __version__
 
 if TYPE_CHECKING:

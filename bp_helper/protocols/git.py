@@ -28,7 +28,6 @@ from bp_helper import log
 from bp_helper.config.profiles import select_profile
 from bp_helper.config.settings import Settings
 from bp_helper.engine.service import TokenService
-from bp_helper.engine.store import StoredToken
 from bp_helper.errors import BpError, LoginRequired
 from bp_helper.lean import TYPE_CHECKING, Record
 from bp_helper.protocols.wire import (
@@ -42,6 +41,7 @@ from bp_helper.protocols.wire import (
     standard_input,
 )
 from bp_helper.secrets.prompt import choose_prompter
+from bp_helper.tokens import StoredToken
 
 if TYPE_CHECKING:
     import argparse
