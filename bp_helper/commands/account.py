@@ -9,7 +9,8 @@ import sys
 from bp_helper import log
 from bp_helper.commands.formatting import describe_user, refresh_note
 from bp_helper.config.settings import Settings
-from bp_helper.config.table import BY_NAME, CLIENT_CREDENTIALS
+from bp_helper.config.table import BY_NAME
+from bp_helper.engine.grants import Grant
 from bp_helper.engine.service import TokenService
 from bp_helper.engine.store import TokenStore
 from bp_helper.errors import BpError, UsageError
@@ -59,22 +60,14 @@ def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
             raise UsageError("--password-stdin: standard input was empty")
         log.add_secret(password)
     service = TokenService(settings)
-    if settings.client_credentials:
-        token = service.login(username=args.username, password=password)
-        print(
-            f"Profile {settings.profile!r} uses the client_credentials grant: it needs no login "
-            "(`bp-helper token` gets a token whenever one is due)."
-        )
-        print(f"Got a new access token for {describe_user(token)}.")
-        print(f"Access token valid until {format_time(token.expires_at)}; {refresh_note(token)}.")
-        return 0
     token = service.login(
         username=args.username,
         password=password,
         twofactor=None,  # --twofactor is a setting: the two-factor sources find it
         remember_password=args.remember_password,
     )
-    print(f"Logged in to profile {settings.profile!r} as {describe_user(token)}.")
+    for line in service.grant.login_lines(describe_user(token)):
+        print(line)
     print(f"Access token valid until {format_time(token.expires_at)}; {refresh_note(token)}.")
     stored = service.store.load()
     if stored is not None and stored.password_in_keyring:
@@ -138,10 +131,9 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
             for item in report["accounts"]:
                 mark = "default" if item["default"] else "       "
                 print(f"  {mark} {item['user']}: expires {item['expires']}")
-    elif report["grant"] == CLIENT_CREDENTIALS:
-        print("Token:          none yet (`bp-helper token` gets one; this profile needs no login)")
     else:
-        print("Logged in as:   nobody (run `bp-helper login`)")
+        label, text = report["no_token"]
+        print(f"{label + ':':16}{text}")
     print("Secrets:        (where bp-helper gets each; where it is kept)")
     for name, item in report["secrets"].items():
         if item["kept"].startswith("not used"):
@@ -180,6 +172,10 @@ def status_report(settings: Settings) -> dict[str, Any]:
             shown[name] = {"value": None, "shown": "(invalid)", "source": ""}
     login: dict[str, Any] | None = None
     service = TokenService(settings)
+    try:
+        grant = service.grant
+    except BpError:  # an invalid grant (named among the problems): say what a person's would
+        grant = Grant(settings)
     token: StoredToken | None = None
     try:
         token = service.stored() if settings.value("client_id") else service.store.load()
@@ -200,6 +196,7 @@ def status_report(settings: Settings) -> dict[str, Any]:
         choose_prompter(settings.value("noninteractive")),
         str(service.store.path),
         keyring_kind(settings, token),
+        grant.unused_secrets,
     )
     return {
         "profile": {"value": profile.value, "source": profile.source},
@@ -210,6 +207,7 @@ def status_report(settings: Settings) -> dict[str, Any]:
         "grant": shown["grant"]["value"],
         "audience": audience,
         "login": login,
+        "no_token": grant.no_token(),
         "accounts": accounts,
         "settings": shown,
         **whereabouts_report(found),

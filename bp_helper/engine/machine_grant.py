@@ -120,13 +120,10 @@ class MachineTokenClient(TokenClient):
         super()._refusal(response, body, grant)
 
 
-def machine_client(settings: Settings) -> MachineTokenClient:
-    """The client of a client-credentials profile (a missing audience is a config error)."""
+def machine_client(settings: Settings, audience: str) -> MachineTokenClient:
+    """The client of a client-credentials profile, for ``audience``."""
     from bp_helper.secrets import sources as credentials
 
-    audience = settings.audience
-    if audience is None:
-        raise AssertionError("machine_client is for client-credentials profiles only")
     return MachineTokenClient(
         settings.value("token_url"),
         ClientCredentials(settings.client_id, credentials.client_secret(settings).value),

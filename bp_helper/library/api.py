@@ -102,7 +102,8 @@ def status(profile: str | None = None) -> Status:
     except BpError:  # no client id yet: what the store holds is still worth showing
         stored = service.store.load()
     prompter = choose_prompter(settings.value("noninteractive"))
-    places = secret_report(settings, stored, prompter, str(service.store.path))
+    unused = service.grant.unused_secrets
+    places = secret_report(settings, stored, prompter, str(service.store.path), unused=unused)
     expires = stored.expires_at if stored is not None else math.inf
     return Status(
         profile=settings.profile,
