@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from bp_helper.config.hosts import is_bound, scheme_allowed
-from bp_helper.config.profiles import select_profile
 from bp_helper.config.settings import Settings
+from bp_helper.route import route
 
 CONFIG = """
 [profiles.default]
@@ -59,7 +59,7 @@ def test_default_binding_is_the_token_url_host() -> None:
 
 def test_profile_selected_by_host_and_username(environ: dict[str, str]) -> None:
     def chosen(netloc: str, username: str | None = None, scheme: str = "https") -> str | None:
-        settings = select_profile(scheme, netloc, username, environ=environ)
+        settings = route(Settings(environ=environ), scheme, netloc, username)
         return settings.profile if settings else None
 
     assert chosen("api.bio-prodict.nl") == "default"
@@ -74,8 +74,8 @@ def test_profile_selected_by_host_and_username(environ: dict[str, str]) -> None:
 
 def test_explicit_profile_is_the_only_candidate(environ: dict[str, str]) -> None:
     environ = {**environ, "BIOPRODICT_PROFILE": "wide"}
-    assert select_profile("https", "api.bio-prodict.nl", environ=environ) is None
-    chosen = select_profile("https", "api.example.net", environ=environ)
+    assert route(Settings(environ=environ), "https", "api.bio-prodict.nl") is None
+    chosen = route(Settings(environ=environ), "https", "api.example.net")
     assert chosen is not None and chosen.profile == "wide"
 
 
@@ -84,7 +84,7 @@ def test_env_hosts_override_every_profile(environ: dict[str, str]) -> None:
     settings = Settings(environ=environ)
     assert settings.value("hosts") == ["one.example.org", "two.example.org:444"]
     assert settings.resolve("hosts").source == "env BIOPRODICT_HOSTS"
-    chosen = select_profile("https", "two.example.org:444", environ=environ)
+    chosen = route(Settings(environ=environ), "https", "two.example.org:444")
     assert chosen is not None and chosen.profile == "default"
 
 
@@ -101,6 +101,6 @@ def test_profiles_share_one_reading_of_the_config_file(
         return real(path, limit)
 
     monkeypatch.setattr(settings_module, "read_capped", counting)
-    chosen = select_profile("https", "staging.example.org:8443", "sam", environ=environ)
+    chosen = route(Settings(environ=environ), "https", "staging.example.org:8443", "sam")
     assert chosen is not None and chosen.profile == "staging"
     assert reads == [Path(environ["BIOPRODICT_CONFIG"])]

@@ -15,6 +15,7 @@ from bp_helper.engine.service import TokenService
 from bp_helper.engine.store import TokenStore
 from bp_helper.errors import BpError, UsageError
 from bp_helper.lean import TYPE_CHECKING
+from bp_helper.route import profile_route
 from bp_helper.times import format_time, relative
 from bp_helper.tokens import StoredToken
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
-    service = TokenService(settings)
+    service = profile_route(settings).service()
     if getattr(args, "renew", False):
         service.forget_access_token()  # the refresh token stays: the next get refreshes
     token = service.get()

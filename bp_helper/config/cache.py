@@ -15,7 +15,7 @@ cache that cannot be read, is not ours, or holds anything unexpected is ignored 
 anew; one that cannot be written costs only speed. Only a file that parsed cleanly is cached,
 so a broken config fails with the same error every time.
 
-The host index lets :func:`bp_helper.config.profiles.select_profile` resolve only the
+The host index lets :func:`bp_helper.config.profiles.bound_profiles` resolve only the
 profiles that may serve a host instead of every profile in the file, so the cost of a
 cached ``get`` does not grow with the number of profiles. It holds only while no flag or
 environment variable sets ``hosts``, ``token_url`` or ``grant`` (they apply to every profile).

@@ -94,8 +94,13 @@ class Settings:
 
     def for_profile(self, name: str) -> Settings:
         """The same flags and environment for profile ``name``, sharing the parsed config."""
-        other = Settings({**self.flags, "profile": name}, self.environ)
-        if "parsed_config" in self.__dict__:  # the config file does not depend on the profile
+        return self.with_flags(profile=name)
+
+    def with_flags(self, **flags: Any) -> Settings:
+        """The same environment, with ``flags`` (not ``config``) over these, sharing the parsed
+        config file."""
+        other = Settings({**self.flags, **flags}, self.environ)
+        if "parsed_config" in self.__dict__:  # the config file does not depend on the flags
             other.__dict__["parsed_config"] = self.__dict__["parsed_config"]
         return other
 

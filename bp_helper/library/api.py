@@ -21,6 +21,7 @@ from bp_helper import log
 from bp_helper.config.settings import Settings
 from bp_helper.engine.service import TokenService
 from bp_helper.errors import BpError
+from bp_helper.route import profile_route
 from bp_helper.secrets.prompt import choose_prompter
 from bp_helper.secrets.report import SecretPlace, secret_report
 from bp_helper.tokens import StoredToken
@@ -56,7 +57,7 @@ class Status:
 
 def _service(profile: str | None) -> TokenService:
     log.use_logging()  # our debug lines and warnings reach the program's logging too
-    return TokenService(Settings({"profile": profile} if profile else {}))
+    return profile_route(Settings({"profile": profile} if profile else {})).service()
 
 
 def login(
