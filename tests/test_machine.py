@@ -316,3 +316,5 @@ def test_a_profile_that_holds_a_persons_login_finds_its_machine_token(
     assert "machine client bp-predict" in done.stdout
     report = json.loads(home.bp("status", "--json").stdout)
     assert report["login"]["username"] == "bp-predict" and report["login"]["fresh"]
+    overview = json.loads(home.bp("status", "--all", "--json").stdout)
+    assert overview["profiles"][0]["username"] == "bp-predict"
