@@ -170,6 +170,9 @@ def test_login_gets_a_token_and_takes_no_username_or_password(
     assert "takes no username or password" in one_line_error(refused)
     refused = machine.bp("login", "--password-stdin", input="a-password")
     assert refused.returncode == 2
+    refused = machine.bp("login", "--remember-password")
+    assert refused.returncode == 2
+    assert "takes no username or password" in one_line_error(refused)
     assert len(sandbox.requests) == 1
     assert machine.bp("logout").returncode == 0
     assert not machine.store_file().exists()
