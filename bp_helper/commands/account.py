@@ -11,7 +11,6 @@ from bp_helper.commands.formatting import describe_user, refresh_note
 from bp_helper.config.settings import Settings
 from bp_helper.config.table import BY_NAME
 from bp_helper.engine.grants import Grant
-from bp_helper.engine.service import TokenService
 from bp_helper.engine.store import TokenStore
 from bp_helper.errors import BpError, UsageError
 from bp_helper.lean import TYPE_CHECKING
@@ -60,7 +59,7 @@ def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
         if not password:
             raise UsageError("--password-stdin: standard input was empty")
         log.add_secret(password)
-    service = TokenService(settings)
+    service = profile_route(settings).service()
     token = service.login(
         username=args.username,
         password=password,
@@ -93,12 +92,12 @@ def cmd_logout(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     account = getattr(args, "account", None)
     if account is not None:
-        if TokenService(settings).logout(account):
+        if profile_route(settings).service().logout(account):
             print(f"Logged {account!r} out of profile {settings.profile!r}.")
         else:
             print(f"Profile {settings.profile!r} has no account {account!r}.")
         return 0
-    if TokenService(settings).logout():
+    if profile_route(settings).service().logout():
         print(f"Logged out of profile {settings.profile!r}.")
     else:
         print(f"Profile {settings.profile!r} had no stored tokens.")
@@ -172,7 +171,7 @@ def status_report(settings: Settings) -> dict[str, Any]:
             problems.append(exc.message)
             shown[name] = {"value": None, "shown": "(invalid)", "source": ""}
     login: dict[str, Any] | None = None
-    service = TokenService(settings)
+    service = profile_route(settings).service()
     try:
         grant = service.grant
     except BpError:  # an invalid grant (named among the problems): say what a person's would
