@@ -104,3 +104,23 @@ def test_profiles_share_one_reading_of_the_config_file(
     chosen = route(Settings(environ=environ), "https", "staging.example.org:8443", "sam")
     assert chosen is not None and chosen.profile == "staging"
     assert reads == [Path(environ["BIOPRODICT_CONFIG"])]
+
+
+def test_the_route_names_the_profile_account_and_settings(environ: dict[str, str]) -> None:
+    found = route(Settings(environ=environ), "https", "staging.example.org:8443", "sam")
+    assert found is not None
+    assert (found.profile, found.account) == ("staging", "sam")
+    assert found.settings.value("username") == "sam"
+    assert route(Settings(environ=environ), "https", "unbound.example.org", "sam") is None
+    machine = {
+        **environ,
+        "BIOPRODICT_PROFILE": "wide",
+        "BIOPRODICT_GRANT": "client_credentials",
+        "BIOPRODICT_CLIENT_ID": "bp-predict",
+        "BIOPRODICT_CLIENT_SECRET": "",
+    }
+    found = route(Settings(environ=machine), "https", "api.example.net", "someone")
+    assert found is not None and found.profile == "wide"
+    assert found.account == "bp-predict"  # a machine token is kept under its client id
+    nowhere = route(Settings(environ=environ))  # no host: the invocation's profile
+    assert nowhere is not None and (nowhere.profile, nowhere.account) == ("default", None)
