@@ -27,7 +27,7 @@ from .machine_support import (
     machine_request,
     token_from,
 )
-from .protocol_support import HEAVY, imported_modules
+from .protocol_support import HEAVY, imported_modules, path_with_helpers
 from .support import Home, expire_stored_token, one_line_error, spawn_with_terminal
 
 FIELDS = {"grant_type", "client_id", "client_secret", "audience"}
@@ -290,6 +290,7 @@ def test_a_profile_that_holds_a_persons_login_finds_its_machine_token(
     """The CI recipe on a used profile: the person's login stays in the store, yet the machine
     token is found there (one grant, then cache hits, also for parallel jobs) and shown."""
     home = Home.make(tmp_path / "home", sandbox.env("bp-demo", user="alice"))
+    home.env["PATH"] = path_with_helpers()
     assert home.bp("login").returncode == 0
     del home.env["BIOPRODICT_USERNAME"], home.env["BIOPRODICT_PASSWORD"]
     machine = sandbox.machine_env()
@@ -311,6 +312,7 @@ def test_a_profile_that_holds_a_persons_login_finds_its_machine_token(
     tokens = {o.token or "" for o in outcomes} | {home.bp("token").stdout.strip() for _ in range(4)}
     (token,) = tokens
     assert accepted(sandbox, token)
+    assert {token_from(home, sandbox, front_end, "default") for front_end in FRONT_ENDS} == {token}
     assert len(sandbox.requests) == 1  # one grant; every other call found it in the store
     only_client_credentials(sandbox)
     done = home.bp("status")
