@@ -186,7 +186,7 @@ class TokenService:
             if token is not None:
                 return token
             with self._failure_shared():
-                return self.grant.obtain(self)
+                return self.grant.obtain(self, self.store.load(self.grant.account))
 
     def _outcome_of_others(self, since: float) -> StoredToken | None:
         """While waiting for the lock: what its holder got, once it has got something.

@@ -67,9 +67,11 @@ class Grant:
         """Can a new access token replace ``token`` without asking anyone?"""
         raise NotImplementedError
 
-    def obtain(self, service: TokenService) -> StoredToken:
+    def obtain(self, service: TokenService, previous: StoredToken | None) -> StoredToken:
         """A new access token, stored; called under the profile's lock when the store holds
-        no fresh one. ``service`` is the profile's, with its store, keyring and notes."""
+        no fresh one. ``previous`` is what the store holds under :attr:`account` (which may
+        not be this grant's: see :meth:`owns`); ``service`` is the profile's, with its
+        store, keyring and notes."""
         raise NotImplementedError
 
     def login(

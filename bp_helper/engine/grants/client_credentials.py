@@ -60,8 +60,9 @@ class ClientCredentialsGrant(Grant):
     def renewable(self, token: StoredToken) -> bool:
         return True  # a new grant, whenever it is due
 
-    def obtain(self, service: TokenService) -> StoredToken:
-        return self._grant(service, service.stored(), keep_valid=True)
+    def obtain(self, service: TokenService, previous: StoredToken | None) -> StoredToken:
+        own = previous if previous is not None and self.owns(previous) else None
+        return self._grant(service, own, keep_valid=True)
 
     def login(
         self,

@@ -45,9 +45,8 @@ class PasswordGrant(Grant):
     def renewable(self, token: StoredToken) -> bool:
         return token.has_refresh_token
 
-    def obtain(self, service: TokenService) -> StoredToken:
+    def obtain(self, service: TokenService, previous: StoredToken | None) -> StoredToken:
         wanted = self.account
-        previous = service.store.load(wanted)
         if previous is not None and self.owns(previous) and self.renewable(previous):
             previous = service.keyring.with_refresh_token(previous)
         if previous is not None and self.owns(previous) and previous.refresh_token:
