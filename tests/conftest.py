@@ -37,6 +37,14 @@ def private_state(
 
 
 @pytest.fixture
+def unmeasured_programs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under `pytest --cov`, the programs this test starts are not measured: for tests that
+    start many of the same programs the fast tier measures (bursts, leak hunts) or a fuzzer,
+    where coverage's start-up or tracer in every process would double the test's cost."""
+    monkeypatch.setenv("COVERAGE_PROCESS_CONFIG", "")
+
+
+@pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
     """A started sandbox token server (fresh per test), stopped afterwards."""
     with Sandbox() as server:
