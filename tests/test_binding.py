@@ -9,6 +9,12 @@ import pytest
 from bp_helper.config.hosts import is_bound, scheme_allowed
 from bp_helper.config.settings import Settings
 from bp_helper.route import route
+from bp_helper.testing import Sandbox
+
+from .support import (
+    Home,
+    login,
+)
 
 CONFIG = """
 [profiles.default]
@@ -124,3 +130,23 @@ def test_the_route_names_the_profile_account_and_settings(environ: dict[str, str
     assert found.account == "bp-predict"  # a machine token is kept under its client id
     nowhere = route(Settings(environ=environ))  # no host: the invocation's profile
     assert nowhere is not None and (nowhere.profile, nowhere.account) == ("default", None)
+
+
+@pytest.mark.parametrize("host", ["127.evil.example", "127.0.0.1.evil.example", "127.1"])
+def test_only_real_loopback_addresses_get_plain_http(
+    sandbox: Sandbox, home: Home, host: str
+) -> None:
+    login(home)
+    netloc = f"{host}:8080"
+    home.env["BIOPRODICT_HOSTS"] = f"{sandbox.netloc},{netloc}"
+    asked = f"protocol=http\nhost={netloc}\n\n"
+    done = home.run(["get"], input=asked, program="git-credential-bioprodict")
+    assert done.returncode == 0
+    assert done.stdout == ""  # not a loopback address: no token over plain http
+    real = home.run(
+        ["get"],
+        input="protocol=http\nhost=127.0.0.2:8080\n\n",
+        program="git-credential-bioprodict",
+        env={"BIOPRODICT_HOSTS": f"{sandbox.netloc},127.0.0.2:8080"},
+    )
+    assert "password=" in real.stdout

@@ -27,8 +27,15 @@ from .machine_support import (
     machine_request,
     token_from,
 )
-from .protocol_support import HEAVY, imported_modules, path_with_helpers
-from .support import Home, expire_stored_token, one_line_error, spawn_with_terminal
+from .protocol_support import path_with_helpers
+from .support import (
+    HEAVY,
+    Home,
+    expire_stored_token,
+    imported_modules,
+    one_line_error,
+    spawn_with_terminal,
+)
 
 FIELDS = {"grant_type", "client_id", "client_secret", "audience"}
 
@@ -123,6 +130,7 @@ def test_token_rejected_by_the_api_is_renewed_by_a_new_grant(
     only_client_credentials(sandbox)
 
 
+@pytest.mark.slow
 def test_16_concurrent_callers_on_an_expired_token_make_one_grant(
     sandbox: Sandbox, machine: Home
 ) -> None:
