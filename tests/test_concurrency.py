@@ -19,8 +19,8 @@ from multiprocessing.queues import Queue
 import pytest
 
 from bp_helper import BioProdictAuth
-from bp_helper.engine.store import StoredToken
 from bp_helper.testing import DEMO_USERS, Sandbox
+from bp_helper.tokens import StoredToken
 
 from .concurrency_support import (
     PROCESS_KINDS,

@@ -16,9 +16,11 @@ import shutil
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from bp_helper.config.settings import Settings
-from bp_helper.engine.store import StoredToken, TokenStore
+from bp_helper.engine.grants import Grant, grant_of
+from bp_helper.engine.store import TokenStore
 from bp_helper.errors import EXIT_FAILURE, BpError
 from bp_helper.files import read_private_file, unsafe_dir_reason, writable_ancestor
 from bp_helper.secrets import sources as credentials
@@ -26,6 +28,7 @@ from bp_helper.secrets.oskeyring import INSTALL_HINT, KeyringUnavailable, OsKeyr
 from bp_helper.secrets.profile_keyring import ProfileKeyring
 from bp_helper.secrets.prompt import choose_prompter
 from bp_helper.secrets.report import keyring_kind, secret_report
+from bp_helper.tokens import StoredToken
 
 MAX_CLOCK_SKEW = 60.0  # seconds
 
@@ -75,12 +78,7 @@ class Doctor:
         settings.client_id  # noqa: B018 -- raises with the fix when it is missing
         settings.value("token_url")
         secret = credentials.client_secret(settings)  # runs client_secret_command, bounded
-        grant = ""
-        if settings.client_credentials:  # a missing audience or hosts: a FIX line each
-            grant = (
-                f"; grant client_credentials for audience {settings.audience!r}, "
-                f"API hosts {', '.join(settings.value('hosts'))}"
-            )
+        grant = self.grant.describe()  # a missing audience or hosts: a FIX line each
         return (
             f"client id {client_id.value!r} ({client_id.source}), client secret from "
             f"{secret.source}; token URL {settings.value('token_url')}{grant}"
@@ -102,6 +100,7 @@ class Doctor:
             choose_prompter(settings.value("noninteractive")),
             store_path,
             keyring_kind(settings, self.record),
+            self.grant.unused_secrets,
         )
         parts = [
             f"{name}: {item.kept}"
@@ -180,24 +179,28 @@ class Doctor:
         try:
             raw = read_private_file(store.path)
             self.record = None if raw is None else StoredToken.from_json(raw)
+            if self.record is not None:
+                self.record = self._grants_record()
         except ValueError as exc:
             raise Fix(f"{store.path}: {exc}; run `bp-helper logout`, then log in again") from None
         return f"{store.directory} (0700, yours)" + (f"; {store.path.name} (0600)" if raw else "")
+
+    def _grants_record(self) -> StoredToken | None:
+        """The record of the account the grant keeps its token under (else the default's)."""
+        try:
+            account = self.grant.account
+        except BpError:  # no client id: the client check says so
+            account = None
+        return self.store.load(account) if account else self.record
 
     def login(self) -> str:
         settings = self.settings
         if settings.value("token"):
             return "BIOPRODICT_TOKEN is set: it is handed out as is"
         record = self.record
-        if settings.client_credentials:
-            state = "none yet"
-            if record is not None and record.audience == settings.audience:
-                fresh = record.fresh(settings.value("refresh_margin"))
-                state = "fresh" if fresh else "expired"
-            return (
-                f"needs none (client_credentials grant); access token {state}: "
-                "`bp-helper token` gets a new one when it is due"
-            )
+        without_person = self.grant.login_state(record)
+        if without_person is not None:
+            return without_person
         if record is not None and record.token_url == settings.value("token_url"):
             state = "fresh" if record.fresh(settings.value("refresh_margin")) else "expired"
             refresh = "refresh token kept" if record.has_refresh_token else "no refresh token"
@@ -215,8 +218,10 @@ class Doctor:
 
         if self.offline:
             return "not checked (--offline)"
-        if self.settings.client_credentials:
-            return self._machine_grant()
+        checked = self.grant.probe()  # a grant that checks the token URL itself
+        if checked is not None:
+            line, self.probe_clock = checked
+            return line
         probe = TokenService(self.settings).client().probe()
         url = self.settings.value("token_url")
         if probe.client_rejected:
@@ -231,19 +236,6 @@ class Doctor:
             )
         self.probe_clock = (probe.server_date, probe.local_time)
         return f"{url} answers (HTTP {probe.status}) and accepts the client"
-
-    def _machine_grant(self) -> str:
-        """A real client-credentials grant (its token is not kept): the client, the audience
-        and the token URL each checked by the server that matters."""
-        from bp_helper.engine.machine_grant import machine_client
-
-        client = machine_client(self.settings)
-        client.client_credentials_grant()
-        self.probe_clock = (client.server_date, client.local_time)
-        return (
-            f"{client.token_url} granted client {client.client.client_id!r} a token for "
-            f"audience {client.audience!r} (a real client-credentials grant)"
-        )
 
     def clock(self) -> str:
         if self.offline:
@@ -263,6 +255,10 @@ class Doctor:
                 "set the system clock right (enable NTP time sync)"
             )
         return f"within {max(abs(skew), 1):.0f} s of the token server's Date header"
+
+    @cached_property
+    def grant(self) -> Grant:
+        return grant_of(self.settings)
 
     @property
     def store(self) -> TokenStore:
