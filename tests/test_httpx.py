@@ -20,10 +20,10 @@ import pytest
 
 import bp_helper
 from bp_helper.engine.client import TokenClient
-from bp_helper.engine.store import StoredToken
 from bp_helper.errors import HostNotBound
 from bp_helper.library.bearer import BoundTokens
 from bp_helper.testing import Sandbox
+from bp_helper.tokens import StoredToken
 
 from .integration_support import Recorder, login
 from .support import Home, expire_stored_token, in_process_env

@@ -15,6 +15,7 @@ import argparse
 from bp_helper import log
 from bp_helper.commands.formatting import describe_user
 from bp_helper.config.settings import Settings
+from bp_helper.config.table import PASSWORD
 from bp_helper.engine.login import login_command, profile_command
 from bp_helper.engine.service import TokenService
 from bp_helper.errors import BpError, UsageError
@@ -30,10 +31,10 @@ def options(p: argparse.ArgumentParser) -> None:
 
 def cmd_switch(args: argparse.Namespace, settings: Settings) -> int:
     profile = settings.profile
-    if settings.client_credentials:
+    if settings.value("grant") != PASSWORD:  # only people log in to accounts
         raise UsageError(
-            f"profile {profile!r} uses the client_credentials grant: it has no accounts to "
-            "switch between"
+            f"profile {profile!r} uses the {settings.value('grant')} grant: it has no accounts "
+            "to switch between"
         )
     service = TokenService(settings)
     with service.store.lock(service.lock_timeout):

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bp_helper import log
-from bp_helper.engine.store import StoredToken, TokenStore
+from bp_helper.engine.store import TokenStore
 from bp_helper.errors import CredentialsRejected, LoginRequired, UsageError
 from bp_helper.secrets import sources as credentials
+from bp_helper.tokens import StoredToken
 
 if TYPE_CHECKING:
     from collections.abc import Callable
