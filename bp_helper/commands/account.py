@@ -12,7 +12,7 @@ from bp_helper.config.settings import Settings
 from bp_helper.config.table import BY_NAME
 from bp_helper.engine.grants import Grant
 from bp_helper.engine.store import TokenStore
-from bp_helper.errors import BpError, UsageError
+from bp_helper.errors import EXIT_USAGE, BpError, UsageError
 from bp_helper.lean import TYPE_CHECKING
 from bp_helper.route import profile_route
 from bp_helper.times import format_time, relative
@@ -20,6 +20,48 @@ from bp_helper.tokens import StoredToken
 
 if TYPE_CHECKING:
     from typing import Any
+
+
+# -- the options of each command (registered by bp_helper.commands.cli) ----------------------
+
+
+def login_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    p.add_argument(
+        "--remember-password",
+        action="store_true",
+        help="keep the password in the OS keyring for later logins (needs the keyring extra)",
+    )
+
+
+def logout_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--all", action="store_true", help="forget the tokens of every profile")
+    p.add_argument(
+        "--username",
+        dest="account",
+        metavar="NAME",
+        help="forget only this account of the profile (default: every account)",
+    )
+
+
+def token_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--renew",
+        action="store_true",
+        help="drop the cached access token and get a new one (after a server revoked it)",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print access_token, expires_at, username, profile and token_type as JSON",
+    )
+
+
+def status_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--all", action="store_true", help="every profile: its hosts and login state")
 
 
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
@@ -69,6 +111,10 @@ def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
     for line in service.grant.login_lines(describe_user(token)):
         print(line)
     print(f"Access token valid until {format_time(token.expires_at)}; {refresh_note(token)}.")
+    if token.audience is None:  # a person's account (a machine token has an audience)
+        from bp_helper.commands.switch import use_everywhere
+
+        use_everywhere(settings, token.account)  # the account every front-end uses, like gh's
     stored = service.store.load()
     if stored is not None and stored.password_in_keyring:
         print("The password is remembered in the keyring (`bp-helper logout` forgets it).")
@@ -110,9 +156,10 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
         return print_all_profiles(settings, as_json=args.json)
     report = status_report(settings)
+    status = EXIT_USAGE if report["problems"] else 0  # each is a configuration error
     if args.json:
         print(json.dumps(report, indent=2))
-        return 0
+        return status
     login = report["login"]
     print(f"Profile:        {report['profile']['value']} ({report['profile']['source']})")
     missing = "" if report["config_file_exists"] else " (does not exist)"
@@ -148,7 +195,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  {name:{width}} {item['shown']}  [{item['source']}]")
     for problem in report["problems"]:
         print(f"Problem:        {problem}")
-    return 0
+    return status
 
 
 def status_report(settings: Settings) -> dict[str, Any]:
@@ -211,7 +258,7 @@ def status_report(settings: Settings) -> dict[str, Any]:
         "accounts": accounts,
         "settings": shown,
         **whereabouts_report(found),
-        "problems": problems,
+        "problems": list(dict.fromkeys(problems)),  # one bad token URL breaks hosts too
     }
 
 

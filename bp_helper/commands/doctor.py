@@ -5,7 +5,8 @@ where the password and two-factor code would come from; the OS keyring (backend,
 whether it works); the token store folder and file; the login; then, unless ``--offline``,
 the token URL (reachable, client accepted; for a client-credentials profile, a real grant for
 its audience, whose token is not kept) and the clock (the server's ``Date`` header
-against the local clock). Exit status 0 only if every line is OK.
+against the local clock). Exit status 0 only if every line is OK; 2 when a problem is a
+configuration error (as for every command), else 1.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from functools import cached_property
 from bp_helper.config.settings import Settings
 from bp_helper.engine.grants import Grant, grant_of
 from bp_helper.engine.store import TokenStore
-from bp_helper.errors import EXIT_FAILURE, BpError
+from bp_helper.errors import EXIT_FAILURE, EXIT_USAGE, BpError, TokenRequestError
 from bp_helper.files import read_private_file, unsafe_dir_reason, writable_ancestor
 from bp_helper.secrets import sources as credentials
-from bp_helper.secrets.oskeyring import INSTALL_HINT, KeyringUnavailable, OsKeyring, entry
+from bp_helper.secrets.oskeyring import KeyringUnavailable, OsKeyring, entry
 from bp_helper.secrets.profile_keyring import ProfileKeyring
 from bp_helper.secrets.prompt import choose_prompter
 from bp_helper.secrets.report import keyring_kind, secret_report
@@ -45,15 +46,21 @@ class Doctor:
     probe_clock: tuple[float | None, float] | None = None
     problems: int = 0
 
-    def check(self, name: str, run: Callable[[], str]) -> None:
+    config_errors: int = 0  # problems that are configuration errors: exit status 2
+    client_ok: bool = True  # else the token URL is not asked: its line would repeat the client's
+    answered: bool | None = None  # did the token URL answer? (None: it was not asked)
+
+    def check(self, name: str, run: Callable[[], str]) -> bool:
         try:
             line, ok = run(), True
         except Fix as exc:
             line, ok = str(exc), False
         except BpError as exc:
             line, ok = exc.message, False
+            self.config_errors += exc.exit_code == EXIT_USAGE
         self.problems += not ok
         print(f"{'OK ' if ok else 'FIX'}  {name}: {line}", flush=True)
+        return ok
 
     # -- the checks ---------------------------------------------------------------------
 
@@ -78,7 +85,8 @@ class Doctor:
         settings.client_id  # noqa: B018 -- raises with the fix when it is missing
         settings.value("token_url")
         secret = credentials.client_secret(settings)  # runs client_secret_command, bounded
-        grant = self.grant.describe()  # a missing audience or hosts: a FIX line each
+        self.grant.check()  # a machine profile's missing hosts and audience, together
+        grant = self.grant.describe()
         return (
             f"client id {client_id.value!r} ({client_id.source}), client secret from "
             f"{secret.source}; token URL {settings.value('token_url')}{grant}"
@@ -136,7 +144,8 @@ class Doctor:
         except KeyringUnavailable as exc:
             if not used:
                 return f"not used by this profile ({exc.reason})"
-            raise Fix(f"{exc.reason}; {_keyring_advice(exc.reason)}") from None
+            advice = _keyring_advice(exc.reason)
+            raise Fix(f"{exc.reason}; {advice}" if advice else exc.reason) from None
         if not used:
             return f"{backend} answers; not used by this profile"
         if kind.plaintext and not self.settings.value("allow_plaintext_keyring"):
@@ -211,18 +220,31 @@ class Doctor:
         source = found["password"].source
         if source:
             return f"not logged in; `bp-helper token` logs in with the password from {source}"
-        raise Fix("nobody is logged in: run `bp-helper login`")
+        from bp_helper.engine.login import profile_command
+
+        raise Fix(f"nobody is logged in: run `{profile_command(settings)} login`")
 
     def server(self) -> str:
         from bp_helper.engine.service import TokenService
 
         if self.offline:
             return "not checked (--offline)"
-        checked = self.grant.probe()  # a grant that checks the token URL itself
+        if not self.client_ok:
+            raise Fix("not checked: fix the client settings first (see above)")
+        try:
+            checked = self.grant.probe()  # a grant that checks the token URL itself
+        except TokenRequestError as exc:
+            self.answered = not exc.transient  # a refusal is an answer
+            raise
         if checked is not None:
             line, self.probe_clock = checked
+            self.answered = True
             return line
-        probe = TokenService(self.settings).client().probe()
+        client = TokenService(self.settings).client()
+        self.answered = False
+        probe = client.probe()
+        self.answered = True
+        self.probe_clock = (probe.server_date, probe.local_time)  # a refusal has a Date too
         url = self.settings.value("token_url")
         if probe.client_rejected:
             raise Fix(
@@ -234,14 +256,14 @@ class Doctor:
                 f"{url} answered HTTP {probe.status}, but not like a token endpoint: "
                 "check token_url"
             )
-        self.probe_clock = (probe.server_date, probe.local_time)
         return f"{url} answers (HTTP {probe.status}) and accepts the client"
 
     def clock(self) -> str:
         if self.offline:
             return "not checked (--offline)"
         if self.probe_clock is None:
-            raise Fix("not checked: the token URL did not answer (see above)")
+            why = {None: "was not asked", False: "did not answer"}.get(self.answered)
+            raise Fix(f"not checked: the token URL {why or 'refused the request'} (see above)")
         server_date, local = self.probe_clock
         if server_date is None:
             raise Fix("cannot compare clocks: the token server sent no usable Date header")
@@ -267,7 +289,7 @@ class Doctor:
 
 def _keyring_advice(reason: str) -> str:
     if "not installed" in reason:
-        return INSTALL_HINT
+        return ""  # the reason names what installs it
     if "no keyring backend" in reason:
         return (
             "install and start a Secret Service (e.g. gnome-keyring), or set "
@@ -284,8 +306,8 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
         settings.profile_table  # noqa: B018 -- the other checks need a readable config
     except BpError:
         print("Fix the configuration first; the other checks depend on it.")
-        return EXIT_FAILURE
-    doctor.check("client", doctor.client)
+        return EXIT_USAGE
+    doctor.client_ok = doctor.check("client", doctor.client)
     doctor.check("token store", doctor.storage)
     doctor.check("secrets", doctor.secrets)
     doctor.check("keyring", doctor.keyring)
@@ -294,6 +316,6 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     doctor.check("clock", doctor.clock)
     if doctor.problems:
         print(f"{doctor.problems} problem(s) to fix.")
-        return EXIT_FAILURE
+        return EXIT_USAGE if doctor.config_errors else EXIT_FAILURE
     print("All is well.")
     return 0

@@ -46,7 +46,9 @@ class TokenService:
     ) -> None:
         self.settings = settings
         self._prompter_factory = prompter_factory or (
-            lambda: choose_prompter(settings.value("noninteractive"))
+            lambda: choose_prompter(
+                settings.value("noninteractive"), settings.resolve("noninteractive").source
+            )
         )
 
     @cached_property

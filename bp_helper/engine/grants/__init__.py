@@ -94,7 +94,9 @@ class Grant:
 
     def no_token(self) -> tuple[str, str]:
         """``status``'s line (label, text) when the store holds no token of this grant."""
-        return "Logged in as", "nobody (run `bp-helper login`)"
+        from bp_helper.engine.login import profile_command  # not on the cached path
+
+        return "Logged in as", f"nobody (run `{profile_command(self.settings)} login`)"
 
     def login_lines(self, who: str) -> list[str]:
         """What ``bp-helper login`` says first, once it got a token for ``who`` (the account,

@@ -48,7 +48,18 @@ class ClientCredentialsGrant(Grant):
         return str(audience)
 
     def check(self) -> None:
-        self.settings.value("hosts")  # without its API hosts, such a profile is unusable
+        """Its API hosts (and its audience): when both are missing, one error names both."""
+        settings = self.settings
+        hosts_given = settings.given_outside_config("hosts") or "hosts" in settings.profile_table
+        if not hosts_given and not settings.value("audience"):
+            raise ConfigError(
+                f"profile {settings.profile!r} uses the {CLIENT_CREDENTIALS} grant but names "
+                "neither its API hosts nor its audience: set BIOPRODICT_HOSTS and "
+                f"BIOPRODICT_AUDIENCE, or hosts and audience in [profiles.{settings.profile}] "
+                f"of {settings.config_path} (the prediction API's audience is "
+                "predictions.ai.bio-prodict.nl)"
+            )
+        settings.value("hosts")  # without its API hosts, such a profile is unusable
 
     @property
     def account(self) -> str:

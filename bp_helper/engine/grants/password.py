@@ -12,7 +12,13 @@ from __future__ import annotations
 from bp_helper import log
 from bp_helper.config.table import PASSWORD
 from bp_helper.engine.grants import Grant
-from bp_helper.errors import BpError, LoginRequired, RefreshRejected, TokenRequestError
+from bp_helper.errors import (
+    BpError,
+    LoginRequired,
+    RefreshRejected,
+    StoreError,
+    TokenRequestError,
+)
 from bp_helper.lean import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -54,25 +60,32 @@ class PasswordGrant(Grant):
             if refreshed is not None:
                 return refreshed
             previous = service.store.load(wanted)
+        from bp_helper.engine.login import login_command, login_hint  # only now: not cached
+
         username = wanted or (previous.account if previous else None)
         if username:
-            service.refusals.check(username, "fix the password, then run `bp-helper login`")
+            again = login_command(self.settings, username)
+            service.refusals.check(username, f"fix the password, then run `{again}`")
         try:
             matching = previous if previous is not None and self.owns(previous) else None
             return self._password_login(service).run(previous=matching)
         except LoginRequired as exc:
             if exc.names_next_step:  # e.g. a missing username: the password hint would mislead
                 raise LoginRequired(f"login needed: {exc.message}") from None
-            raise LoginRequired(f"login needed: {exc.message}; {self.login_hint()}") from None
-
-    def login_hint(self) -> str:
-        profile = self.settings.profile
-        flag = "" if profile == "default" else f" --profile {profile}"
-        return f"run `bp-helper{flag} login` in a terminal, or set BIOPRODICT_PASSWORD"
+            hint = login_hint(self.settings, username)
+            raise LoginRequired(f"login needed: {exc.message}; {hint}") from None
 
     def _refresh(self, service: TokenService, previous: StoredToken) -> StoredToken | None:
+        from bp_helper.engine.room import room_for_a_write  # not on the cached path
+
         try:
-            token = service.client().refresh_grant(previous)
+            with room_for_a_write(service.store.path):  # else a rotated refresh token is lost
+                token = service.client().refresh_grant(previous)
+        except StoreError as exc:
+            if previous.expired():
+                raise
+            log.warn(f"{exc.message}; using the current token until it expires")
+            return previous
         except RefreshRejected as exc:
             log.debug(f"{exc.message}; a password login is needed")
             service.save(previous.without_refresh_token())
