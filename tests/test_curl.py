@@ -129,7 +129,7 @@ def test_bp_helper_curl_understands_curl_options(sandbox: Sandbox, home: Home) -
     ("args", "message"),
     [
         (["{other}x"], "refusing to send the Bio-Prodict token to http://127.0.0.1:"),
-        (["{api}ok", "{other}x"], "profile 'default' is bound"),
+        (["{api}ok", "{other}x"], "profile 'default' is not bound"),
         (["{api}ok", "--next", "{other}x"], "refusing"),
         (["--url", "{other}x"], "refusing"),
         (["-o", "/dev/null", "--", "{other}x"], "refusing"),
@@ -225,3 +225,20 @@ def test_bp_helper_curl_sends_plain_http_through_no_proxy(sandbox: Sandbox, home
         assert done.returncode == 0, done.stderr
         assert proxy.seen == []
         assert len(api.seen) == 1
+
+
+def test_a_refused_host_is_named_truthfully(sandbox: Sandbox, home: Home) -> None:
+    """The refusal says which profile is not bound, or that none is, never the opposite."""
+    home.write_config("[profiles.default]\n[profiles.sandbox]\n")
+    cases = [
+        (["--profile", "sandbox"], ["https://example.org/"], "profile 'sandbox' is not bound"),
+        ([], ["https://example.org/"], "no bp-helper profile is bound"),
+        ([], [sandbox.api_url, "https://example.org/"], "profile 'default' is not bound"),
+    ]
+    for before, urls, said in cases:
+        done = home.bp(*before, "curl", "-sS", *urls)
+        assert done.returncode == 2
+        line = one_line_error(done)
+        assert said in line and "https://example.org" in line, line
+        assert "' is bound to" not in line  # "profile 'sandbox' is bound to": the opposite
+    assert sandbox.requests == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bp_helper import log
-from bp_helper.config.hosts import bound_form, is_bound
+from bp_helper.config.hosts import bound_form, is_bound, unbound
 from bp_helper.config.settings import Settings
 from bp_helper.errors import BpError
 from bp_helper.lean import TYPE_CHECKING
@@ -33,7 +33,8 @@ def select_profile(
     ``default``) is, a broken one is skipped, and a ``username`` picks between profiles bound
     to the same host. Ties go to ``default``, then to the first by name.
     """
-    explicit = Settings(flags, environ).resolve("profile").source != "default"
+    asked = Settings(flags, environ)
+    explicit = asked.resolve("profile").source != "default"
     matches: list[Settings] = []
     for settings in candidate_profiles(flags, environ, (scheme, netloc)):
         try:
@@ -49,7 +50,7 @@ def select_profile(
         named = [s for s in matches if _serves(s, username)]
         matches = named or matches
     if not matches:
-        log.debug(f"no profile is bound to {scheme}://{netloc}")
+        log.debug(unbound(f"{scheme}://{netloc}", asked.profile if explicit else None))
         return None
     return matches[0]
 
