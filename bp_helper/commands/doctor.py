@@ -222,7 +222,7 @@ class Doctor:
         if probe.client_rejected:
             raise Fix(
                 f"{url} refused client id {self.settings.client_id!r} "
-                f"(HTTP {probe.status}): check the client id and client secret"
+                f"(HTTP {probe.status}, {probe.said}): check the client id and client secret"
             )
         if not probe.oauth_answer:
             raise Fix(

@@ -25,6 +25,7 @@ from bp_helper import log
 from bp_helper.config.hosts import origin
 from bp_helper.engine.answers import (
     Probe,
+    Refusal,
     describe_body,
     display_text,
     http_date,
@@ -201,8 +202,9 @@ class TokenClient:
     def probe(self) -> Probe:
         """One harmless request for ``bp-helper doctor``: a refresh grant with a made-up token.
 
-        The server answers it with an OAuth error either way; a 401 with a Basic challenge
-        means it refused the client. No retries; ``TokenRequestError`` if nothing answers.
+        The server answers it with an OAuth error either way; whether that error refuses the
+        client is decided as for a real refresh grant (:meth:`Refusal.rejects_client`). No
+        retries; ``TokenRequestError`` if nothing answers.
         """
         log.debug(f"POST {self.token_url} grant_type=refresh_token (doctor's probe)")
         sent = time.time()
@@ -219,14 +221,15 @@ class TokenClient:
         except requests.exceptions.RequestException as exc:
             raise transport_error(exc, self.host, self.timeout) from None
         received = time.time()
-        basic = "basic" in response.headers.get("WWW-Authenticate", "").lower()
         body = json_object(response)
+        refusal = Refusal(response, body)
         return Probe(
             status=response.status_code,
             server_date=http_date(response.headers.get("Date")),
             local_time=(sent + received) / 2,
-            client_rejected=response.status_code == 401 and (basic or body is None),
+            client_rejected=refusal.rejects_client("refresh_token"),
             oauth_answer=body is not None and "error" in body,
+            said=refusal.said,
         )
 
     def _check_response(self, response: requests.Response, grant: str) -> requests.Response:
@@ -282,14 +285,9 @@ class TokenClient:
     def _refusal(
         self, response: requests.Response, body: dict[str, Any] | None, grant: str
     ) -> NoReturn:
-        status = response.status_code
-        error = log.scrub(str((body or {}).get("error", "")), 60)
-        description = log.scrub(str((body or {}).get("error_description", "")))
-        said = f"{error}: {description}" if description else error or f"HTTP {status}"
-        basic = "basic" in response.headers.get("WWW-Authenticate", "").lower()
-        if (status == 401 and (basic or grant == "password" or body is None)) or (
-            error in ("invalid_client", "unauthorized_client") and "grant type" not in description
-        ):
+        refusal = Refusal(response, body)
+        status, error, said = refusal.status, refusal.error, refusal.said
+        if refusal.rejects_client(grant):
             raise ClientRejected(
                 f"the token server rejected client id {self.client.client_id!r} (HTTP {status}"
                 f"{', ' + said if body else ''}); check the client id and client secret"
@@ -298,7 +296,7 @@ class TokenClient:
             if error in ("invalid_grant", "invalid_token", "invalid_client", "invalid_request"):
                 raise RefreshRejected(f"the token server refused the refresh token ({said})")
         elif error == "invalid_grant":
-            maybe_2fa = any(word in description.lower() for word in TWOFACTOR_WORDS)
+            maybe_2fa = any(word in refusal.description.lower() for word in TWOFACTOR_WORDS)
             raise CredentialsRejected(
                 f"the token server refused the login ({said})", maybe_twofactor=maybe_2fa
             )

@@ -18,7 +18,7 @@ from oauthlib.oauth2 import BackendApplicationClient, Client
 
 from bp_helper import log
 from bp_helper.config.table import CLIENT_CREDENTIALS
-from bp_helper.engine.answers import http_date
+from bp_helper.engine.answers import Refusal, http_date
 from bp_helper.engine.client import ClientCredentials, TokenClient
 from bp_helper.engine.store import StoredToken
 from bp_helper.errors import AudienceRejected, ClientRejected
@@ -98,20 +98,18 @@ class MachineTokenClient(TokenClient):
         self, response: requests.Response, body: dict[str, Any] | None, grant: str
     ) -> NoReturn:
         """Auth0's refusals: ``access_denied`` for a bad client or an audience it may not get."""
-        status = response.status_code
-        error = str((body or {}).get("error", ""))
-        description = log.scrub(str((body or {}).get("error_description", "")))
-        said = f"{error}: {description}" if description else error or f"HTTP {status}"
+        refusal = Refusal(response, body)
+        status, description, said = refusal.status, refusal.description, refusal.said
         about_audience = self.audience in description or any(
             word in description.lower() for word in _AUDIENCE_WORDS
         )
-        if error == "access_denied" and about_audience:
+        if refusal.error == "access_denied" and about_audience:
             raise AudienceRejected(
                 f"the token server grants client {self.client.client_id!r} no token for "
                 f"audience {self.audience!r} (HTTP {status}, {said}); check `audience` "
                 "(BIOPRODICT_AUDIENCE or audience in the profile)"
             )
-        if status == 401 or error in ("access_denied", "invalid_client", "unauthorized_client"):
+        if status == 401 or refusal.error == "access_denied" or refusal.rejects_client(grant):
             raise ClientRejected(
                 f"the token server rejected client id {self.client.client_id!r} (HTTP {status}"
                 f"{', ' + said if body else ''}); check the client id and client secret of "
