@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import stat
+from pathlib import Path
 
 import pytest
+import trustme
 
 from bp_helper.testing import Sandbox
 
@@ -242,3 +244,22 @@ def test_a_refused_host_is_named_truthfully(sandbox: Sandbox, home: Home) -> Non
         assert said in line and "https://example.org" in line, line
         assert "' is bound to" not in line  # "profile 'sandbox' is bound to": the opposite
     assert sandbox.requests == []
+
+
+def test_the_profiles_ca_bundle_reaches_curl(sandbox: Sandbox, home: Home, tmp_path: Path) -> None:
+    """curl trusts what the token requests trust: the profile's ca_bundle, as --cacert in the
+    config, over CURL_CA_BUNDLE / SSL_CERT_FILE of the environment."""
+    login(home)
+    other = tmp_path / "other-ca.pem"
+    other.write_bytes(trustme.CA().cert_pem.bytes())
+    for name in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE"):
+        home.env[name] = str(other)
+    home.write_config(f'[profiles.default]\nca_bundle = "{sandbox.ca_path}"\n')
+    printed = home.bp("curl-config")
+    assert printed.returncode == 0, printed.stderr
+    assert f'cacert = "{sandbox.ca_path}"\n' in printed.stdout
+    done = run_curl(home, "-sS", "--fail", "-K", "-", sandbox.api_url + "k", input=printed.stdout)
+    assert done.returncode == 0, done.stderr
+    done = home.bp("curl", "-sS", "--fail", sandbox.api_url + "c")
+    assert done.returncode == 0, done.stderr
+    assert [r.path for r in sandbox.api_requests] == ["/api/k", "/api/c"]

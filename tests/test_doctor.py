@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import trustme
 
 from bp_helper.testing import Sandbox
 
@@ -144,6 +145,20 @@ def test_a_client_refused_with_a_bearer_challenge_is_named(tmp_path: Path) -> No
     assert "refused client id 'bp-demo' (HTTP 401, invalid_client)" in lines["token URL"]
     assert "All is well" not in done.stdout
     assert "rejected client id 'bp-demo' (HTTP 401, invalid_client)" in one_line_error(refused)
+
+
+def test_the_profiles_ca_bundle_is_the_one_checked(
+    sandbox: Sandbox, home: Home, tmp_path: Path
+) -> None:
+    login(home)
+    other = tmp_path / "other-ca.pem"
+    other.write_bytes(trustme.CA().cert_pem.bytes())
+    home.env.update(REQUESTS_CA_BUNDLE=str(other), SSL_CERT_FILE=str(other))
+    config = home.write_config(f'[profiles.default]\nca_bundle = "{sandbox.ca_path}"\n')
+    done, lines = doctor(home)
+    assert lines["token URL"].startswith("OK "), done.stdout
+    trusted = f"CA file {sandbox.ca_path} (from the profile's ca_bundle, config {config}"
+    assert trusted in lines["token URL"]
 
 
 def test_invalid_config_stops_early(sandbox: Sandbox, home: Home) -> None:

@@ -58,9 +58,18 @@ def test_untrusted_certificate_is_one_line(sandbox: Sandbox, home: Home, tmp_pat
     )
     assert done.returncode == 1
     line = one_line_error(done)
-    assert "TLS verification" in line and "REQUESTS_CA_BUNDLE" in line
+    assert "TLS verification" in line and f"{other_ca} (from env REQUESTS_CA_BUNDLE)" in line
     assert "_ssl.c" not in line and line.count("(") == line.count(")")
+    assert "ca_bundle" in line  # how to trust another CA for this profile alone
     assert sandbox.requests == []  # nothing was sent over the untrusted connection
+    # the profile's own (wrong) bundle: named as such, and not the advice to set it
+    config = home.write_config(f'[profiles.default]\nca_bundle = "{other_ca}"\n')
+    done = home.bp("login", "--username", "alice", "--password-stdin", input=ALICE.password)
+    line = one_line_error(done)
+    assert f"{other_ca} (from the profile's ca_bundle, config {config}" in line
+    assert "verify=bp_helper.ca_bundle(" in line  # what Python calls to the API need
+    assert "set ca_bundle" not in line and "point REQUESTS_CA_BUNDLE" not in line
+    assert sandbox.requests == []
 
 
 # -- hostile files ------------------------------------------------------------------------

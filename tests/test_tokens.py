@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import stat
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+import trustme
 
 from bp_helper.testing import DEMO_USERS, Sandbox
 
@@ -290,6 +293,25 @@ def test_settings_precedence_and_sources(sandbox: Sandbox, home: Home) -> None:
     assert settings["client_id"]["value"] == "staging-client"
     data = report(env={"BIOPRODICT_PROFILE": "staging"})
     assert data["profile"] == {"value": "staging", "source": "env BIOPRODICT_PROFILE"}
+
+
+def test_the_profiles_ca_bundle_wins_over_the_environments(
+    sandbox: Sandbox, home: Home, tmp_path: Path
+) -> None:
+    """conda and corporate images set REQUESTS_CA_BUNDLE / SSL_CERT_FILE for everything; a
+    profile that names its own CA bundle keeps it."""
+    other = tmp_path / "other-ca.pem"
+    other.write_bytes(trustme.CA().cert_pem.bytes())
+    home.env.update(REQUESTS_CA_BUNDLE=str(other), SSL_CERT_FILE=str(other))
+    config = home.write_config(f'[profiles.default]\nca_bundle = "{sandbox.ca_path}"\n')
+    login(home)
+    expire_stored_token(home)
+    assert home.bp("token").returncode == 0  # the refresh too
+    assert len(sandbox.token_requests("refresh_token")) == 1
+    done = home.bp("status", "--json")
+    shown = json.loads(done.stdout)["settings"]["ca_bundle"]
+    assert shown["value"] == str(sandbox.ca_path)
+    assert shown["source"] == f"config {config} [profiles.default]"
 
 
 def test_profiles_keep_separate_tokens(sandbox: Sandbox, home: Home) -> None:

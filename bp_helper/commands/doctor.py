@@ -217,7 +217,8 @@ class Doctor:
             return "not checked (--offline)"
         if self.settings.client_credentials:
             return self._machine_grant()
-        probe = TokenService(self.settings).client().probe()
+        client = TokenService(self.settings).client()
+        probe = client.probe()
         url = self.settings.value("token_url")
         if probe.client_rejected:
             raise Fix(
@@ -230,7 +231,10 @@ class Doctor:
                 "check token_url"
             )
         self.probe_clock = (probe.server_date, probe.local_time)
-        return f"{url} answers (HTTP {probe.status}) and accepts the client"
+        return (
+            f"{url} answers (HTTP {probe.status}) and accepts the client; verified with "
+            f"{client.trust.describe()}"
+        )
 
     def _machine_grant(self) -> str:
         """A real client-credentials grant (its token is not kept): the client, the audience
@@ -242,7 +246,8 @@ class Doctor:
         self.probe_clock = (client.server_date, client.local_time)
         return (
             f"{client.token_url} granted client {client.client.client_id!r} a token for "
-            f"audience {client.audience!r} (a real client-credentials grant)"
+            f"audience {client.audience!r} (a real client-credentials grant); verified with "
+            f"{client.trust.describe()}"
         )
 
     def clock(self) -> str:

@@ -23,6 +23,8 @@ from requests_oauthlib import OAuth2Session
 
 from bp_helper import log
 from bp_helper.config.hosts import origin
+from bp_helper.config.tls import DEFAULT as DEFAULT_TRUST
+from bp_helper.config.tls import Trust
 from bp_helper.engine.answers import (
     Probe,
     Refusal,
@@ -71,12 +73,13 @@ class TokenClient:
         client: ClientCredentials,
         *,
         timeout: float,
-        verify: str | bool = True,
+        trust: Trust | None = None,
     ) -> None:
         self.token_url = token_url
         self.client = client
         self.timeout = timeout
-        self.verify = verify
+        self.trust = trust or Trust(None, DEFAULT_TRUST)  # see bp_helper.config.tls
+        self.verify = self.trust.verify
         self.host = urlsplit(token_url).netloc
         log.add_secret(client.client_secret)
         if client.client_secret:  # the Basic header, should a server echo it back
@@ -182,14 +185,14 @@ class TokenClient:
                 log.debug(f"{exc.error.message}; retrying in {BACKOFF[attempt]} s")
                 time.sleep(BACKOFF[attempt])
             except requests.exceptions.ConnectionError as exc:
-                error = transport_error(exc, self.host, self.timeout)
+                error = transport_error(exc, self.host, self.timeout, self.trust)
                 final = (requests.exceptions.SSLError, requests.exceptions.Timeout)
                 if attempt + 1 == attempts or isinstance(exc, final):
                     raise error from None
                 log.debug(f"{error.message}; retrying in {BACKOFF[attempt]} s")
                 time.sleep(BACKOFF[attempt])
             except requests.exceptions.RequestException as exc:
-                raise transport_error(exc, self.host, self.timeout) from None
+                raise transport_error(exc, self.host, self.timeout, self.trust) from None
             except TokenRequestError:
                 raise
             except Exception as exc:  # oauthlib's parser: a malformed success answer
@@ -219,7 +222,7 @@ class TokenClient:
                 allow_redirects=False,
             )
         except requests.exceptions.RequestException as exc:
-            raise transport_error(exc, self.host, self.timeout) from None
+            raise transport_error(exc, self.host, self.timeout, self.trust) from None
         received = time.time()
         body = json_object(response)
         refusal = Refusal(response, body)

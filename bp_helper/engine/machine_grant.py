@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from requests_oauthlib import OAuth2Session
 
     from bp_helper.config.settings import Settings
+    from bp_helper.config.tls import Trust
 
 # The fields of the request, exactly: nothing else is sent.
 FIELDS = ("grant_type", "client_id", "client_secret", "audience")
@@ -45,9 +46,9 @@ class MachineTokenClient(TokenClient):
         audience: str,
         *,
         timeout: float,
-        verify: str | bool = True,
+        trust: Trust | None = None,
     ) -> None:
-        super().__init__(token_url, client, timeout=timeout, verify=verify)
+        super().__init__(token_url, client, timeout=timeout, trust=trust)
         self.audience = audience
         # The Date header and local time of the last answer, for doctor's clock check.
         self.server_date: float | None = None
@@ -120,6 +121,7 @@ class MachineTokenClient(TokenClient):
 
 def machine_client(settings: Settings) -> MachineTokenClient:
     """The client of a client-credentials profile (a missing audience is a config error)."""
+    from bp_helper.config.tls import trust
     from bp_helper.secrets import sources as credentials
 
     audience = settings.audience
@@ -130,5 +132,5 @@ def machine_client(settings: Settings) -> MachineTokenClient:
         ClientCredentials(settings.client_id, credentials.client_secret(settings).value),
         audience,
         timeout=settings.value("timeout"),
-        verify=settings.ca_bundle,
+        trust=trust(settings),
     )
