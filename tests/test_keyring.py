@@ -120,6 +120,59 @@ def test_refresh_token_in_the_keyring(sandbox: Sandbox, home: Home) -> None:
     assert home.keyring_get(*REFRESH) is None
 
 
+def test_plaintext_consent_given_at_login_lasts_through_refreshes(
+    sandbox: Sandbox, home: Home
+) -> None:
+    """`login --allow-plaintext-keyring` consents for the refresh token it stores: each
+    refresh puts the new one in the same place, and logout removes it."""
+    home.use_keyring(FILE_BACKEND)  # no standing consent in the environment or the config
+    home.write_config('[profiles.default]\nrefresh_token_storage = "keyring"\n')
+    login(home, "alice", "--allow-plaintext-keyring")
+    seen = [home.keyring_get(*REFRESH)]
+    assert seen[0] and home.stored()["refresh_token_in_keyring"] is True
+    for _ in range(2):
+        expire_stored_token(home)
+        done = home.bp("token")  # no flag: the consent is not a moment
+        assert done.returncode == 0, done.stderr
+        seen.append(home.keyring_get(*REFRESH))
+        assert seen[-1] and seen[-1] not in seen[:-1]  # the server's new one, in place
+        stored = home.stored()
+        assert stored["refresh_token_in_keyring"] is True and stored["refresh_token"] is None
+    assert [r.form["refresh_token"] for r in sandbox.token_requests("refresh_token")] == [
+        [seen[0]],
+        [seen[1]],
+    ]
+    doctor = home.bp("doctor", "--offline").stdout
+    assert (
+        "OK   keyring: " in doctor and "accepted at login with --allow-plaintext-keyring" in doctor
+    )
+    assert home.bp("logout").returncode == 0
+    assert home.keyring_get(*REFRESH) is None
+    # without consent nothing goes there: the refresh token is not kept at all
+    login(home)
+    assert home.keyring_get(*REFRESH) is None
+    assert home.stored()["refresh_token_in_keyring"] is False
+
+
+def test_logout_removes_a_refresh_token_the_record_lost_track_of(
+    sandbox: Sandbox, home: Home
+) -> None:
+    """An entry left by an older bp-helper (a refresh that could not store its token) goes
+    with logout too."""
+    home.use_keyring(FILE_BACKEND, **CONSENT)
+    home.write_config('[profiles.default]\nrefresh_token_storage = "keyring"\n')
+    login(home)
+    path = home.store_file()
+    path.write_text(
+        path.read_text().replace(
+            '"refresh_token_in_keyring": true', '"refresh_token_in_keyring": false'
+        )
+    )
+    assert home.keyring_get(*REFRESH)
+    assert home.bp("logout").returncode == 0
+    assert home.keyring_get(*REFRESH) is None
+
+
 def test_headless_fail_backend_is_never_fatal_never_silent(sandbox: Sandbox, home: Home) -> None:
     home.use_keyring("keyring.backends.fail.Keyring")
     done = login(home, "alice", "--remember-password")
