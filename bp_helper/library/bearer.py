@@ -97,7 +97,7 @@ class BoundTokens:
                 asked = Settings({"profile": self.profile} if self.profile else {})
                 named = asked.profile if asked.resolve("profile").source != "default" else None
                 raise HostNotBound(refusal(url, named))
-            log.debug(f"{origin(url)} is not bound to a profile: no token sent")
+            log.debug(f"{origin(url)}: no token sent")  # select_profile said which is not bound
             return None
         return service, service.get().access_token
 

@@ -273,7 +273,7 @@ def _bound(
 ) -> Settings:
     settings = select_profile(server.scheme, server.netloc, username, flags, environ)
     if settings is None:
-        log.debug(f"{server.scheme}://{server.netloc} is not bound to any profile")
+        log.debug(f"{server.scheme}://{server.netloc}: not found")  # select_profile said why
         raise Answer(NOT_FOUND)
     return settings
 

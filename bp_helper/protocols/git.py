@@ -168,7 +168,7 @@ def serve(
         return 0
     settings = bound_settings(request, flags, environ)
     if settings is None:
-        log.debug(f"{request.where} is not bound to any profile: no answer")
+        log.debug(f"{request.where}: no answer")  # select_profile said which profile is not bound
         return 0
     service = TokenService(settings, lambda: choose_prompter(*_no_prompt(settings, environ)))
     if action == "erase":
