@@ -121,6 +121,7 @@ def test_broken_setups_are_named(
     breakage(sandbox, home)
     done, lines = doctor(home)
     assert done.returncode == 1, done.stdout
+    assert check in lines, (done.stdout, done.stderr)
     assert lines[check].startswith("FIX "), lines
     assert expected in lines[check]
     fixes = [name for name, text in lines.items() if text.startswith("FIX")]

@@ -111,8 +111,10 @@ class ProfileKeyring:
                 'the refresh token is not kept (refresh_token_storage = "keyring"), '
                 "so a new login is needed when the access token expires",
             )
-            if replaced is not None and replaced.refresh_token_in_keyring:
-                self.forget(item)  # the old one would stay with nothing pointing at it
+            # The account's old entry would stay with nothing pointing at it (another
+            # account's was removed by _clean_up).
+            if replaced and replaced.refresh_token_in_keyring and replaced.account == token.account:
+                self.forget(item)
             return token._replace(refresh_token=None, refresh_token_in_keyring=False)
         return token._replace(refresh_token=None, refresh_token_in_keyring=True)
 
