@@ -96,11 +96,11 @@ def test_plaintext_keyring_with_consent_is_named_plainly(sandbox: Sandbox, home:
     assert "UNENCRYPTED" in kept and "PlaintextKeyring" in kept
     text = home.bp("status").stdout
     assert "password" in next(line for line in text.splitlines() if line.startswith("Plaintext"))
-    # doctor: not OK while nobody has accepted it, and says why
+    # doctor: the login's consent lasts (issue 17), and doctor says whose it is
     doctor = home.bp("doctor", "--offline")
     keyring_line = next(line for line in doctor.stdout.splitlines() if "keyring:" in line)
-    assert keyring_line.startswith("FIX") and "not encrypted" in keyring_line, keyring_line
-    assert doctor.returncode == 1
+    assert keyring_line.startswith("OK") and "UNENCRYPTED" in keyring_line, keyring_line
+    assert "accepted at login with --allow-plaintext-keyring" in keyring_line
     accepted = home.bp("doctor", "--offline", env=CONSENT)
     keyring_line = next(line for line in accepted.stdout.splitlines() if "keyring:" in line)
     assert keyring_line.startswith("OK") and "UNENCRYPTED" in keyring_line, keyring_line

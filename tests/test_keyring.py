@@ -152,6 +152,8 @@ def test_plaintext_consent_given_at_login_lasts_through_refreshes(
     login(home)
     assert home.keyring_get(*REFRESH) is None
     assert home.stored()["refresh_token_in_keyring"] is False
+    doctor = home.bp("doctor", "--offline").stdout  # nobody accepted it now
+    assert "FIX  keyring: " in doctor and "not encrypted" in doctor
 
 
 def test_logout_removes_a_refresh_token_the_record_lost_track_of(
