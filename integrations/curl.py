@@ -34,7 +34,7 @@ from bp_helper.config.settings import Settings, without_secrets
 from bp_helper.config.tls import trust
 from bp_helper.engine.service import TokenService
 from bp_helper.engine.store import StoredToken
-from bp_helper.errors import BpError, HostNotBound, UsageError
+from bp_helper.errors import BpError, ConfigError, HostNotBound, UsageError
 
 from .output import deliver
 
@@ -81,7 +81,10 @@ def config_text(token: StoredToken, settings: Settings) -> str:
     if trusted.path is None:
         return text
     if any(ord(c) < 0x20 or c == "\x7f" for c in trusted.path):
-        raise BpError("the CA bundle's path contains control characters: refusing to use it")
+        raise ConfigError(
+            f"the CA bundle's path (from {trusted.source}) holds control characters, which a "
+            "curl config cannot carry: point ca_bundle at a path without them"
+        )
     where = "the profile's ca_bundle" if trusted.from_profile else trusted.source
     return (
         f"{text}# The CA bundle the token requests trust ({where}):\n"
