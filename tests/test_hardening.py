@@ -8,6 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import certifi
 import pytest
 import trustme
 from hypothesis import HealthCheck, given, settings
@@ -69,6 +70,17 @@ def test_untrusted_certificate_is_one_line(sandbox: Sandbox, home: Home, tmp_pat
     assert f"{other_ca} (from the profile's ca_bundle, config {config}" in line
     assert "verify=bp_helper.ca_bundle(" in line  # what Python calls to the API need
     assert "set ca_bundle" not in line and "point REQUESTS_CA_BUNDLE" not in line
+    # nothing set: the file requests falls back on, CURL_CA_BUNDLE's or its own
+    home.write_config("[profiles.default]\n")
+    for name in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+        home.env.pop(name)
+    home.env["CURL_CA_BUNDLE"] = str(other_ca)
+    done = home.bp("login", "--username", "alice", "--password-stdin", input=ALICE.password)
+    assert f"with CA file {other_ca} (from env CURL_CA_BUNDLE" in one_line_error(done)
+    del home.env["CURL_CA_BUNDLE"]
+    done = home.bp("login", "--username", "alice", "--password-stdin", input=ALICE.password)
+    line = one_line_error(done)
+    assert f"with the default CA file {certifi.where()} (no ca_bundle" in line
     assert sandbox.requests == []
 
 

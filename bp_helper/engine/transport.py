@@ -18,6 +18,7 @@ own session (:func:`token_session`), whatever the program around it does with re
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 from typing import Any
@@ -224,7 +225,11 @@ def tls_failure(host: str, reason: str, trust: Trust) -> str:
     what to change (the profile's ``ca_bundle``, which wins over the environment)."""
     from requests.utils import DEFAULT_CA_BUNDLE_PATH  # requests' own (certifi's)
 
-    used = trust.describe(None if trust.path else DEFAULT_CA_BUNDLE_PATH)
+    curl_bundle = os.environ.get("CURL_CA_BUNDLE")  # what requests reads when nothing else is
+    if trust.path is None and curl_bundle:
+        used = f"CA file {curl_bundle} (from env CURL_CA_BUNDLE, which requests reads)"
+    else:
+        used = trust.describe(None if trust.path else DEFAULT_CA_BUNDLE_PATH)
     said = f"TLS verification of {host} failed ({reason}) with {used}"
     python = "in Python, pass verify=bp_helper.ca_bundle(profile) to the API calls too"
     if trust.from_profile:
