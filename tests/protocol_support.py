@@ -15,7 +15,6 @@ from .support import BIN, Home, executable
 
 GIT = "git-credential-bioprodict"
 DOCKER = "docker-credential-bioprodict"
-HEAVY = ("requests", "oauthlib", "requests_oauthlib", "keyring", "urllib3")
 
 
 def path_with_helpers() -> str:
@@ -43,8 +42,11 @@ def run_bytes(
     )
 
 
-def git_request(sandbox: Sandbox, *extra: str, protocol: str = "https") -> bytes:
-    lines = [f"protocol={protocol}", f"host={sandbox.netloc}", *extra]
+def git_request(
+    sandbox: Sandbox, *extra: str, protocol: str = "https", host: str | None = None
+) -> bytes:
+    """What git asks a helper: the sandbox's host unless ``host`` names another."""
+    lines = [f"protocol={protocol}", f"host={host or sandbox.netloc}", *extra]
     return ("\n".join(lines) + "\n\n").encode()
 
 
@@ -90,9 +92,10 @@ def attributes(text: str | bytes) -> dict[str, str]:
     return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
 
 
-def call_api(sandbox: Sandbox, authorization: str) -> requests.Response:
+def call_api(sandbox: Sandbox, authorization: str, url: str | None = None) -> requests.Response:
+    """GET the sandbox API (or ``url``) with this ``Authorization``, trusting the sandbox CA."""
     return requests.get(
-        sandbox.api_url + "repo.git",
+        url or sandbox.api_url + "repo.git",
         headers={"Authorization": authorization},
         verify=str(sandbox.ca_path),
         timeout=10,
@@ -108,13 +111,3 @@ def assert_refused(done: subprocess.CompletedProcess[bytes]) -> str:
     assert lines[0].startswith("bp-helper: request refused: "), lines[0]
     assert b"Traceback" not in done.stderr
     return lines[0]
-
-
-def imported_modules(stderr: str) -> set[str]:
-    """Top-level module names from a `-X importtime` report."""
-    names = set()
-    for line in stderr.splitlines():
-        match = re.match(r"import time:\s+\d+\s+\|\s+\d+\s+\|\s+(\S.*)$", line)
-        if match:
-            names.add(match.group(1).strip().split(".")[0])
-    return names

@@ -11,8 +11,8 @@ import trustme
 
 from bp_helper.testing import Sandbox
 
-from .integration_support import Recorder, imported, login, run_curl, spy_calls, spy_curl
-from .support import Home, one_line_error
+from .integration_support import Recorder, login, run_curl, spy_calls, spy_curl
+from .support import Home, imported_modules, one_line_error
 
 
 def test_curl_config_works_with_real_curl(sandbox: Sandbox, home: Home) -> None:
@@ -186,7 +186,7 @@ def test_curl_paths_import_no_network_stack(sandbox: Sandbox, home: Home) -> Non
     for args in (["curl-config"], ["netrc"], ["curl", "-sS", "--fail", sandbox.api_url]):
         done = home.bp(*args, env={"PYTHONPROFILEIMPORTTIME": "1"})
         assert done.returncode == 0, done.stderr
-        modules = {m.split(".")[0] for m in imported(done.stderr)}
+        modules = {m.split(".")[0] for m in imported_modules(done.stderr)}
         assert {"bp_helper", "bp_helper_integrations"} <= modules  # the report is real
         assert modules.isdisjoint({"requests", "urllib3", "oauthlib", "keyring"}), args
 
@@ -263,3 +263,10 @@ def test_the_profiles_ca_bundle_reaches_curl(sandbox: Sandbox, home: Home, tmp_p
     done = home.bp("curl", "-sS", "--fail", sandbox.api_url + "c")
     assert done.returncode == 0, done.stderr
     assert [r.path for r in sandbox.api_requests] == ["/api/k", "/api/c"]
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_curl_help_is_the_wrappers_help(home: Home, flag: str) -> None:
+    done = home.bp("curl", flag)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: bp-helper [options] curl [curl arguments...]")
