@@ -7,7 +7,7 @@ from bp_helper.version import __version__
 TYPE_CHECKING = False  # type checkers treat this name as true; no `typing` import
 
 if TYPE_CHECKING:
-    from bp_helper.library.api import Status, login, logout, status, token
+    from bp_helper.library.api import Status, ca_bundle, login, logout, status, token
     from bp_helper.library.httpx_auth import HttpxAuth
     from bp_helper.library.requests_auth import BioProdictAuth
 
@@ -16,6 +16,7 @@ __all__ = [
     "HttpxAuth",
     "Status",
     "__version__",
+    "ca_bundle",
     "login",
     "logout",
     "status",
@@ -28,6 +29,7 @@ _LAZY = {
     "BioProdictAuth": "bp_helper.library.requests_auth",
     "HttpxAuth": "bp_helper.library.httpx_auth",
     "Status": "bp_helper.library.api",
+    "ca_bundle": "bp_helper.library.api",
     "login": "bp_helper.library.api",
     "logout": "bp_helper.library.api",
     "status": "bp_helper.library.api",

@@ -32,8 +32,9 @@ _OPAQUE = (
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
     r"|[A-Za-z0-9+/_~=-]{24,}"
 )
-_CONTROL = r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+"
 REDACTED = "[redacted]"
+# Characters of untrusted text (a server's, a keyring's, a command's) one message may hold.
+TEXT_LIMIT = 200
 
 
 _UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*")
@@ -63,10 +64,22 @@ def redact(text: str) -> str:
     return re.sub(_JWT, REDACTED, text)
 
 
-def scrub(text: str, limit: int = 200) -> str:
-    """Make untrusted server text safe for a one-line message: redacted, one line, short."""
-    text = re.sub(_OPAQUE, REDACTED, redact(re.sub(_CONTROL, " ", text))).strip()
+def one_line(text: str, limit: int = TEXT_LIMIT) -> str:
+    """Untrusted text fit for a terminal and a protocol line: the one sanitiser.
+
+    Every character that is not printable (line breaks, carriage returns, escape sequences,
+    bidirectional controls) becomes a space, runs of white space one space, and the result is
+    at most ``limit`` characters. Names (a user's, a host) need no more; text that may hold a
+    secret goes through :func:`scrub`, which calls this.
+    """
+    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def scrub(text: str, limit: int = TEXT_LIMIT) -> str:
+    """Untrusted text that may echo a secret (a server's error, an exception) for a message:
+    known secrets and token-like strings redacted, then :func:`one_line`."""
+    return one_line(re.sub(_OPAQUE, REDACTED, redact(text)), limit)
 
 
 def enable_debug(on: bool = True) -> None:

@@ -17,6 +17,7 @@ profile's grant keeps its token under (:attr:`bp_helper.engine.grants.Grant.acco
 from __future__ import annotations
 
 from bp_helper import log
+from bp_helper.config.hosts import unbound
 from bp_helper.config.profiles import bound_profiles
 from bp_helper.config.settings import Settings
 from bp_helper.engine.grants import grant_of
@@ -68,7 +69,10 @@ def route(
         if username and len(matches) > 1:
             matches = [s for s in matches if _serves(s, username)] or matches
         if not matches:
-            log.debug(f"no profile is bound to {scheme}://{netloc}")
+            explicit = settings.resolve("profile").source != "default"
+            log.debug(
+                unbound(f"{scheme or 'https'}://{netloc}", settings.profile if explicit else None)
+            )
             return None
         chosen = matches[0]
     if username is not None:

@@ -30,7 +30,8 @@ from urllib.parse import urlsplit
 from bp_helper import log
 from bp_helper.config.hosts import is_bound, netloc_of, refusal
 from bp_helper.config.settings import Settings, without_secrets
-from bp_helper.errors import BpError, HostNotBound, UsageError
+from bp_helper.config.tls import trust
+from bp_helper.errors import BpError, ConfigError, HostNotBound, UsageError
 from bp_helper.route import Route, profile_route, route
 from bp_helper.tokens import StoredToken
 
@@ -66,16 +67,33 @@ def config_text(token: StoredToken, settings: Settings) -> str:
     value = token.access_token
     if any(ord(c) < 0x20 or c == "\x7f" for c in value):
         raise BpError("the access token contains control characters: refusing to use it")
-    quoted = value.replace("\\", "\\\\").replace('"', '\\"')
     hosts = ", ".join(settings.value("hosts"))
-    return (
+    text = (
         f"# curl config from `bp-helper curl-config` (profile {settings.profile!r}, "
         f"user {token.username!r}); use it with `curl -K FILE URL...`.\n"
         f"# The token expires {format_time(token.expires_at)}: make a new config after that.\n"
         f"# Bound hosts: {hosts}. curl sends this header to every URL of\n"
         "# the command (only give it those hosts), but not across redirects to other hosts.\n"
-        f'header = "Authorization: Bearer {quoted}"\n'
+        f'header = "Authorization: Bearer {_quoted(value)}"\n'
     )
+    trusted = trust(settings)  # what the token requests trust, curl trusts too
+    if trusted.path is None:
+        return text
+    if any(ord(c) < 0x20 or c == "\x7f" for c in trusted.path):
+        raise ConfigError(
+            f"the CA bundle's path (from {trusted.source}) holds control characters, which a "
+            "curl config cannot carry: point ca_bundle at a path without them"
+        )
+    where = "the profile's ca_bundle" if trusted.from_profile else trusted.source
+    return (
+        f"{text}# The CA bundle the token requests trust ({where}):\n"
+        f'cacert = "{_quoted(trusted.path)}"\n'
+    )
+
+
+def _quoted(value: str) -> str:
+    """``value`` inside double quotes of a curl config."""
+    return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def cmd_curl_config(args: argparse.Namespace, settings: Settings) -> int:

@@ -39,6 +39,17 @@ def test_token_json_has_the_token_and_its_metadata(sandbox: Sandbox, home: Home)
     }
 
 
+def test_token_json_describes_a_ready_made_token(sandbox: Sandbox, home: Home) -> None:
+    """BIOPRODICT_TOKEN has no known expiry: null, not a crash."""
+    done = home.bp("token", "--json", env={"BIOPRODICT_TOKEN": "ci-token-value"})
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["access_token"] == "ci-token-value"
+    assert answer["expires_at"] is None
+    assert answer["profile"] == "default" and answer["token_type"] == "bearer"
+    assert sandbox.requests == [] and not home.store_file().exists()
+
+
 def test_token_renew_gets_a_new_token_after_a_server_revoked_it(
     sandbox: Sandbox, home: Home
 ) -> None:

@@ -48,6 +48,12 @@ def test_unbound_hosts_get_no_token(sandbox: Sandbox, as_user: Home) -> None:
         with pytest.raises(HostNotBound, match="refusing to send the Bio-Prodict token"):
             requests.get(other.url, auth=bp_helper.BioProdictAuth(refuse_unbound=True), timeout=30)
         assert len(other.seen) == 1
+        as_user.write_config("[profiles.default]\n[profiles.sandbox]\n")
+        with pytest.raises(HostNotBound, match="profile 'sandbox' is not bound to that host"):
+            requests.get(
+                other.url, auth=bp_helper.BioProdictAuth("sandbox", refuse_unbound=True), timeout=30
+            )
+        assert len(other.seen) == 1
     # a profile that is not bound to the sandbox sends nothing there
     as_user.write_config('[profiles.elsewhere]\nhosts = ["api.example.org"]\n')
     response = requests.get(

@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
+import trustme
 
 from bp_helper.testing import Sandbox
 
@@ -130,7 +131,7 @@ def test_bp_helper_curl_understands_curl_options(sandbox: Sandbox, home: Home) -
     ("args", "message"),
     [
         (["{other}x"], "refusing to send the Bio-Prodict token to http://127.0.0.1:"),
-        (["{api}ok", "{other}x"], "profile 'default' is bound"),
+        (["{api}ok", "{other}x"], "profile 'default' is not bound"),
         (["{api}ok", "--next", "{other}x"], "refusing"),
         (["--url", "{other}x"], "refusing"),
         (["-o", "/dev/null", "--", "{other}x"], "refusing"),
@@ -237,6 +238,42 @@ def test_the_tools_doc_says_which_urls_bp_helper_curl_refuses() -> None:
     assert "without `https://`" not in said
     assert "a URL without a scheme" in said
     assert "plain `http://` URL unless its host is this machine" in said
+
+
+def test_a_refused_host_is_named_truthfully(sandbox: Sandbox, home: Home) -> None:
+    """The refusal says which profile is not bound, or that none is, never the opposite."""
+    home.write_config("[profiles.default]\n[profiles.sandbox]\n")
+    cases = [
+        (["--profile", "sandbox"], ["https://example.org/"], "profile 'sandbox' is not bound"),
+        ([], ["https://example.org/"], "no bp-helper profile is bound"),
+        ([], [sandbox.api_url, "https://example.org/"], "profile 'default' is not bound"),
+    ]
+    for before, urls, said in cases:
+        done = home.bp(*before, "curl", "-sS", *urls)
+        assert done.returncode == 2
+        line = one_line_error(done)
+        assert said in line and "https://example.org" in line, line
+        assert "' is bound to" not in line  # "profile 'sandbox' is bound to": the opposite
+    assert sandbox.requests == []
+
+
+def test_the_profiles_ca_bundle_reaches_curl(sandbox: Sandbox, home: Home, tmp_path: Path) -> None:
+    """curl trusts what the token requests trust: the profile's ca_bundle, as --cacert in the
+    config, over CURL_CA_BUNDLE / SSL_CERT_FILE of the environment."""
+    login(home)
+    other = tmp_path / "other-ca.pem"
+    other.write_bytes(trustme.CA().cert_pem.bytes())
+    for name in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE"):
+        home.env[name] = str(other)
+    home.write_config(f'[profiles.default]\nca_bundle = "{sandbox.ca_path}"\n')
+    printed = home.bp("curl-config")
+    assert printed.returncode == 0, printed.stderr
+    assert f'cacert = "{sandbox.ca_path}"\n' in printed.stdout
+    done = run_curl(home, "-sS", "--fail", "-K", "-", sandbox.api_url + "k", input=printed.stdout)
+    assert done.returncode == 0, done.stderr
+    done = home.bp("curl", "-sS", "--fail", sandbox.api_url + "c")
+    assert done.returncode == 0, done.stderr
+    assert [r.path for r in sandbox.api_requests] == ["/api/k", "/api/c"]
 
 
 @pytest.mark.parametrize("flag", ["--help", "-h"])

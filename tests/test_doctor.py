@@ -9,12 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import trustme
 
 from bp_helper.testing import Sandbox
 
 from .support import (
     Home,
     login,
+    one_line_error,
 )
 
 Breakage = Callable[[Sandbox, Home], None]
@@ -114,7 +116,7 @@ def _corrupt_token_file(sandbox: Sandbox, home: Home) -> None:
         (_corrupt_token_file, "token store", "not valid JSON; run `bp-helper logout`", 1),
         (_unreachable_token_url, "token URL", "cannot connect to the token server", 1),
         (_clock_off, "clock", "the local clock is 600 s ahead of the token server's", 1),
-        (_wrong_client_secret, "token URL", "refused client id 'bp-demo' (HTTP 401)", 1),
+        (_wrong_client_secret, "token URL", "refused client id 'bp-demo' (HTTP 401, ", 1),
         (_keyring_gone, "keyring", "no keyring backend works here", 1),
         (_readable_config_with_secret, "config", "holds client_secret but has mode 0644", 1),
     ],
@@ -127,12 +129,45 @@ def test_broken_setups_are_named(
     breakage(sandbox, home)
     done, lines = doctor(home)
     assert done.returncode == status, done.stdout
+    assert check in lines, (done.stdout, done.stderr)
     assert lines[check].startswith("FIX "), lines
     assert expected in lines[check]
     fixes = [name for name, text in lines.items() if text.startswith("FIX")]
     assert check in fixes and "problem(s) to fix" in done.stdout
     if check == "token URL" and "cannot connect" in expected:
         assert lines["clock"].startswith("FIX not checked")
+
+
+def test_a_client_refused_with_a_bearer_challenge_is_named(tmp_path: Path) -> None:
+    """django-oauth-toolkit refuses a bad client with 401 invalid_client and a Bearer
+    challenge: doctor says so, as the token requests do, instead of "All is well"."""
+    with Sandbox(bearer_client_errors=True) as dot:
+        home = Home.make(tmp_path / "home", dot.env("bp-demo"))
+        login(home)
+        done, lines = doctor(home)
+        assert done.returncode == 0, done.stdout  # the right secret: all is well
+        _wrong_client_secret(dot, home)
+        done, lines = doctor(home)
+        refused = home.bp("token", "--renew")
+    assert done.returncode == 1, done.stdout
+    assert lines["token URL"].startswith("FIX "), lines
+    assert "refused client id 'bp-demo' (HTTP 401, invalid_client)" in lines["token URL"]
+    assert "All is well" not in done.stdout
+    assert "rejected client id 'bp-demo' (HTTP 401, invalid_client)" in one_line_error(refused)
+
+
+def test_the_profiles_ca_bundle_is_the_one_checked(
+    sandbox: Sandbox, home: Home, tmp_path: Path
+) -> None:
+    login(home)
+    other = tmp_path / "other-ca.pem"
+    other.write_bytes(trustme.CA().cert_pem.bytes())
+    home.env.update(REQUESTS_CA_BUNDLE=str(other), SSL_CERT_FILE=str(other))
+    config = home.write_config(f'[profiles.default]\nca_bundle = "{sandbox.ca_path}"\n')
+    done, lines = doctor(home)
+    assert lines["token URL"].startswith("OK "), done.stdout
+    trusted = f"CA file {sandbox.ca_path} (from the profile's ca_bundle, config {config}"
+    assert trusted in lines["token URL"]
 
 
 def test_invalid_config_stops_early(sandbox: Sandbox, home: Home) -> None:

@@ -131,6 +131,19 @@ def test_other_hosts_get_silence(sandbox: Sandbox, gitting: Home, request_text: 
     assert "terminal prompts disabled" in through_git.stderr
 
 
+def test_debug_says_truthfully_which_profile_is_not_bound(sandbox: Sandbox, home: Home) -> None:
+    home.write_config("[profiles.default]\n[profiles.sandbox]\n")
+    request = b"protocol=https\nhost=example.org\n\n"
+    chosen = run_bytes(home, GIT, ["--profile", "sandbox", "--debug", "get"], request)
+    anyone = run_bytes(home, GIT, ["--debug", "get"], request)
+    assert chosen.returncode == anyone.returncode == 0
+    assert chosen.stdout == anyone.stdout == b""
+    said = chosen.stderr.decode()
+    assert "profile 'sandbox' is not bound to https://example.org" in said
+    assert "any profile" not in said and "no profile" not in said
+    assert "no bp-helper profile is bound to https://example.org" in anyone.stderr.decode()
+
+
 def test_plain_http_only_to_loopback(sandbox: Sandbox, gitting: Home) -> None:
     login(gitting)
     gitting.env["BIOPRODICT_HOSTS"] = f"{sandbox.netloc},api.example.org"

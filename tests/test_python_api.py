@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+import requests
+import trustme
 
 import bp_helper
 from bp_helper.errors import BpError, CredentialsRejected, LoginRequired
@@ -80,3 +83,29 @@ def test_profiles_and_settings_as_the_command_line(
     assert bp_helper.token() == as_user.stored("lab")["access_token"]
     with pytest.raises(BpError, match="profile 'nope' is not in"):
         bp_helper.token("nope")
+
+
+def test_ca_bundle_is_what_the_profile_trusts(
+    sandbox: Sandbox, as_user: Home, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An auth object cannot set ``verify``: ``bp_helper.ca_bundle()`` is what to pass."""
+    other = tmp_path / "other-ca.pem"
+    other.write_bytes(trustme.CA().cert_pem.bytes())
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other))
+    monkeypatch.setenv("SSL_CERT_FILE", str(other))
+    assert bp_helper.ca_bundle() == str(other)
+    as_user.write_config(f'[profiles.default]\nca_bundle = "{sandbox.ca_path}"\n[profiles.plain]\n')
+    assert bp_helper.ca_bundle() == str(sandbox.ca_path)
+    bp_helper.login("alice", ALICE.password)
+    response = requests.get(
+        sandbox.api_url + "ca",
+        auth=bp_helper.BioProdictAuth(),
+        verify=bp_helper.ca_bundle(),
+        timeout=30,
+    )
+    assert response.status_code == 200
+    assert bp_helper.ca_bundle("plain") == str(other)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    monkeypatch.delenv("SSL_CERT_FILE")
+    assert bp_helper.ca_bundle("plain") is None
+    assert "ca_bundle" in bp_helper.__all__

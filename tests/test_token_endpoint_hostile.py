@@ -168,18 +168,38 @@ def test_an_endless_answer_is_cut_off(tmp_path: Path) -> None:
 # -- 4: server text is scrubbed ---------------------------------------------------------
 
 
-def test_the_error_field_is_scrubbed(tmp_path: Path) -> None:
-    error = "invalid\n\x1b[2Jbp-helper: all is well\r\x9b31m" + "x" * 100_000
+MACHINE = {"BIOPRODICT_GRANT": "client_credentials", "BIOPRODICT_AUDIENCE": "api.example"}
+HOSTILE_TEXT = "invalid\n\x1b[2Jbp-helper: all is well\r\x9b31m" + "x" * 3200
+
+
+@pytest.mark.parametrize("grant", ["password", "client_credentials"])
+@pytest.mark.parametrize(
+    ("status", "fields"),
+    [
+        (400, {"error": HOSTILE_TEXT}),
+        (401, {"error": HOSTILE_TEXT, "error_description": HOSTILE_TEXT}),
+        (403, {"error": "access_denied", "error_description": HOSTILE_TEXT}),
+    ],
+)
+def test_server_text_is_scrubbed_whichever_grant(
+    tmp_path: Path, grant: str, status: int, fields: dict[str, str]
+) -> None:
+    """One sanitiser and one length bound for whatever a server says, on both grants."""
 
     def answer(request: Received, conn: socket.socket) -> None:
-        send_json(conn, 400, json.dumps({"error": error}).encode())
+        send_json(conn, status, json.dumps(fields).encode())
 
     with HostileServer(answer, tmp_path) as server:
-        done = login(hostile_home(tmp_path, server))
+        home = hostile_home(tmp_path, server)
+        if grant == "password":
+            done = login(home)
+        else:
+            home.env.update(MACHINE, BIOPRODICT_HOSTS=f"127.0.0.1:{server.port}")
+            done = home.bp("token")
     assert done.returncode == 1
     line = one_line_error(done)
     assert "\x1b" not in done.stderr and "\x9b" not in done.stderr and "\r" not in done.stderr
-    assert len(line) < 400
+    assert len(line) < 600
 
 
 def test_names_from_the_server_are_scrubbed(tmp_path: Path) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import stat
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import certifi
 import pytest
 import trustme
 
@@ -307,6 +309,25 @@ def test_settings_precedence_and_sources(sandbox: Sandbox, home: Home) -> None:
     assert data["profile"] == {"value": "staging", "source": "env BIOPRODICT_PROFILE"}
 
 
+def test_the_profiles_ca_bundle_wins_over_the_environments(
+    sandbox: Sandbox, home: Home, tmp_path: Path
+) -> None:
+    """conda and corporate images set REQUESTS_CA_BUNDLE / SSL_CERT_FILE for everything; a
+    profile that names its own CA bundle keeps it."""
+    other = tmp_path / "other-ca.pem"
+    other.write_bytes(trustme.CA().cert_pem.bytes())
+    home.env.update(REQUESTS_CA_BUNDLE=str(other), SSL_CERT_FILE=str(other))
+    config = home.write_config(f'[profiles.default]\nca_bundle = "{sandbox.ca_path}"\n')
+    login(home)
+    expire_stored_token(home)
+    assert home.bp("token").returncode == 0  # the refresh too
+    assert len(sandbox.token_requests("refresh_token")) == 1
+    done = home.bp("status", "--json")
+    shown = json.loads(done.stdout)["settings"]["ca_bundle"]
+    assert shown["value"] == str(sandbox.ca_path)
+    assert shown["source"] == f"config {config} [profiles.default]"
+
+
 def test_profiles_keep_separate_tokens(sandbox: Sandbox, home: Home) -> None:
     home.write_config("[profiles.default]\n[profiles.other]\n")
     login(home)
@@ -429,6 +450,26 @@ def test_untrusted_certificate_is_one_line(sandbox: Sandbox, home: Home, tmp_pat
     )
     assert done.returncode == 1
     line = one_line_error(done)
-    assert "TLS verification" in line and "REQUESTS_CA_BUNDLE" in line
+    assert "TLS verification" in line and f"{other_ca} (from env REQUESTS_CA_BUNDLE)" in line
     assert "_ssl.c" not in line and line.count("(") == line.count(")")
+    assert "ca_bundle" in line  # how to trust another CA for this profile alone
     assert sandbox.requests == []  # nothing was sent over the untrusted connection
+    # the profile's own (wrong) bundle: named as such, and not the advice to set it
+    config = home.write_config(f'[profiles.default]\nca_bundle = "{other_ca}"\n')
+    done = home.bp("login", "--username", "alice", "--password-stdin", input=ALICE.password)
+    line = one_line_error(done)
+    assert f"{other_ca} (from the profile's ca_bundle, config {config}" in line
+    assert "verify=bp_helper.ca_bundle(" in line  # what Python calls to the API need
+    assert "set ca_bundle" not in line and "point REQUESTS_CA_BUNDLE" not in line
+    # nothing set: the file requests falls back on, CURL_CA_BUNDLE's or its own
+    home.write_config("[profiles.default]\n")
+    for name in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+        home.env.pop(name)
+    home.env["CURL_CA_BUNDLE"] = str(other_ca)
+    done = home.bp("login", "--username", "alice", "--password-stdin", input=ALICE.password)
+    assert f"with CA file {other_ca} (from env CURL_CA_BUNDLE" in one_line_error(done)
+    del home.env["CURL_CA_BUNDLE"]
+    done = home.bp("login", "--username", "alice", "--password-stdin", input=ALICE.password)
+    line = one_line_error(done)
+    assert f"with the default CA file {certifi.where()} (no ca_bundle" in line
+    assert sandbox.requests == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 from bp_helper import log
@@ -72,7 +73,8 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     if getattr(args, "json", False):
         answer = {
             "access_token": token.access_token,
-            "expires_at": int(token.expires_at),
+            # None: no expiry known (a ready-made BIOPRODICT_TOKEN)
+            "expires_at": int(token.expires_at) if math.isfinite(token.expires_at) else None,
             "username": token.username or None,
             "profile": settings.profile,
             "token_type": token.token_type,

@@ -148,13 +148,20 @@ class Doctor:
             raise Fix(f"{exc.reason}; {advice}" if advice else exc.reason) from None
         if not used:
             return f"{backend} answers; not used by this profile"
-        if kind.plaintext and not self.settings.value("allow_plaintext_keyring"):
-            raise Fix(
-                f"{backend}: what bp-helper keeps there is not encrypted; use an encrypted "
-                "backend (a Secret Service such as gnome-keyring), or accept it with "
-                "allow_plaintext_keyring = true"
-            )
         missing = self._missing_entries(keyring)
+        # `login --allow-plaintext-keyring` consented to the entries it wrote (still there)
+        consented = (
+            bool(record and (record.password_in_keyring or record.refresh_token_in_keyring))
+            and not missing
+        )
+        if kind.plaintext and not self.settings.value("allow_plaintext_keyring"):
+            if not consented:
+                raise Fix(
+                    f"{backend}: what bp-helper keeps there is not encrypted; use an encrypted "
+                    "backend (a Secret Service such as gnome-keyring), or accept it with "
+                    "allow_plaintext_keyring = true"
+                )
+            return f"{backend} works (accepted at login with --allow-plaintext-keyring)"
         if missing:
             raise Fix(f"{backend} works, but {missing}")
         accepted = " (accepted by allow_plaintext_keyring)" if kind.plaintext else ""
@@ -249,14 +256,17 @@ class Doctor:
         if probe.client_rejected:
             raise Fix(
                 f"{url} refused client id {self.settings.client_id!r} "
-                f"(HTTP {probe.status}): check the client id and client secret"
+                f"(HTTP {probe.status}, {probe.said}): check the client id and client secret"
             )
         if not probe.oauth_answer:
             raise Fix(
                 f"{url} answered HTTP {probe.status}, but not like a token endpoint: "
                 "check token_url"
             )
-        return f"{url} answers (HTTP {probe.status}) and accepts the client"
+        return (
+            f"{url} answers (HTTP {probe.status}) and accepts the client; verified with "
+            f"{client.trust.describe()}"
+        )
 
     def clock(self) -> str:
         if self.offline:

@@ -110,8 +110,21 @@ def origin(url: str) -> str:
         return f"{scheme}://(invalid host)"
 
 
+def unbound(where: str, profile: str | None = None) -> str:
+    """That no profile may send its token to ``where``: ``profile`` (when one was chosen, by
+    a flag, ``BIOPRODICT_PROFILE`` or the caller) is not bound to it, else none is. The one
+    wording of it, for refusals and ``--debug`` lines alike."""
+    if profile:
+        return f"profile {profile!r} is not bound to {where}"
+    return f"no bp-helper profile is bound to {where}"
+
+
 def refusal(url: str, profile: str | None = None) -> str:
-    """Why a token may not go to ``url``, and what to do about it, in one line."""
+    """Why a token may not go to ``url``, and what to do about it, in one line.
+
+    ``profile``: the profile that was asked for, if one was; ``None`` when every profile was
+    a candidate and none is bound to ``url``'s host.
+    """
     scheme = urlsplit(url).scheme.lower()
     if "://" not in url or scheme not in ("https", "http"):
         start = url.split("/", 1)[0].rsplit("@", 1)[-1][:60]  # no path, no credentials
@@ -119,8 +132,9 @@ def refusal(url: str, profile: str | None = None) -> str:
     where = f"refusing to send the Bio-Prodict token to {origin(url)}"
     if scheme == "http" and not is_loopback(urlsplit(url).hostname or ""):
         return f"{where}: plain http is only for this machine (loopback); use https"
-    which = f"profile {profile!r} is" if profile else "no bp-helper profile is"
-    return (
-        f"{where}: {which} bound to that host; if it should be, add it to the profile's "
-        "hosts (BIOPRODICT_HOSTS or `hosts` in the config file)"
-    )
+    if profile:
+        flag = "" if profile == "default" else f" --profile {profile}"
+        fix = f"list it in that profile's hosts (`bp-helper{flag} config set hosts HOST,...`)"
+    else:
+        fix = "add it to the hosts of a profile (BIOPRODICT_HOSTS or `hosts` in the config file)"
+    return f"{where}: {unbound('that host', profile)}; if it should be, {fix}"

@@ -7,6 +7,9 @@
 3. the key in ``[profiles.<profile>]`` of the TOML config file;
 4. the default.
 
+A row marked ``config_first`` (``ca_bundle``: one profile's choice over what a machine sets
+for every program) takes 3 before 2.
+
 Each answer is a :class:`Resolved` that carries the value and a human-readable source
 (``flag --token-url``, ``env BIOPRODICT_TOKEN_URL``, ``config ~/.config/bp-helper/config.toml
 [profiles.default]``, ``default``), which ``bp-helper status`` and ``--debug`` show.
@@ -124,14 +127,15 @@ class Settings:
         result: Resolved | None = None
         if setting.flag and name in self.flags:
             result = Resolved(name, self.flags[name], f"flag {setting.flag}")
+        if result is None and setting.config_first:
+            result = self._from_config(name)
         if result is None:
             for env in setting.env:
                 if env in self.environ and (self.environ[env] or setting.secret):
                     result = Resolved(name, self.environ[env], f"env {env}")
                     break
-        if result is None and setting.key and setting.key in self.profile_table:
-            value = self._table_value(setting.key, setting.secret)
-            result = Resolved(name, value, self.profile_source)
+        if result is None:
+            result = self._from_config(name)
         if result is None:
             default = setting.default(self) if callable(setting.default) else setting.default
             result = Resolved(name, default, "default")
@@ -142,6 +146,13 @@ class Settings:
         if name not in ("profile", "config"):
             log.debug(f"setting {name} = {result.shown()} (from {result.source})")
         return result
+
+    def _from_config(self, name: str) -> Resolved | None:
+        setting = BY_NAME[name]
+        if not setting.key or setting.key not in self.profile_table:
+            return None
+        value = self._table_value(setting.key, setting.secret)
+        return Resolved(name, value, self.profile_source)
 
     # -- the config file ----------------------------------------------------------------
 
@@ -263,16 +274,11 @@ class Settings:
 
     @property
     def ca_bundle(self) -> str | bool:
-        """What requests' ``verify`` gets: a CA bundle path, or ``True`` for the system store."""
-        value = self.value("ca_bundle")
-        if not value:
-            return True
-        path = Path(value).expanduser()
-        if not path.exists():
-            raise ConfigError(
-                f"CA bundle {path} (from {self.resolve('ca_bundle').source}) does not exist"
-            )
-        return str(path)
+        """What requests' ``verify`` gets: a CA bundle path, or ``True`` for the default (the
+        policy is :func:`bp_helper.config.tls.trust`'s)."""
+        from bp_helper.config.tls import trust
+
+        return trust(self).verify
 
     @property
     def store_dir(self) -> Path:

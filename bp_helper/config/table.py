@@ -166,6 +166,9 @@ class Setting(Record):
     helpers: bool = False  # the git/docker helper executables take the flag too
     default_doc: str = ""  # the default as the docs say it, when not the value itself
     metavar: str | None = None  # the flag's value in --help
+    # The profile's key wins over the environment variables: one profile's choice over what
+    # a machine sets for every program (ca_bundle; see bp_helper.config.tls).
+    config_first: bool = False
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -198,7 +201,8 @@ SETTINGS: tuple[Setting, ...] = (
             key="twofactor_command", convert=command),
     Setting("token", "ready-made access token", None, ("BIOPRODICT_TOKEN",), secret=True),
     Setting("ca_bundle", "CA bundle", None, ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"),
-            "ca_bundle", default_doc="the system store"),
+            "ca_bundle", default_doc="the system store; the config key wins over the variables",
+            config_first=True),
     Setting("refresh_margin", "refresh margin (s)", key="refresh_margin", default=300.0,
             convert=seconds(limit_zero=True), default_doc="300 (at most half the lifetime)"),
     Setting("timeout", "network timeout (s)", key="timeout", default=15.0,

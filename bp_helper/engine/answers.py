@@ -59,8 +59,9 @@ class Probe:
     status: int
     server_date: float | None  # the Date header, as epoch seconds
     local_time: float  # the local clock halfway through the request
-    client_rejected: bool  # 401 with a Basic challenge: the client id or secret is wrong
+    client_rejected: bool  # the client id or secret is wrong (see Refusal.rejects_client)
     oauth_answer: bool  # a JSON OAuth error, as a token endpoint sends
+    said: str = ""  # the server's error and description, scrubbed
 
 
 def http_date(value: str | None) -> float | None:
@@ -88,7 +89,7 @@ def describe_body(response: requests.Response) -> str:
         return "an HTML page"
     if not response.content:
         return "an empty body"
-    return f"a non-JSON body ({ctype or 'no content type'})"
+    return f"a non-JSON body ({log.one_line(ctype, 60) or 'no content type'})"
 
 
 def seconds_or_none(value: Any) -> float | None:
@@ -104,17 +105,51 @@ def str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def display_text(value: Any, limit: int = 200) -> str | None:
-    """Server text fit for a terminal and a protocol line (a name, a full name, a host).
-
-    Control characters (line breaks, escape sequences) and other unprintable characters
-    become spaces, the result is one line of at most ``limit`` characters; ``None`` when
-    nothing printable is left.
-    """
+def display_text(value: Any, limit: int = log.TEXT_LIMIT) -> str | None:
+    """A name from the server (a user's, a full name, a host) fit for a terminal and a
+    protocol line (see :func:`bp_helper.log.one_line`); ``None`` when nothing is left."""
     if not isinstance(value, str):
         return None
-    text = " ".join("".join(c if c.isprintable() else " " for c in value).split())
-    return (text if len(text) <= limit else text[: limit - 1] + "…") or None
+    return log.one_line(value, limit) or None
+
+
+# An OAuth error that names the client: what a rejected client id or secret gets.
+CLIENT_ERRORS = ("invalid_client", "unauthorized_client")
+# Errors about the grant itself (the user, the refresh token), not the client.
+GRANT_ERRORS = ("invalid_grant", "invalid_token")
+
+
+class Refusal:
+    """A token endpoint's refusal as messages may quote it: server text, scrubbed and bounded."""
+
+    def __init__(self, response: requests.Response, body: dict[str, Any] | None) -> None:
+        self.status = response.status_code
+        self.challenge = response.headers.get("WWW-Authenticate", "")
+        self.oauth = body is not None
+        self.error = log.scrub(str((body or {}).get("error", "")), 60)
+        self.description = log.scrub(str((body or {}).get("error_description", "")))
+        # "error: description", as messages quote it
+        said = f"{self.error}: {self.description}" if self.description else self.error
+        self.said = said or f"HTTP {self.status}"
+
+    def rejects_client(self, grant: str) -> bool:
+        """Does this refusal say the client id or secret is wrong? One rule for every grant
+        and for ``doctor``'s probe:
+
+        - ``invalid_client`` or ``unauthorized_client``, unless it is about the grant type
+          (Spring's "Unauthorized grant type: refresh_token" for a client without refresh);
+        - a 401 that is not an OAuth JSON error (Spring's Basic challenge page), that answers
+          a password grant, or that carries a Basic challenge;
+        - a 401 with any other challenge (django-oauth-toolkit's ``Bearer
+          error="invalid_client"``), unless its error is about the user or the refresh token.
+        """
+        if self.error in CLIENT_ERRORS:
+            return "grant type" not in self.description.lower()
+        if self.status != 401:
+            return False
+        if not self.oauth or grant == "password" or "basic" in self.challenge.lower():
+            return True
+        return bool(self.challenge.strip()) and self.error not in GRANT_ERRORS
 
 
 def reason_of(exc: BaseException) -> str:

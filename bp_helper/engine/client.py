@@ -23,8 +23,11 @@ from requests_oauthlib import OAuth2Session
 
 from bp_helper import log
 from bp_helper.config.hosts import origin
+from bp_helper.config.tls import DEFAULT as DEFAULT_TRUST
+from bp_helper.config.tls import Trust
 from bp_helper.engine.answers import (
     Probe,
+    Refusal,
     describe_body,
     display_text,
     http_date,
@@ -77,12 +80,13 @@ class TokenClient:
         client: ClientCredentials,
         *,
         timeout: float,
-        verify: str | bool = True,
+        trust: Trust | None = None,
     ) -> None:
         self.token_url = token_url
         self.client = client
         self.timeout = timeout
-        self.verify = verify
+        self.trust = trust or Trust(None, DEFAULT_TRUST)  # see bp_helper.config.tls
+        self.verify = self.trust.verify
         self.host = urlsplit(token_url).netloc
         log.add_secret(client.client_secret)
         if client.client_secret:  # the Basic header, should a server echo it back
@@ -188,14 +192,14 @@ class TokenClient:
                 log.debug(f"{exc.error.message}; retrying in {BACKOFF[attempt]} s")
                 pause(BACKOFF[attempt])
             except requests.exceptions.ConnectionError as exc:
-                error = transport_error(exc, self.host, self.timeout)
+                error = transport_error(exc, self.host, self.timeout, self.trust)
                 final = (requests.exceptions.SSLError, requests.exceptions.Timeout)
                 if attempt + 1 == attempts or isinstance(exc, final):
                     raise error from None
                 log.debug(f"{error.message}; retrying in {BACKOFF[attempt]} s")
                 pause(BACKOFF[attempt])
             except requests.exceptions.RequestException as exc:
-                raise transport_error(exc, self.host, self.timeout) from None
+                raise transport_error(exc, self.host, self.timeout, self.trust) from None
             except TokenRequestError:
                 raise
             except Exception as exc:  # oauthlib's parser: a malformed success answer
@@ -208,8 +212,9 @@ class TokenClient:
     def probe(self) -> Probe:
         """One harmless request for ``bp-helper doctor``: a refresh grant with a made-up token.
 
-        The server answers it with an OAuth error either way; a 401 with a Basic challenge
-        means it refused the client. No retries; ``TokenRequestError`` if nothing answers.
+        The server answers it with an OAuth error either way; whether that error refuses the
+        client is decided as for a real refresh grant (:meth:`Refusal.rejects_client`). No
+        retries; ``TokenRequestError`` if nothing answers.
         """
         log.debug(f"POST {self.token_url} grant_type=refresh_token (doctor's probe)")
         sent = time.time()
@@ -224,16 +229,17 @@ class TokenClient:
                 allow_redirects=False,
             )
         except requests.exceptions.RequestException as exc:
-            raise transport_error(exc, self.host, self.timeout) from None
+            raise transport_error(exc, self.host, self.timeout, self.trust) from None
         received = time.time()
-        basic = "basic" in response.headers.get("WWW-Authenticate", "").lower()
         body = json_object(response)
+        refusal = Refusal(response, body)
         return Probe(
             status=response.status_code,
             server_date=http_date(response.headers.get("Date")),
             local_time=(sent + received) / 2,
-            client_rejected=response.status_code == 401 and (basic or body is None),
+            client_rejected=refusal.rejects_client("refresh_token"),
             oauth_answer=body is not None and "error" in body,
+            said=refusal.said,
         )
 
     def _check_response(self, response: requests.Response, grant: str) -> requests.Response:
@@ -289,14 +295,9 @@ class TokenClient:
     def _refusal(
         self, response: requests.Response, body: dict[str, Any] | None, grant: str
     ) -> NoReturn:
-        status = response.status_code
-        error = log.scrub(str((body or {}).get("error", "")), 60)
-        description = log.scrub(str((body or {}).get("error_description", "")))
-        said = f"{error}: {description}" if description else error or f"HTTP {status}"
-        basic = "basic" in response.headers.get("WWW-Authenticate", "").lower()
-        if (status == 401 and (basic or grant == "password" or body is None)) or (
-            error in ("invalid_client", "unauthorized_client") and "grant type" not in description
-        ):
+        refusal = Refusal(response, body)
+        status, error, said = refusal.status, refusal.error, refusal.said
+        if refusal.rejects_client(grant):
             raise ClientRejected(
                 f"the token server rejected client id {self.client.client_id!r} (HTTP {status}"
                 f"{', ' + said if body else ''}); check the client id and client secret"
@@ -305,7 +306,7 @@ class TokenClient:
             if error in ("invalid_grant", "invalid_token", "invalid_client", "invalid_request"):
                 raise RefreshRejected(f"the token server refused the refresh token ({said})")
         elif error == "invalid_grant":
-            maybe_2fa = any(word in description.lower() for word in TWOFACTOR_WORDS)
+            maybe_2fa = any(word in refusal.description.lower() for word in TWOFACTOR_WORDS)
             raise CredentialsRejected(
                 f"the token server refused the login ({said})", maybe_twofactor=maybe_2fa
             )

@@ -18,7 +18,7 @@ from oauthlib.oauth2 import BackendApplicationClient, Client
 
 from bp_helper import log
 from bp_helper.config.table import CLIENT_CREDENTIALS
-from bp_helper.engine.answers import http_date
+from bp_helper.engine.answers import Refusal, http_date
 from bp_helper.engine.client import ClientCredentials, TokenClient
 from bp_helper.errors import AudienceRejected, ClientRejected
 from bp_helper.tokens import StoredToken
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from requests_oauthlib import OAuth2Session
 
     from bp_helper.config.settings import Settings
+    from bp_helper.config.tls import Trust
 
 # The fields of the request, exactly: nothing else is sent.
 FIELDS = ("grant_type", "client_id", "client_secret", "audience")
@@ -45,9 +46,9 @@ class MachineTokenClient(TokenClient):
         audience: str,
         *,
         timeout: float,
-        verify: str | bool = True,
+        trust: Trust | None = None,
     ) -> None:
-        super().__init__(token_url, client, timeout=timeout, verify=verify)
+        super().__init__(token_url, client, timeout=timeout, trust=trust)
         self.audience = audience
         # The Date header and local time of the last answer, for doctor's clock check.
         self.server_date: float | None = None
@@ -98,20 +99,18 @@ class MachineTokenClient(TokenClient):
         self, response: requests.Response, body: dict[str, Any] | None, grant: str
     ) -> NoReturn:
         """Auth0's refusals: ``access_denied`` for a bad client or an audience it may not get."""
-        status = response.status_code
-        error = str((body or {}).get("error", ""))
-        description = log.scrub(str((body or {}).get("error_description", "")))
-        said = f"{error}: {description}" if description else error or f"HTTP {status}"
+        refusal = Refusal(response, body)
+        status, description, said = refusal.status, refusal.description, refusal.said
         about_audience = self.audience in description or any(
             word in description.lower() for word in _AUDIENCE_WORDS
         )
-        if error == "access_denied" and about_audience:
+        if refusal.error == "access_denied" and about_audience:
             raise AudienceRejected(
                 f"the token server grants client {self.client.client_id!r} no token for "
                 f"audience {self.audience!r} (HTTP {status}, {said}); check `audience` "
                 "(BIOPRODICT_AUDIENCE or audience in the profile)"
             )
-        if status == 401 or error in ("access_denied", "invalid_client", "unauthorized_client"):
+        if status == 401 or refusal.error == "access_denied" or refusal.rejects_client(grant):
             raise ClientRejected(
                 f"the token server rejected client id {self.client.client_id!r} (HTTP {status}"
                 f"{', ' + said if body else ''}); check the client id and client secret of "
@@ -122,6 +121,7 @@ class MachineTokenClient(TokenClient):
 
 def machine_client(settings: Settings, audience: str) -> MachineTokenClient:
     """The client of a client-credentials profile, for ``audience``."""
+    from bp_helper.config.tls import trust
     from bp_helper.secrets import sources as credentials
 
     return MachineTokenClient(
@@ -129,5 +129,5 @@ def machine_client(settings: Settings, audience: str) -> MachineTokenClient:
         ClientCredentials(settings.client_id, credentials.client_secret(settings).value),
         audience,
         timeout=settings.value("timeout"),
-        verify=settings.ca_bundle,
+        trust=trust(settings),
     )

@@ -239,6 +239,7 @@ class TokenService:
         self.store.save(self.keyring.for_file(token, replaced=replaced), default=default)
 
     def client(self) -> TokenClient:
+        from bp_helper.config.tls import trust
         from bp_helper.engine.client import ClientCredentials, TokenClient
         from bp_helper.secrets import sources as credentials
 
@@ -247,7 +248,7 @@ class TokenService:
             self.settings.value("token_url"),
             ClientCredentials(self.settings.client_id, secret.value),
             timeout=self.settings.value("timeout"),
-            verify=self.settings.ca_bundle,
+            trust=trust(self.settings),
         )
 
     def renew(self, rejected_access_token: str) -> StoredToken:

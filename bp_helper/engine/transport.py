@@ -18,6 +18,7 @@ own session (:func:`token_session`), whatever the program around it does with re
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 from typing import Any
@@ -29,6 +30,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError as Urllib3Error
 
+from bp_helper.config.tls import Trust
 from bp_helper.engine.answers import reason_of
 from bp_helper.errors import TokenRequestError
 
@@ -185,14 +187,11 @@ def token_session(client: Any, deadline: float) -> TokenSession:
 
 
 def transport_error(
-    exc: requests.exceptions.RequestException, host: str, timeout: float
+    exc: requests.exceptions.RequestException, host: str, timeout: float, trust: Trust
 ) -> TokenRequestError:
     """The one-line error for a token request that got no (complete) HTTP answer."""
     if isinstance(exc, requests.exceptions.SSLError):
-        return TokenRequestError(
-            f"TLS verification of {host} failed ({reason_of(exc)}); if you use a "
-            "private CA, point REQUESTS_CA_BUNDLE or ca_bundle at its certificate"
-        )
+        return TokenRequestError(tls_failure(host, reason_of(exc), trust))
     if isinstance(exc, DeadlinePassed):
         return TokenRequestError(
             f"the token server {host} did not finish its answer within {deadline(timeout):g} s; "
@@ -219,3 +218,23 @@ def transport_error(
 def deadline(timeout: float) -> float:
     """Seconds one token request may take in all (``timeout`` is per read)."""
     return 2 * timeout
+
+
+def tls_failure(host: str, reason: str, trust: Trust) -> str:
+    """A failed TLS verification: the CA file that was used, where that choice came from, and
+    what to change (the profile's ``ca_bundle``, which wins over the environment)."""
+    from requests.utils import DEFAULT_CA_BUNDLE_PATH  # requests' own (certifi's)
+
+    curl_bundle = os.environ.get("CURL_CA_BUNDLE")  # what requests reads when nothing else is
+    if trust.path is None and curl_bundle:
+        used = f"CA file {curl_bundle} (from env CURL_CA_BUNDLE, which requests reads)"
+    else:
+        used = trust.describe(None if trust.path else DEFAULT_CA_BUNDLE_PATH)
+    said = f"TLS verification of {host} failed ({reason}) with {used}"
+    python = "in Python, pass verify=bp_helper.ca_bundle(profile) to the API calls too"
+    if trust.from_profile:
+        return f"{said}; check that it holds the CA that signed {host}'s certificate ({python})"
+    return (
+        f"{said}; if {host} uses another CA, point the profile's ca_bundle at its "
+        f"certificate (`bp-helper config set ca_bundle PATH`; {python})"
+    )

@@ -1,4 +1,4 @@
-"""The Python API: ``bp_helper.login``, ``token``, ``logout`` and ``status``.
+"""The Python API: ``bp_helper.login``, ``token``, ``logout``, ``status`` and ``ca_bundle``.
 
 What ``bp-helper login|token|logout|status`` do, for scripts and notebooks: the same settings
 resolver (``BIOPRODICT_*``, the config file, defaults; ``profile=None`` is
@@ -117,3 +117,17 @@ def status(profile: str | None = None) -> Status:
         secrets=places,
         store=service.store.path,
     )
+
+
+def ca_bundle(profile: str | None = None) -> str | None:
+    """The CA bundle the profile trusts, to pass as ``verify=`` to the calls that carry its
+    token (an auth object cannot set it): ``requests.get(url, auth=BioProdictAuth(profile),
+    verify=bp_helper.ca_bundle(profile))``; with httpx (which deprecates a path),
+    ``verify=ssl.create_default_context(cafile=bp_helper.ca_bundle(profile))``. The
+    profile's ``ca_bundle``, else ``REQUESTS_CA_BUNDLE``, else
+    ``SSL_CERT_FILE`` (see :mod:`bp_helper.config.tls`); ``None``: the default CA
+    certificates. Reads settings only (no network).
+    """
+    from bp_helper.config.tls import trust
+
+    return trust(_service(profile).settings).path

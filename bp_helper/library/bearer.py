@@ -88,9 +88,11 @@ class BoundTokens:
         """
         service = self.service_for(url)
         if service is None:
-            if self.refuse_unbound:
-                raise HostNotBound(refusal(url, self.profile))
-            log.debug(f"{origin(url)} is not bound to a profile: no token sent")
+            if self.refuse_unbound:  # the profile asked for (or BIOPRODICT_PROFILE's), if any
+                asked = Settings({"profile": self.profile} if self.profile else {})
+                named = asked.profile if asked.resolve("profile").source != "default" else None
+                raise HostNotBound(refusal(url, named))
+            log.debug(f"{origin(url)}: no token sent")  # the route said which is not bound
             return None
         return service, service.get().access_token
 

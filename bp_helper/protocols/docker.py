@@ -269,7 +269,7 @@ def version(stdin: BinaryIO, flags: Flags, environ: Mapping[str, str]) -> bytes:
 def _bound(server: Server, flags: Flags, environ: Mapping[str, str]) -> Route:
     found = route(Settings(flags, environ), server.scheme, server.netloc)
     if found is None:
-        log.debug(f"{server.scheme}://{server.netloc} is not bound to any profile")
+        log.debug(f"{server.scheme}://{server.netloc}: not found")  # the route said why
         raise Answer(NOT_FOUND)
     return found
 

@@ -167,7 +167,7 @@ def serve(
         return 0
     found = route(Settings(flags, environ), request.protocol, request.host, request.username)
     if found is None:
-        log.debug(f"{request.where} is not bound to any profile: no answer")
+        log.debug(f"{request.where}: no answer")  # the route said which profile is not bound
         return 0
     settings = found.settings  # a username in the request is the login's
     service = found.service(lambda: choose_prompter(*_no_prompt(settings, environ)))

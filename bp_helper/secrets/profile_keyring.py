@@ -38,17 +38,34 @@ class ProfileKeyring:
         self.allow_plaintext = allow_plaintext
 
     def _store(self, item: KeyringEntry, value: str) -> None:
-        """Put ``value`` in the keyring, unless the backend keeps it unencrypted unasked."""
+        """Put ``value`` in the keyring, unless the backend keeps it unencrypted unasked.
+
+        Consent to a plaintext backend (``allow_plaintext_keyring``, which
+        ``login --allow-plaintext-keyring`` gives for that one run) covers the entry it
+        wrote for as long as the entry is there: a refresh replaces it in place, so the
+        refresh token stays where it was consented, and ``logout`` removes it.
+        """
         kind = self.keyring.backend_kind()
         if kind.plaintext:
-            if not self.allow_plaintext:
+            if self.allow_plaintext:
+                why = "allow_plaintext_keyring"
+            elif self._holds(item):
+                why = "where the login that consented to it put it"
+            else:
                 raise KeyringUnavailable(
                     f"the backend is {kind.describe()}; to keep the {item.what} there anyway, "
                     "set allow_plaintext_keyring = true (BIOPRODICT_ALLOW_PLAINTEXT_KEYRING=1, "
                     "`login --allow-plaintext-keyring`)"
                 )
-            log.warn(f"the {item.what} is kept in {kind.describe()} (allow_plaintext_keyring)")
+            log.warn(f"the {item.what} is kept in {kind.describe()} ({why})")
         self.keyring.set(item, value)
+
+    def _holds(self, item: KeyringEntry) -> bool:
+        """Is ``item`` in the keyring already (written by this profile, with consent)?"""
+        try:
+            return self.keyring.get(item) is not None
+        except KeyringUnavailable:
+            return False
 
     def password_entry(self, username: str) -> KeyringEntry:
         return entry(self.profile, "password", username)
@@ -85,14 +102,19 @@ class ProfileKeyring:
             self._clean_up(replaced, token)
         if not self.refresh_in_keyring or token.refresh_token is None:
             return token._replace(refresh_token_in_keyring=False)
+        item = self.refresh_entry(token.account)
         try:
-            self._store(self.refresh_entry(token.account), token.refresh_token)
+            self._store(item, token.refresh_token)
         except KeyringUnavailable as exc:
             warn_unavailable(
                 exc,
                 'the refresh token is not kept (refresh_token_storage = "keyring"), '
                 "so a new login is needed when the access token expires",
             )
+            # The account's old entry would stay with nothing pointing at it (another
+            # account's was removed by _clean_up).
+            if replaced and replaced.refresh_token_in_keyring and replaced.account == token.account:
+                self.forget(item)
             return token._replace(refresh_token=None, refresh_token_in_keyring=False)
         return token._replace(refresh_token=None, refresh_token_in_keyring=True)
 
@@ -129,10 +151,20 @@ class ProfileKeyring:
         return True
 
     def forget_all(self, record: StoredToken) -> list[str]:
-        """Remove every entry ``record`` says is in the keyring; what was removed."""
+        """Remove every entry ``record`` says is in the keyring, and with
+        ``refresh_token_storage = "keyring"`` the account's refresh token entry whatever the
+        record says (an older bp-helper could lose track of it); what was removed."""
         removed = []
         if record.password_in_keyring and self.forget(self.password_entry(record.account)):
             removed.append("password")
-        if record.refresh_token_in_keyring and self.forget(self.refresh_entry(record.account)):
-            removed.append("refresh token")
+        refresh = self.refresh_entry(record.account)
+        if record.refresh_token_in_keyring:
+            if self.forget(refresh):
+                removed.append("refresh token")
+        elif self.refresh_in_keyring:
+            try:
+                if self.keyring.delete(refresh):
+                    removed.append("refresh token")
+            except KeyringUnavailable as exc:  # nothing says there is one: no warning
+                log.debug(f"keyring not checked for a stray refresh token: {exc.reason}")
         return removed

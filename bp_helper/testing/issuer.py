@@ -84,7 +84,10 @@ class _RefreshGrant:
     exp: int
 
 
-def _client_unauthorized() -> Reply:
+def _client_unauthorized(bearer: bool) -> Reply:
+    if bearer:  # django-oauth-toolkit: an OAuth error with a Bearer challenge
+        challenge = ("WWW-Authenticate", 'Bearer error="invalid_client"')
+        return json_reply(401, {"error": "invalid_client"}, (challenge,))
     base = spring_error(401, "Unauthorized", "Bad credentials", TOKEN_PATH)
     return Reply(
         401, (*base.headers, ("WWW-Authenticate", 'Basic realm="oauth2/client"')), base.body
@@ -115,10 +118,13 @@ class TokenIssuer:
         clock: Callable[[], float] = time.time,
         access_token_prefix: str = "",
         refresh_token_prefix: str = "",
+        bearer_client_errors: bool = False,
     ) -> None:
         self.codec = JwtCodec()
         self.refresh_lifetime = refresh_lifetime
         self.rotate_refresh_tokens = rotate_refresh_tokens
+        # A bad client gets Spring's Basic challenge, or (True) django-oauth-toolkit's answer.
+        self.bearer_client_errors = bearer_client_errors
         # Accounts of this sandbox: the demo ones, plus any a test adds.
         self.clients: dict[str, DemoClient] = dict(DEMO_CLIENTS)
         self.users: dict[str, DemoUser] = dict(DEMO_USERS)
@@ -164,7 +170,7 @@ class TokenIssuer:
         creds = parse_basic(headers.get("authorization"))
         client = self.clients.get(creds[0]) if creds else None
         if creds is None or client is None or not _same(client.secret, creds[1]):
-            return _client_unauthorized()
+            return _client_unauthorized(self.bearer_client_errors)
         media_type = headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type != _FORM_TYPE:
             return _invalid_request(f"Content-Type must be {_FORM_TYPE}, not {media_type!r}")

@@ -47,6 +47,7 @@ class Sandbox:
         access_token_prefix: str = "",
         refresh_token_prefix: str = "",
         machine_token_lifetime: int = MACHINE_TOKEN_LIFETIME,
+        bearer_client_errors: bool = False,  # a bad client: django-oauth-toolkit's 401
     ) -> None:
         self.token_lifetime = token_lifetime
         self.machine_token_lifetime = machine_token_lifetime
@@ -63,6 +64,7 @@ class Sandbox:
             rotate_refresh_tokens=rotate_refresh_tokens,
             access_token_prefix=access_token_prefix,
             refresh_token_prefix=refresh_token_prefix,
+            bearer_client_errors=bearer_client_errors,
         )
         self._machines = ClientCredentialsIssuer(
             self._lock, access_token_prefix=access_token_prefix

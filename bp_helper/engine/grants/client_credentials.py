@@ -150,7 +150,8 @@ class ClientCredentialsGrant(Grant):
         client.client_credentials_grant()
         return (
             f"{client.token_url} granted client {client.client.client_id!r} a token for "
-            f"audience {client.audience!r} (a real client-credentials grant)",
+            f"audience {client.audience!r} (a real client-credentials grant); verified with "
+            f"{client.trust.describe()}",
             (client.server_date, client.local_time),
         )
 
