@@ -198,3 +198,93 @@ def test_an_edit_this_editor_cannot_make_safely_is_refused(bare: Home) -> None:
     assert done.returncode == 2
     assert "edit the file by hand" in one_line_error(done)
     assert path.read_text() == text
+
+
+# -- the config file and its folder: created private, trusted only when it is ours ----------
+
+
+def test_missing_parents_are_created_private_whatever_the_umask(bare: Home) -> None:
+    done = subprocess.run(
+        ["sh", "-c", 'umask 000 && exec "$0" config set client_id x', executable("bp-helper")],
+        capture_output=True,
+        text=True,
+        env=bare.env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    for folder in (bare.root / "config", bare.root / "config" / "bp-helper"):
+        assert folder.stat().st_mode & 0o777 == 0o700, folder
+
+
+@pytest.mark.parametrize("what", ["folder-owner", "file-owner", "folder-mode", "file-mode"])
+def test_a_config_someone_else_controls_is_refused(bare: Home, what: str) -> None:
+    marker = bare.root / "ran"
+    text = f'[profiles.default]\nclient_secret_command = ["touch", "{marker}"]\n'
+    path = bare.write_config(text)
+    target = path.parent if what.startswith("folder") else path
+    if what.endswith("owner"):
+        os.chown(target, 65534, 65534)  # tests run as root: "nobody" is another user
+    else:
+        target.chmod(0o777 if what.startswith("folder") else 0o666)
+    for args in (("token",), ("status",), ("config", "list"), ("config", "set", "timeout", "5")):
+        done = bare.bp(*args)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        line = one_line_error(done)
+        assert str(target) in line
+        assert ("owned by uid 65534" if what.endswith("owner") else "chmod go-w") in line
+    assert not marker.exists()
+    assert path.read_text() == text
+
+
+# -- concurrent edits, symlinked files, what the file may be ---------------------------------
+
+
+@pytest.mark.slow
+def test_parallel_config_sets_lose_no_profile(bare: Home) -> None:
+    procs = [
+        subprocess.Popen(
+            [executable("bp-helper"), "--profile", f"p{i}", "config", "set", "client_id", f"c{i}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=bare.env,
+        )
+        for i in range(20)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    profiles = tomllib.loads(read(config_file(bare)))["profiles"]
+    assert profiles == {f"p{i}": {"client_id": f"c{i}"} for i in range(20)}
+
+
+def test_a_symlinked_config_is_edited_through_the_link(bare: Home) -> None:
+    dotfiles = bare.root / "dotfiles"
+    dotfiles.mkdir()
+    real = dotfiles / "bp-helper.toml"
+    real.write_text(HAND_WRITTEN)
+    link = Path(config_file(bare))
+    link.parent.mkdir(parents=True)
+    link.symlink_to(real)
+    done = bare.bp("config", "set", "client_id", "new")
+    assert done.returncode == 0, done.stderr
+    assert link.is_symlink() and link.resolve() == real
+    assert real.read_text() == HAND_WRITTEN.replace('"old"', '"new"')
+    assert sorted(p.name for p in link.parent.iterdir()) == ["config.toml"]
+
+
+def test_config_commands_read_only_a_regular_file_of_bounded_size(bare: Home) -> None:
+    fifo = bare.root / "fifo.toml"
+    os.mkfifo(fifo)
+    big = bare.root / "big.toml"
+    big.write_text("# padding\n" * 20000 + '[profiles.default]\nclient_id = "x"\n')  # 195 KiB
+    for path in (fifo, Path("/dev/zero"), big):
+        for args in (("list",), ("get", "client_id"), ("set", "timeout", "5")):
+            done = bare.bp("config", *args, env={"BIOPRODICT_CONFIG": str(path)}, timeout=30)
+            assert done.returncode == 2, (path, args, done.stderr)
+            assert "not a regular file of at most" in one_line_error(done)
+    assert "timeout" not in big.read_text()
+    assert not list(Path("/dev").glob(".zero*")) and sorted(os.listdir(bare.root)) == [
+        "big.toml",
+        "fifo.toml",
+    ]

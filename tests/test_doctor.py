@@ -133,3 +133,12 @@ def test_invalid_config_stops_early(sandbox: Sandbox, home: Home) -> None:
     assert done.returncode == 1
     assert list(lines) == ["config"] and "not valid TOML" in lines["config"]
     assert "Fix the configuration first" in done.stdout
+
+
+def test_doctor_names_a_config_folder_others_can_write(home: Home) -> None:
+    path = home.write_config('[profiles.default]\nclient_id = "bp-demo"\n')
+    path.parent.chmod(0o777)
+    done, lines = doctor(home, "--offline")
+    assert done.returncode != 0
+    assert lines["config"].startswith("FIX")
+    assert f"chmod go-w {path.parent}" in lines["config"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,14 +46,14 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "list":
         _no_extra(args, "key", "value")
         return _list(settings)
-    setting = _setting(args.key, args.action)
     profile = settings.profile
+    setting = _setting(args.key, args.action)
     if args.action == "get":
         _no_extra(args, "value")
         return _get(settings, setting)
     if args.action == "unset":
         _no_extra(args, "value")
-        changed = _write(path, profile, setting, None)
+        changed = _write(path, _edit(path, profile, setting, None))
         print(
             f"Removed {setting.key} from [profiles.{profile}] of {path}."
             if changed
@@ -71,7 +72,7 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError(f"give a value: `bp-helper config set {setting.key} VALUE`")
     else:
         raw = args.value
-    _write(path, profile, setting, _stored(setting, raw))
+    _write(path, _edit(path, profile, setting, _stored(setting, raw)))
     shown = "(set)" if setting.secret else toml_edit.dump_value(_stored(setting, raw))
     print(f"Set {setting.key} = {shown} in [profiles.{profile}] of {path}.")
     return 0
@@ -120,31 +121,57 @@ def _read_secret(setting: Setting, profile: str) -> str:
 
 
 def _load(path: Path) -> str:
+    """The config file's text ("" if there is none), checked as every command checks it."""
+    from bp_helper.config.settings import read_config_file
+
     try:
-        return path.read_text(encoding="utf-8")
+        raw, _ = read_config_file(path)
     except FileNotFoundError:
         return ""
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from None
-
-
-def _write(path: Path, profile: str, setting: Setting, value: Any | None) -> bool:
-    """Edit the file (created with its folder if need be); False when nothing changed."""
-    from bp_helper.files import atomic_write
-
-    assert setting.key is not None
-    text = _load(path)
-    new = toml_edit.edit(text, profile, setting.key, value, path)
-    if new == text:
-        return False
     try:
-        mode = os.stat(path).st_mode & 0o777
-    except FileNotFoundError:
-        mode = 0o600
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if _holds_secret(toml_edit.parse(new, path)):
-        mode &= 0o700  # a client secret is for the owner's eyes only
-    atomic_write(path, new.encode("utf-8"), mode)
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text: {exc}") from None
+
+
+def _edit(path: Path, profile: str, setting: Setting, value: Any | None) -> Callable[[str], str]:
+    """The change of ``setting`` to ``value`` (None: removed), for :func:`_write`."""
+    assert setting.key is not None
+    key = setting.key
+
+    def change(text: str) -> str:
+        return toml_edit.edit(text, profile, key, value, path)
+
+    return change
+
+
+def _write(path: Path, change: Callable[[str], str]) -> bool:
+    """Apply ``change`` to the config file's text, creating the file (and its folders, 0700)
+    if need be; False when nothing changed.
+
+    Edits of one file take turns (a lock beside it) and read it inside the lock, so that
+    parallel edits all land. A symbolic link is kept: its target is edited.
+    """
+    from bp_helper.files import atomic_write, edit_lock, edit_target, make_dirs, others_may_write
+
+    target = edit_target(path)
+    _load(path)  # a file that must not be read gets no lock file beside it either
+    make_dirs(target.parent)
+    problem = others_may_write(target.parent, os.stat(target.parent))
+    if problem:
+        raise ConfigError(f"config file not written: {problem}")
+    with edit_lock(target):
+        text = _load(path)
+        new = change(text)
+        if new == text:
+            return False
+        try:
+            mode = os.stat(target).st_mode & 0o777
+        except FileNotFoundError:
+            mode = 0o600
+        if _holds_secret(toml_edit.parse(new, path)):
+            mode &= 0o700  # a client secret is for the owner's eyes only
+        atomic_write(target, new.encode("utf-8"), mode)
     return True
 
 
