@@ -288,3 +288,26 @@ def test_config_commands_read_only_a_regular_file_of_bounded_size(bare: Home) ->
         "big.toml",
         "fifo.toml",
     ]
+
+
+def test_what_config_set_writes_it_can_edit_again(bare: Home) -> None:
+    for value in ("line\u2028separator", "next\x85line", "para\u2029graph"):
+        done = bare.bp("config", "set", "client_id", value)
+        assert done.returncode == 0, done.stderr
+        assert bare.bp("config", "get", "client_id").stdout == value + "\n"
+        again = bare.bp("config", "set", "client_id", "plain")
+        assert again.returncode == 0, again.stderr
+    path = bare.write_config('[profiles.default]\nclient_id = "raw\u2028\x85"  # by hand\n')
+    done = bare.bp("config", "set", "client_id", "edited")
+    assert done.returncode == 0, done.stderr
+    assert path.read_text() == '[profiles.default]\nclient_id = "edited"  # by hand\n'
+
+
+def test_an_argument_that_is_not_utf8_is_one_line_error(bare: Home) -> None:
+    path = bare.write_config(HAND_WRITTEN)
+    done = bare.bp("config", "set", "client_id", "bad\udcff")  # the bytes b"bad\xff" in argv
+    assert done.returncode == 2
+    assert "not valid UTF-8" in one_line_error(done)
+    assert path.read_text() == HAND_WRITTEN
+    key = bare.bp("config", "get", "client\udcff")
+    assert key.returncode == 2 and "not valid UTF-8" in one_line_error(key)

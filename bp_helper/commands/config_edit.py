@@ -43,6 +43,8 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "path":
         print(path)
         return 0
+    for name in ("key", "value"):
+        _utf8(name, getattr(args, name))
     if args.action == "list":
         _no_extra(args, "key", "value")
         return _list(settings)
@@ -78,6 +80,17 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _utf8(name: str, value: str | None) -> None:
+    """Refuse an argument that is not UTF-8 (Python holds its bytes as lone surrogates)."""
+    try:
+        (value or "").encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(
+            f"{name.upper()} is not valid UTF-8 text (is the terminal's encoding UTF-8?); "
+            "nothing was changed"
+        ) from None
+
+
 def _no_extra(args: argparse.Namespace, *names: str) -> None:
     for name in names:
         if getattr(args, name) is not None:
@@ -109,7 +122,10 @@ def _read_secret(setting: Setting, profile: str) -> str:
     from bp_helper.secrets.sources import strip_line
 
     if sys.stdin is not None and not sys.stdin.isatty():
-        value = strip_line(sys.stdin.read())
+        try:
+            value = strip_line(sys.stdin.read())
+        except UnicodeDecodeError:
+            raise UsageError(f"{setting.key} on standard input is not UTF-8 text") from None
     else:
         from bp_helper.secrets.prompt import choose_prompter
 

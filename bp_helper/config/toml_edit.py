@@ -47,11 +47,19 @@ def _dump_string(value: str) -> str:
     for char in value:
         if char in escapes:
             out.append(escapes[char])
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04x}")
+        elif ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F or char in "\u2028\u2029":
+            out.append(f"\\u{ord(char):04x}")  # control characters and line separators
         else:
             out.append(char)
     return '"' + "".join(out) + '"'
+
+
+def _lines(text: str) -> list[str]:
+    """``text`` split after each ``\\n`` only: TOML's lines (``str.splitlines`` would also
+    split at U+2028, U+0085 and others, which may stand in a string value)."""
+    lines = [line + "\n" for line in text.split("\n")]
+    lines[-1] = lines[-1][:-1]
+    return lines if lines[-1] else lines[:-1]
 
 
 def _key(name: str) -> str:
@@ -113,7 +121,7 @@ def edit(text: str, profile: str, key: str, value: Any | None, path: object) -> 
     """``text`` with ``key`` of ``[profiles.<profile>]`` set to ``value`` (None: removed)."""
     before = parse(text, path)
     expected = _expected(before, profile, key, value, path)
-    lines = text.splitlines(keepends=True)
+    lines = _lines(text)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
     span = _table_span(lines, profile)
