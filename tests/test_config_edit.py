@@ -200,6 +200,33 @@ def test_an_edit_this_editor_cannot_make_safely_is_refused(bare: Home) -> None:
     assert path.read_text() == text
 
 
+# -- profiles: their tables come and go ------------------------------------------------------
+
+
+def test_unsetting_the_last_key_removes_the_empty_table(bare: Home) -> None:
+    path = bare.write_config(HAND_WRITTEN)
+    done = bare.bp("--profile", "staging", "config", "unset", "token_url")
+    assert done.returncode == 0, done.stderr
+    assert "[profiles.staging]" not in path.read_text()
+    assert path.read_text() == HAND_WRITTEN.split("\n# the staging server")[0]
+
+
+def test_unset_all_deletes_a_profile(bare: Home) -> None:
+    path = bare.write_config(HAND_WRITTEN)
+    done = bare.bp("--profile", "default", "config", "unset", "--all")
+    assert done.returncode == 0, done.stderr
+    assert "Removed [profiles.default]" in done.stdout
+    assert tomllib.loads(path.read_text()) == {
+        "other": {"x": 1},
+        "profiles": {"staging": {"token_url": "https://staging.example.org/oauth/token"}},
+    }
+    assert "# the staging server\n[profiles.staging]" in path.read_text()
+    again = bare.bp("--profile", "default", "config", "unset", "--all")
+    assert again.returncode == 0 and "was not in" in again.stdout
+    key = bare.bp("config", "unset", "--all", "timeout")
+    assert key.returncode == 2 and "--all" in one_line_error(key)
+
+
 # -- the config file and its folder: created private, trusted only when it is ours ----------
 
 

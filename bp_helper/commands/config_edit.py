@@ -32,6 +32,9 @@ def options(p: argparse.ArgumentParser) -> None:
         metavar="VALUE",
         help="the new value (secret keys: from standard input or a hidden prompt, never here)",
     )
+    p.add_argument(
+        "--all", action="store_true", help="with unset: remove the whole [profiles.NAME] table"
+    )
     p.epilog = (
         "Edits [profiles.NAME] (--profile, default: default) of the config file, keeping "
         "comments and other tables. Lists (hosts) are comma-separated."
@@ -45,10 +48,21 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     for name in ("key", "value"):
         _utf8(name, getattr(args, name))
+    if args.all and args.action != "unset":
+        raise UsageError("--all goes with unset: `bp-helper --profile NAME config unset --all`")
     if args.action == "list":
         _no_extra(args, "key", "value")
         return _list(settings)
     profile = settings.profile
+    if args.action == "unset" and args.all:
+        _no_extra(args, "key", "value")
+        changed = _write(path, lambda text: toml_edit.remove_table(text, profile, path))
+        print(
+            f"Removed [profiles.{profile}] from {path}."
+            if changed
+            else f"[profiles.{profile}] was not in {path}."
+        )
+        return 0
     setting = _setting(args.key, args.action)
     if args.action == "get":
         _no_extra(args, "value")
