@@ -128,16 +128,13 @@ def test_a_secret_from_stdin_makes_the_file_private(bare: Home) -> None:
     done = bare.bp("config", "set", "client_secret", input="s3cret-canary\n")
     assert done.returncode == 0, done.stderr
     assert "s3cret-canary" not in done.stdout + done.stderr
-    assert "client_secret = (set)" in done.stdout
+    assert "client_secret = ****nary" in done.stdout
     assert path.stat().st_mode & 0o777 == 0o600
     assert (
         tomllib.loads(path.read_text())["profiles"]["default"]["client_secret"] == "s3cret-canary"
     )
     got = bare.bp("config", "get", "client_secret")
     assert got.returncode == 2 and "s3cret-canary" not in got.stdout + got.stderr
-    empty = bare.bp("config", "set", "client_secret", input="")  # "" is a valid client secret
-    assert empty.returncode == 0, empty.stderr
-    assert tomllib.loads(path.read_text())["profiles"]["default"]["client_secret"] == ""
 
 
 def test_a_secret_at_a_terminal_is_asked_without_echo(bare: Home) -> None:
@@ -198,6 +195,35 @@ def test_an_edit_this_editor_cannot_make_safely_is_refused(bare: Home) -> None:
     assert done.returncode == 2
     assert "edit the file by hand" in one_line_error(done)
     assert path.read_text() == text
+
+
+# -- the client secret ---------------------------------------------------------------------
+
+
+def test_empty_input_keeps_the_stored_client_secret(bare: Home) -> None:
+    path = bare.write_config('[profiles.default]\nclient_secret = "kept-secret-canary"\n')
+    path.chmod(0o600)
+    empty = bare.bp("config", "set", "client_secret", input="")  # as with </dev/null
+    assert empty.returncode == 2
+    line = one_line_error(empty)
+    assert "kept" in line and "config unset client_secret" in line
+    assert "kept-secret-canary" not in empty.stdout + empty.stderr
+    assert tomllib.loads(path.read_text())["profiles"]["default"]["client_secret"] == (
+        "kept-secret-canary"
+    )
+    bare.bp("config", "unset", "client_secret")
+    first = bare.bp("config", "set", "client_secret", input="")  # nothing to lose: "" is valid
+    assert first.returncode == 0, first.stderr
+    assert "client_secret = (empty)" in first.stdout
+
+
+def test_a_set_secret_is_shown_by_its_last_four_characters(bare: Home) -> None:
+    done = bare.bp("config", "set", "client_secret", input="s3cret-canary-WXYZ\n")
+    assert done.returncode == 0, done.stderr
+    assert "client_secret = ****WXYZ" in done.stdout
+    assert "s3cret-canary" not in done.stdout + done.stderr
+    short = bare.bp("config", "set", "client_secret", input="abcde\n")
+    assert "client_secret = (set)" in short.stdout and "bcde" not in short.stdout
 
 
 # -- profiles: their tables come and go ------------------------------------------------------

@@ -89,7 +89,7 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
     else:
         raw = args.value
     _write(path, _edit(path, profile, setting, _stored(setting, raw)))
-    shown = "(set)" if setting.secret else toml_edit.dump_value(_stored(setting, raw))
+    shown = _masked(raw) if setting.secret else toml_edit.dump_value(_stored(setting, raw))
     print(f"Set {setting.key} = {shown} in [profiles.{profile}] of {path}.")
     return 0
 
@@ -103,6 +103,14 @@ def _utf8(name: str, value: str | None) -> None:
             f"{name.upper()} is not valid UTF-8 text (is the terminal's encoding UTF-8?); "
             "nothing was changed"
         ) from None
+
+
+def _masked(secret: str) -> str:
+    """A secret as `config set` confirms it: its last 4 characters (as `aws configure`
+    does) when they are at most half of it, else only that it is set."""
+    if not secret:
+        return "(empty)"
+    return f"****{secret[-4:]}" if len(secret) >= 8 else "(set)"
 
 
 def _no_extra(args: argparse.Namespace, *names: str) -> None:
@@ -170,6 +178,14 @@ def _edit(path: Path, profile: str, setting: Setting, value: Any | None) -> Call
     key = setting.key
 
     def change(text: str) -> str:
+        if setting.secret and value == "":
+            table = toml_edit.parse(text, path).get("profiles", {}).get(profile, {})
+            if isinstance(table, dict) and table.get(key):
+                raise UsageError(
+                    f"no {setting.label} was given (empty input), so the one in "
+                    f"[profiles.{profile}] was kept; to make it empty, run `bp-helper config "
+                    f"unset {key}` first"
+                )
         return toml_edit.edit(text, profile, key, value, path)
 
     return change
