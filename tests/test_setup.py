@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -189,3 +190,70 @@ def test_setup_is_not_on_the_cached_path(tooled: Home) -> None:
         assert f"bp_helper.commands.{module}" not in done.stderr
         assert f"bp_helper.config.{module}" not in done.stderr
     assert done.stdout.strip() == "abc"
+
+
+# -- without the sandbox: hosts from the config ----------------------------------------------
+
+TWO_PROFILES = (
+    '[profiles.default]\nhosts = ["a.example.org"]\n'
+    '[profiles.staging]\nhosts = ["b.example.org", "c.example.org"]\n'
+)
+
+
+@pytest.fixture
+def offline(tmp_path: Path) -> Home:
+    """A home with two profiles bound to made-up hosts (setup never contacts them)."""
+    home = Home.make(
+        tmp_path / "offline", {"PATH": path_with_helpers(), "GIT_CONFIG_NOSYSTEM": "1"}
+    )
+    home.write_config(TWO_PROFILES)
+    return home
+
+
+def test_setup_git_remove_touches_only_our_lines(offline: Home) -> None:
+    gitconfig = offline.root / ".gitconfig"
+    mine = (
+        '[credential "https://a.example.org"]\n'
+        "\t# the team's helper first\n"
+        "\thelper = mytool --fast  # keep me\n"
+        "\thelper = bioprodict\n"
+        "\thelper = othertool\n"
+    )
+    gitconfig.write_text(GITCONFIG + mine)
+    done = offline.bp("setup", "git", "--remove")
+    assert done.returncode == 0, done.stderr
+    assert gitconfig.read_text() == GITCONFIG + mine.replace("\thelper = bioprodict\n", "")
+
+
+GIT_THAT_LOCKS = """#!/bin/sh
+# git, and right after the first `git config ... --unset-all`, another git takes the lock
+/usr/bin/git "$@"
+status=$?
+case " $* " in *" --unset-all "*)
+    if [ ! -e "$HOME/took" ] && [ ! -e "$HOME/.gitconfig.lock" ]; then
+        : > "$HOME/took"; : > "$HOME/.gitconfig.lock"
+    fi ;;
+esac
+exit $status
+"""
+
+
+def test_setup_git_remove_keeps_the_file_when_another_git_takes_the_lock(offline: Home) -> None:
+    gitconfig = offline.root / ".gitconfig"
+    mine = (
+        '[credential "https://a.example.org"]\n'
+        "\thelper = mytool\n\thelper = bioprodict\n\thelper = othertool\n"
+    )
+    gitconfig.write_text(GITCONFIG + mine)
+    wrapper = offline.root / "bin"
+    wrapper.mkdir()
+    (wrapper / "git").write_text(GIT_THAT_LOCKS)
+    (wrapper / "git").chmod(0o755)
+    offline.env["PATH"] = f"{wrapper}:{path_with_helpers()}"
+    done = offline.bp("setup", "git", "--remove")
+    text = gitconfig.read_text()
+    if done.returncode != 0:  # the other git won: nothing of ours was half done
+        assert ".gitconfig.lock" in one_line_error(done)
+        assert text == GITCONFIG + mine
+    else:  # ours finished first: exactly our line went
+        assert text == GITCONFIG + mine.replace("\thelper = bioprodict\n", ""), text

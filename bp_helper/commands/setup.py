@@ -4,7 +4,8 @@ For each host the profile is bound to:
 
 - git: ``credential.https://<host>.helper`` in the global config, through ``git config``
   (an empty value first, as ``gh auth setup-git`` does, so that helpers configured for every
-  host do not answer for this one with something stale);
+  host do not answer for this one with something stale), all hosts in one edit under git's
+  own lock (:mod:`bp_helper.commands.git_config`);
 - docker: ``credHelpers`` in ``$DOCKER_CONFIG/config.json`` (default ``~/.docker``);
 - containers (podman, skopeo, buildah): ``credHelpers`` in ``$REGISTRY_AUTH_FILE``, else
   ``$XDG_RUNTIME_DIR/containers/auth.json``.
@@ -19,13 +20,15 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bp_helper.config.settings import Settings
-from bp_helper.errors import BpError, ConfigError, UsageError
+from bp_helper.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from bp_helper.commands.git_config import GitConfigEdit
 
 HELPER = "bioprodict"
 GIT_HELPER = f"git-credential-{HELPER}"
@@ -71,50 +74,52 @@ def git_helper_value(profile: str) -> str:
     return name if profile == "default" else f"{name} --profile {profile}"
 
 
-def _git(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    try:
-        done = subprocess.run(
-            ["git", "config", "--global", *args],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=30,
-        )
-    except FileNotFoundError:
-        raise BpError("git is not installed (or not on PATH)") from None
-    if check and done.returncode != 0:
-        first = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[0]
-        raise BpError(f"`git config --global {' '.join(args)}` failed: {first}")
-    return done
-
-
 def git_setup(hosts: list[str], settings: Settings, *, remove: bool) -> None:
-    value = git_helper_value(settings.profile)
-    where = _git("--list", check=False)  # is the global config valid?
-    if where.returncode != 0 and "bad config" in where.stderr:
-        first = where.stderr.strip().splitlines()[0]
-        raise ConfigError(f"git cannot read its global config: {first}; fix it first")
-    for host in hosts:
-        key = f"credential.https://{host}.helper"
-        current = _git("--get-all", key, check=False).stdout.splitlines()
-        mine = [v for v in current if is_our_git_helper(v, settings.profile)]
-        if remove:
-            if not mine:
-                print(f"git: {key} has no bioprodict helper: nothing to remove")
-                continue
-            rest = [v for v in current if v not in mine]
-            _git("--unset-all", key)
-            for kept in [] if rest == [""] else rest:
-                _git("--add", key, kept)
-            _drop_empty_git_section(f"credential.https://{host}")
-            print(f"git: removed {key} = {mine[0]}")
-        elif mine:
-            print(f"git: {key} = {mine[0]} already set")
-        else:
-            if not current:
-                _git("--add", key, "")  # no helper of every host answers for this one
-            _git("--add", key, value)
-            print(f"git: set {key} = {value} (global git config)")
+    """Add (or remove) the helper for ``hosts``: one edit of the file, all of it or none."""
+    from bp_helper.commands.git_config import GitConfigEdit, global_git_config
+
+    value = None if remove else git_helper_value(settings.profile)
+    with GitConfigEdit(global_git_config()) as config:
+        checked = config.git("--list", check=False)  # is the global config valid?
+        if checked.returncode != 0 and "bad config" in checked.stderr:
+            first = checked.stderr.strip().splitlines()[0]
+            raise ConfigError(f"git cannot read its global config: {first}; fix it first")
+        for host in hosts:
+            key = f"credential.https://{host}.helper"
+            current = config.git("--get-all", key, check=False).stdout.splitlines()
+            if value is None:
+                _remove_git_helper(config, key, current, settings.profile)
+            else:
+                _add_git_helper(config, key, current, value, settings.profile)
+
+
+def _remove_git_helper(config: GitConfigEdit, key: str, current: list[str], profile: str) -> None:
+    mine = list(dict.fromkeys(v for v in current if is_our_git_helper(v, profile)))
+    if not mine:
+        print(f"git: {key} has no bioprodict helper: nothing to remove")
+        return
+    for ours in mine:  # only our lines: the user's stay where they are, comments and all
+        config.git("--fixed-value", "--unset-all", key, ours)
+    if [v for v in current if v not in mine] == [""]:  # the empty value setup put first
+        config.git("--fixed-value", "--unset-all", key, "")
+    section = key.rsplit(".", 1)[0]
+    left = config.git("--get-regexp", "^" + _regex_escape(section) + r"\.", check=False)
+    if not left.stdout.strip():
+        config.git("--remove-section", section, check=False)
+    print(f"git: removed {key} = {mine[0]}")
+
+
+def _add_git_helper(
+    config: GitConfigEdit, key: str, current: list[str], value: str, profile: str
+) -> None:
+    mine = [v for v in current if is_our_git_helper(v, profile)]
+    if mine:
+        print(f"git: {key} = {mine[0]} already set")
+    else:
+        if not current:
+            config.git("--add", key, "")  # no helper of every host answers for this one
+        config.git("--add", key, value)
+        print(f"git: set {key} = {value} (global git config)")
 
 
 def is_our_git_helper(value: str, profile: str) -> bool:
@@ -124,12 +129,6 @@ def is_our_git_helper(value: str, profile: str) -> bool:
         return False
     base = value[: len(value) - len(suffix)] if suffix else value
     return base == HELPER or (os.path.isabs(base) and Path(base).name == GIT_HELPER)
-
-
-def _drop_empty_git_section(section: str) -> None:
-    left = _git("--get-regexp", "^" + _regex_escape(section) + r"\.", check=False)
-    if not left.stdout.strip():
-        _git("--remove-section", section, check=False)
 
 
 def _regex_escape(text: str) -> str:
