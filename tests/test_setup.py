@@ -210,6 +210,42 @@ def offline(tmp_path: Path) -> Home:
     return home
 
 
+def test_remove_all_takes_out_every_profiles_entries(offline: Home) -> None:
+    gitconfig = offline.root / ".gitconfig"
+    gitconfig.write_text(GITCONFIG)
+    docker = offline.root / ".docker" / "config.json"
+    docker.parent.mkdir()
+    docker.write_text(DOCKER_JSON)
+    auth = offline.root / "auth.json"
+    offline.env["REGISTRY_AUTH_FILE"] = str(auth)
+    for profile in ("default", "staging"):
+        for tool in ("git", "docker", "containers"):
+            done = offline.bp("--profile", profile, "setup", tool)
+            assert done.returncode == 0, done.stderr
+    offline.write_config("")  # the profiles are gone from the config: their entries are not
+    assert "b.example.org" in gitconfig.read_text()
+    for tool in ("git", "docker", "containers"):
+        done = offline.bp("setup", tool, "--remove", "--all")
+        assert done.returncode == 0, done.stderr
+    assert gitconfig.read_text() == GITCONFIG
+    assert docker.read_text() == DOCKER_JSON
+    assert not auth.exists()
+    alone = offline.bp("setup", "git", "--all")
+    assert alone.returncode == 2 and "--remove" in one_line_error(alone)
+
+
+def test_setup_git_replaces_a_stale_helper_line_it_wrote(offline: Home) -> None:
+    gitconfig = offline.root / ".gitconfig"
+    stale = '[credential "https://a.example.org"]\n\thelper = \n\thelper = bioprodict\n'
+    gitconfig.write_text(GITCONFIG + stale)
+    offline.env["PATH"] = "/usr/bin:/bin"  # the helper is no longer on PATH: the bare name fails
+    done = offline.bp("setup", "git")
+    assert done.returncode == 0, done.stderr
+    assert "replaced" in done.stdout
+    helper = BIN / "git-credential-bioprodict"
+    assert gitconfig.read_text() == GITCONFIG + stale.replace("bioprodict", str(helper))
+
+
 def test_setup_git_remove_touches_only_our_lines(offline: Home) -> None:
     gitconfig = offline.root / ".gitconfig"
     mine = (

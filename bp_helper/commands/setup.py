@@ -1,17 +1,19 @@
-"""``bp-helper setup git|docker|containers [--remove]``: wire the helpers into the tools.
+"""``bp-helper setup git|docker|containers [--remove [--all]]``: wire the helpers into the tools.
 
 For each host the profile is bound to:
 
 - git: ``credential.https://<host>.helper`` in the global config, through ``git config``
   (an empty value first, as ``gh auth setup-git`` does, so that helpers configured for every
   host do not answer for this one with something stale), all hosts in one edit under git's
-  own lock (:mod:`bp_helper.commands.git_config`);
+  own lock (:mod:`bp_helper.commands.git_config`); a helper line of ours that is stale (the
+  bare name when the helper is no longer on ``PATH``, another profile) is replaced;
 - docker: ``credHelpers`` in ``$DOCKER_CONFIG/config.json`` (default ``~/.docker``);
 - containers (podman, skopeo, buildah): ``credHelpers`` in ``$REGISTRY_AUTH_FILE``, else
   ``$XDG_RUNTIME_DIR/containers/auth.json``.
 
-Running it again changes nothing; ``--remove`` takes out exactly what it added. Everything
-else in the files stays; a file that is not valid JSON is refused and left alone.
+Running it again changes nothing; ``--remove`` takes out exactly what it added, and with
+``--all`` what it added for any profile and host (to uninstall). Everything else in the
+files stays; a file that is not valid JSON is refused and left alone.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -38,6 +41,9 @@ DOCKER_HELPER = f"docker-credential-{HELPER}"
 def options(p: argparse.ArgumentParser) -> None:
     p.add_argument("tool", choices=("git", "docker", "containers"), metavar="git|docker|containers")
     p.add_argument("--remove", action="store_true", help="take out what setup added")
+    p.add_argument(
+        "--all", action="store_true", help="with --remove: for every profile and host (uninstall)"
+    )
     p.epilog = (
         "git: credential.https://HOST.helper in the global git config; docker: credHelpers "
         "in ~/.docker/config.json ($DOCKER_CONFIG); containers: credHelpers in "
@@ -46,7 +52,9 @@ def options(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
-    hosts: list[str] = settings.value("hosts")
+    if args.all and not args.remove:
+        raise UsageError(f"--all goes with --remove: `bp-helper setup {args.tool} --remove --all`")
+    hosts: list[str] | None = None if args.all else settings.value("hosts")
     if args.tool == "git":
         git_setup(hosts, settings, remove=args.remove)
     else:
@@ -74,8 +82,9 @@ def git_helper_value(profile: str) -> str:
     return name if profile == "default" else f"{name} --profile {profile}"
 
 
-def git_setup(hosts: list[str], settings: Settings, *, remove: bool) -> None:
-    """Add (or remove) the helper for ``hosts``: one edit of the file, all of it or none."""
+def git_setup(hosts: list[str] | None, settings: Settings, *, remove: bool) -> None:
+    """Add (or remove) the helper for ``hosts``; ``None`` with ``remove``: every helper line
+    of ours, whatever its profile and host. One edit of the file: all of it lands, or none."""
     from bp_helper.commands.git_config import GitConfigEdit, global_git_config
 
     value = None if remove else git_helper_value(settings.profile)
@@ -84,16 +93,25 @@ def git_setup(hosts: list[str], settings: Settings, *, remove: bool) -> None:
         if checked.returncode != 0 and "bad config" in checked.stderr:
             first = checked.stderr.strip().splitlines()[0]
             raise ConfigError(f"git cannot read its global config: {first}; fix it first")
-        for host in hosts:
-            key = f"credential.https://{host}.helper"
+        if hosts is None:
+            keys = list(dict.fromkeys(_keys_with_our_helper(config)))
+            profile = None
+            if not keys:
+                print("git: no bioprodict helper in the global git config: nothing to remove")
+        else:
+            keys = [f"credential.https://{host}.helper" for host in hosts]
+            profile = settings.profile
+        for key in keys:
             current = config.git("--get-all", key, check=False).stdout.splitlines()
             if value is None:
-                _remove_git_helper(config, key, current, settings.profile)
+                _remove_git_helper(config, key, current, profile)
             else:
                 _add_git_helper(config, key, current, value, settings.profile)
 
 
-def _remove_git_helper(config: GitConfigEdit, key: str, current: list[str], profile: str) -> None:
+def _remove_git_helper(
+    config: GitConfigEdit, key: str, current: list[str], profile: str | None
+) -> None:
     mine = list(dict.fromkeys(v for v in current if is_our_git_helper(v, profile)))
     if not mine:
         print(f"git: {key} has no bioprodict helper: nothing to remove")
@@ -112,9 +130,16 @@ def _remove_git_helper(config: GitConfigEdit, key: str, current: list[str], prof
 def _add_git_helper(
     config: GitConfigEdit, key: str, current: list[str], value: str, profile: str
 ) -> None:
-    mine = [v for v in current if is_our_git_helper(v, profile)]
-    if mine:
-        print(f"git: {key} = {mine[0]} already set")
+    mine = [v for v in dict.fromkeys(current) if is_our_git_helper(v, profile)]
+    working = [v for v in mine if v == value or _runs(v)]
+    stale = [v for v in mine if v not in working]
+    if working:
+        print(f"git: {key} = {working[0]} already set")
+    elif stale:  # ours, written before, but git would not find it now: replaced in place
+        config.git("--fixed-value", "--replace-all", key, value, stale[0])
+        for old in stale[1:]:
+            config.git("--fixed-value", "--unset-all", key, old)
+        print(f"git: replaced {key} = {stale[0]} with {value}")
     else:
         if not current:
             config.git("--add", key, "")  # no helper of every host answers for this one
@@ -122,12 +147,34 @@ def _add_git_helper(
         print(f"git: set {key} = {value} (global git config)")
 
 
-def is_our_git_helper(value: str, profile: str) -> bool:
-    """Whether ``value`` is what setup writes for ``profile`` (by name or by absolute path)."""
-    suffix = "" if profile == "default" else f" --profile {profile}"
-    if not value.endswith(suffix):
-        return False
-    base = value[: len(value) - len(suffix)] if suffix else value
+def _runs(helper: str) -> bool:
+    """Whether a helper line written by an absolute path still names an executable."""
+    base = helper.split(" --profile ", 1)[0]
+    return os.path.isabs(base) and os.access(base, os.X_OK)
+
+
+def _keys_with_our_helper(config: GitConfigEdit) -> list[str]:
+    """The ``credential.*.helper`` keys holding a helper of ours, for any profile."""
+    found = config.git("-z", "--get-regexp", r"^credential\..*\.helper$", check=False).stdout
+    keys = []
+    for entry in found.split("\0"):
+        key, _, value = entry.partition("\n")
+        if key and is_our_git_helper(value, None):
+            keys.append(key)
+    return keys
+
+
+def is_our_git_helper(value: str, profile: str | None) -> bool:
+    """Whether ``value`` is what setup writes for ``profile`` (by name or by absolute path);
+    for ``None``, for any profile."""
+    if profile is None:
+        match = re.fullmatch(r"(.+?)(?: --profile [A-Za-z0-9][A-Za-z0-9._-]*)?", value)
+        base = match[1] if match else value
+    else:
+        suffix = "" if profile == "default" else f" --profile {profile}"
+        if not value.endswith(suffix):
+            return False
+        base = value[: len(value) - len(suffix)] if suffix else value
     return base == HELPER or (os.path.isabs(base) and Path(base).name == GIT_HELPER)
 
 
@@ -187,13 +234,15 @@ def _dump_like(data: dict[str, Any], raw: str | None) -> str:
     return text + ("\n" if ends else "")
 
 
-def json_setup(path: Path, hosts: list[str], *, remove: bool) -> None:
+def json_setup(path: Path, hosts: list[str] | None, *, remove: bool) -> None:
+    """Add (or remove) ``credHelpers`` entries for ``hosts``; ``None`` with ``remove``: every
+    entry of ours."""
     from bp_helper.files import atomic_write
 
     data, raw, mode = _read_json(path)
     helpers: dict[str, Any] = dict(data.get("credHelpers", {}))
     changes = []
-    for host in hosts:
+    for host in [h for h, v in helpers.items() if v == HELPER] if hosts is None else hosts:
         now = helpers.get(host)
         if remove:
             if now == HELPER:
