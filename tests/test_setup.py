@@ -12,7 +12,7 @@ import pytest
 from bp_helper.testing import Sandbox
 
 from .protocol_support import path_with_helpers
-from .support import BIN, Home, login, one_line_error
+from .support import BIN, Home, executable, login, one_line_error
 
 GITCONFIG = (
     '[user]\n\tname = Some One\n[credential]\n\thelper = cache\n[alias]\n\tst = "status -s"\n'
@@ -293,3 +293,47 @@ def test_setup_git_remove_keeps_the_file_when_another_git_takes_the_lock(offline
         assert text == GITCONFIG + mine
     else:  # ours finished first: exactly our line went
         assert text == GITCONFIG + mine.replace("\thelper = bioprodict\n", ""), text
+
+
+@pytest.mark.slow
+def test_parallel_setup_docker_loses_no_entry(offline: Home) -> None:
+    offline.write_config(
+        "".join(f'[profiles.p{i}]\nhosts = ["h{i}.example.org"]\n' for i in range(6))
+    )
+    procs = [
+        subprocess.Popen(
+            [executable("bp-helper"), "--profile", f"p{i}", "setup", "docker"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=offline.env,
+        )
+        for i in range(6)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    data = json.loads((offline.root / ".docker" / "config.json").read_text())
+    assert data == {"credHelpers": {f"h{i}.example.org": "bioprodict" for i in range(6)}}
+
+
+@pytest.mark.parametrize("tool", ["docker", "containers"])
+def test_a_symlinked_json_file_is_edited_through_the_link(offline: Home, tool: str) -> None:
+    dotfiles = offline.root / "dotfiles"
+    dotfiles.mkdir()
+    real = dotfiles / "auth.json"
+    real.write_text(DOCKER_JSON)
+    link = offline.root / "links" / "config.json"
+    link.parent.mkdir()
+    link.symlink_to(real)
+    if tool == "docker":
+        offline.env["DOCKER_CONFIG"] = str(link.parent)
+    else:
+        offline.env["REGISTRY_AUTH_FILE"] = str(link)
+    done = offline.bp("setup", tool)
+    assert done.returncode == 0, done.stderr
+    assert link.is_symlink() and link.resolve() == real
+    assert json.loads(real.read_text())["credHelpers"]["a.example.org"] == "bioprodict"
+    assert sorted(p.name for p in link.parent.iterdir()) == ["config.json"]
+    removed = offline.bp("setup", tool, "--remove")
+    assert removed.returncode == 0, removed.stderr
+    assert link.is_symlink() and real.read_text() == DOCKER_JSON

@@ -13,7 +13,8 @@ For each host the profile is bound to:
 
 Running it again changes nothing; ``--remove`` takes out exactly what it added, and with
 ``--all`` what it added for any profile and host (to uninstall). Everything else in the
-files stays; a file that is not valid JSON is refused and left alone.
+files stays; a file that is not valid JSON is refused and left alone. Edits of a JSON file
+take turns (a lock beside it) and read it inside the lock; a symbolic link is kept.
 """
 
 from __future__ import annotations
@@ -204,14 +205,20 @@ def containers_auth_file() -> Path:
 
 def _read_json(path: Path) -> tuple[dict[str, Any], str | None, int | None]:
     """The file's object, its raw text (None: no file) and its mode."""
+    from bp_helper.config.settings import read_capped
+    from bp_helper.files import MAX_PRIVATE_FILE
+
     try:
-        raw = path.read_text(encoding="utf-8")
+        content = read_capped(path, MAX_PRIVATE_FILE)
         mode = path.stat().st_mode & 0o777
     except FileNotFoundError:
         return {}, None, None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if content is None:
+        raise ConfigError(f"{path} is not a regular file of at most 1 MiB; not changed")
     try:
+        raw = content.decode("utf-8")
         data = json.loads(raw) if raw.strip() else {}
     except ValueError as exc:
         raise ConfigError(f"{path} is not valid JSON ({exc}): fix it first; not changed") from None
@@ -236,10 +243,24 @@ def _dump_like(data: dict[str, Any], raw: str | None) -> str:
 
 def json_setup(path: Path, hosts: list[str] | None, *, remove: bool) -> None:
     """Add (or remove) ``credHelpers`` entries for ``hosts``; ``None`` with ``remove``: every
-    entry of ours."""
+    entry of ours. Under the file's lock, reading it inside; a symlink's target is edited."""
+    from bp_helper.files import edit_lock, edit_target, make_dirs
+
+    target = edit_target(path)
+    _read_json(target)  # a file that must not be read gets no lock file beside it either
+    if not target.parent.is_dir():
+        if remove:
+            print(f"{path}: nothing to change")
+            return
+        make_dirs(target.parent)
+    with edit_lock(target):
+        _edit_json(path, target, hosts, remove=remove)
+
+
+def _edit_json(path: Path, target: Path, hosts: list[str] | None, *, remove: bool) -> None:
     from bp_helper.files import atomic_write
 
-    data, raw, mode = _read_json(path)
+    data, raw, mode = _read_json(target)
     helpers: dict[str, Any] = dict(data.get("credHelpers", {}))
     changes = []
     for host in [h for h, v in helpers.items() if v == HELPER] if hosts is None else hosts:
@@ -263,13 +284,11 @@ def json_setup(path: Path, hosts: list[str] | None, *, remove: bool) -> None:
         data["credHelpers"] = helpers
     else:
         data.pop("credHelpers", None)
-    if remove and not data and raw is not None:
+    if remove and not data and raw is not None and target == path:
         path.unlink()  # only our entries were left: the file goes, as before setup
         print(f"{path}: {'; '.join(changes)}; the file was left empty, so it was removed")
         return
-    if raw is None:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    atomic_write(path, _dump_like(data, raw).encode("utf-8"), 0o600 if mode is None else mode)
+    atomic_write(target, _dump_like(data, raw).encode("utf-8"), 0o600 if mode is None else mode)
     print(f"{path}: {'; '.join(changes)}")
 
 
