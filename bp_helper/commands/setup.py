@@ -9,7 +9,7 @@ For each host the profile is bound to:
   bare name when the helper is no longer on ``PATH``, another profile) is replaced;
 - docker: ``credHelpers`` in ``$DOCKER_CONFIG/config.json`` (default ``~/.docker``);
 - containers (podman, skopeo, buildah): ``credHelpers`` in ``$REGISTRY_AUTH_FILE``, else
-  ``$XDG_RUNTIME_DIR/containers/auth.json``.
+  ``$XDG_RUNTIME_DIR/containers/auth.json``, else (root) ``/run/containers/0/auth.json``.
 
 Running it again changes nothing; ``--remove`` takes out exactly what it added, and with
 ``--all`` what it added for any profile and host (to uninstall). Everything else in the
@@ -48,7 +48,8 @@ def options(p: argparse.ArgumentParser) -> None:
     p.epilog = (
         "git: credential.https://HOST.helper in the global git config; docker: credHelpers "
         "in ~/.docker/config.json ($DOCKER_CONFIG); containers: credHelpers in "
-        "$REGISTRY_AUTH_FILE or $XDG_RUNTIME_DIR/containers/auth.json."
+        "$REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json or (root) "
+        "/run/containers/0/auth.json."
     )
 
 
@@ -195,6 +196,8 @@ def containers_auth_file() -> Path:
     if os.environ.get("REGISTRY_AUTH_FILE"):
         return Path(os.environ["REGISTRY_AUTH_FILE"])
     runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if not runtime and os.geteuid() == 0:
+        return Path("/run/containers/0/auth.json")  # where podman keeps root's logins
     if not runtime:
         raise ConfigError(
             "neither REGISTRY_AUTH_FILE nor XDG_RUNTIME_DIR is set: set REGISTRY_AUTH_FILE to "
