@@ -142,3 +142,8 @@ def test_doctor_names_a_config_folder_others_can_write(home: Home) -> None:
     assert done.returncode != 0
     assert lines["config"].startswith("FIX")
     assert f"chmod go-w {path.parent}" in lines["config"]
+    path.parent.chmod(0o700)  # and a folder above it, as `mkdir -p` made it under umask 000
+    (home.root / "config").chmod(0o777)
+    done, lines = doctor(home, "--offline")
+    assert lines["config"].startswith("FIX")
+    assert f"{home.root / 'config'} is writable by others" in lines["config"]
