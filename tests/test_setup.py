@@ -341,6 +341,36 @@ def test_parallel_setup_docker_loses_no_entry(offline: Home) -> None:
     assert data == {"credHelpers": {f"h{i}.example.org": "bioprodict" for i in range(6)}}
 
 
+@pytest.mark.slow
+def test_parallel_setup_git_loses_no_line_and_a_held_lock_leaves_the_file(offline: Home) -> None:
+    offline.write_config(
+        "".join(f'[profiles.p{i}]\nhosts = ["h{i}.example.org"]\n' for i in range(4))
+    )
+    gitconfig = offline.root / ".gitconfig"
+    gitconfig.write_text(GITCONFIG)
+    procs = [
+        subprocess.Popen(
+            [executable("bp-helper"), "--profile", f"p{i}", "setup", "git"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=offline.env,
+        )
+        for i in range(4)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    text = gitconfig.read_text()
+    for i in range(4):
+        assert f"helper = bioprodict --profile p{i}\n" in text
+    lock = offline.root / ".gitconfig.lock"
+    lock.write_text("another git at work\n")
+    held = offline.bp("setup", "git", "--remove", "--all")
+    assert held.returncode == 1
+    assert f"{lock} exists" in one_line_error(held)
+    assert gitconfig.read_text() == text and lock.read_text() == "another git at work\n"
+
+
 @pytest.mark.parametrize("tool", ["docker", "containers"])
 def test_a_symlinked_json_file_is_edited_through_the_link(offline: Home, tool: str) -> None:
     dotfiles = offline.root / "dotfiles"

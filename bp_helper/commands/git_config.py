@@ -3,7 +3,7 @@
 git changes a config file by creating ``FILE.lock`` (exclusively), writing the new content
 there and renaming it over the file; a git that finds the lock taken gives up. An edit here
 does the same: it takes that lock first, so that another git cannot change the file
-meanwhile (it fails instead, and so does this edit if the lock is already taken), lets
+meanwhile (it fails instead; this edit waits a few seconds for a lock already taken), lets
 ``git config --file`` make each change on a private copy, which touches only the lines it
 changes, and renames the result over the file only when every step worked. Any failure
 leaves the file as it was. A symbolic link (dotfiles) is kept: its target is edited, as git
@@ -17,11 +17,14 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from types import TracebackType
 
 from bp_helper.errors import BpError
 from bp_helper.files import edit_target
+
+LOCK_WAIT = 5.0  # seconds: parallel setups take turns; a lock left by a crash is named
 
 
 def global_git_config() -> Path:
@@ -52,15 +55,19 @@ class GitConfigEdit:
         self.mode: int | None = None
 
     def __enter__(self) -> GitConfigEdit:
-        try:
-            self.fd = os.open(self.lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except FileExistsError:
-            raise BpError(
-                f"{self.lock} exists: another git is changing {self.shown}; try again (if no "
-                "git is running, remove that lock file)"
-            ) from None
-        except OSError as exc:
-            raise BpError(f"cannot lock {self.shown}: {exc.strerror or exc}") from None
+        deadline = time.monotonic() + LOCK_WAIT
+        while self.fd < 0:
+            try:
+                self.fd = os.open(self.lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            except FileExistsError:
+                if time.monotonic() > deadline:
+                    raise BpError(
+                        f"{self.lock} exists: another git is changing {self.shown}; try again "
+                        "(if no git is running, remove that lock file)"
+                    ) from None
+                time.sleep(0.05)  # another setup's edit takes a few git runs
+            except OSError as exc:
+                raise BpError(f"cannot lock {self.shown}: {exc.strerror or exc}") from None
         try:
             try:
                 self.original = self.path.read_bytes()
