@@ -21,8 +21,9 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from bp_helper.config.settings import read_capped
 from bp_helper.errors import BpError
-from bp_helper.files import edit_target
+from bp_helper.files import MAX_PRIVATE_FILE, edit_target
 
 LOCK_WAIT = 5.0  # seconds: parallel setups take turns; a lock left by a crash is named
 
@@ -70,13 +71,18 @@ class GitConfigEdit:
                 raise BpError(f"cannot lock {self.shown}: {exc.strerror or exc}") from None
         try:
             try:
-                self.original = self.path.read_bytes()
+                self.original = read_capped(self.path, MAX_PRIVATE_FILE)
                 self.mode = os.stat(self.path).st_mode & 0o7777
+                if self.original is None:
+                    raise BpError(f"{self.shown} is not a regular file of at most 1 MiB")
             except FileNotFoundError:
                 pass
             self.folder = tempfile.mkdtemp(prefix="bp-helper-git-")  # 0700
             self.copy = Path(self.folder, "config")
             self.copy.write_bytes(self.original or b"")
+        except OSError as exc:
+            self._abandon()
+            raise BpError(f"cannot read {self.shown}: {exc.strerror or exc}") from None
         except BaseException:
             self._abandon()
             raise
