@@ -11,6 +11,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bp_helper.config.table import SETTINGS
 
@@ -354,6 +356,21 @@ def test_what_config_set_writes_it_can_edit_again(bare: Home) -> None:
     done = bare.bp("config", "set", "client_id", "edited")
     assert done.returncode == 0, done.stderr
     assert path.read_text() == '[profiles.default]\nclient_id = "edited"  # by hand\n'
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(), st.text())
+def test_any_value_written_is_read_back_and_can_be_replaced(first: str, second: str) -> None:
+    """The editor's own property, in process: what it writes parses to the value, and the
+    key stays editable whatever the value held."""
+    from bp_helper.config import toml_edit
+
+    text = toml_edit.edit(HAND_WRITTEN, "staging", "client_id", first, "config.toml")
+    assert tomllib.loads(text)["profiles"]["staging"]["client_id"] == first
+    again = toml_edit.edit(text, "staging", "client_id", second, "config.toml")
+    assert tomllib.loads(again)["profiles"]["staging"]["client_id"] == second
+    gone = toml_edit.edit(again, "staging", "client_id", None, "config.toml")
+    assert gone == HAND_WRITTEN
 
 
 def test_an_argument_that_is_not_utf8_is_one_line_error(bare: Home) -> None:
