@@ -219,6 +219,39 @@ def test_empty_input_keeps_the_stored_client_secret(bare: Home) -> None:
     assert "client_secret = (empty)" in first.stdout
 
 
+def test_enter_at_the_prompt_keeps_the_secret_it_shows_the_end_of(bare: Home) -> None:
+    """As `aws configure` does: the prompt shows the last 4 characters, Enter keeps it."""
+    path = bare.write_config('[profiles.default]\nclient_secret = "kept-secret-WXYZ"\n')
+    path.chmod(0o600)
+    master, slave = os.openpty()
+
+    def controlling_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen(
+        [executable("bp-helper"), "config", "set", "client_secret"],
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=bare.env,
+        preexec_fn=controlling_terminal,
+    )
+    os.close(slave)
+    try:
+        shown = read_until(master, b"not shown): ")
+        os.write(master, b"\n")
+        out, err = proc.communicate(timeout=60)
+    finally:
+        os.close(master)
+    assert b"(now ****WXYZ, Enter keeps it; not shown)" in shown
+    assert proc.returncode == 0, err
+    assert b"unchanged (****WXYZ)" in out and b"kept-secret" not in out + err
+    assert tomllib.loads(path.read_text())["profiles"]["default"]["client_secret"] == (
+        "kept-secret-WXYZ"
+    )
+
+
 def test_a_set_secret_is_shown_by_its_last_four_characters(bare: Home) -> None:
     done = bare.bp("config", "set", "client_secret", input="s3cret-canary-WXYZ\n")
     assert done.returncode == 0, done.stderr

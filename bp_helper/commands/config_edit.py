@@ -83,7 +83,13 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
                 f"could see it in `ps`): run `bp-helper config set {setting.key}` and type it, "
                 "or give it on standard input"
             )
-        raw: str = _read_secret(setting, profile)
+        table = _profiles(settings).get(profile)
+        current = table.get(setting.key) if isinstance(table, dict) else None
+        current = current if isinstance(current, str) else ""
+        raw, asked = _read_secret(setting, profile, current)
+        if asked and not raw and current:  # Enter at the prompt keeps it, as in aws configure
+            print(f"{setting.key} of [profiles.{profile}] unchanged ({_masked(current)}).")
+            return 0
     elif args.value is None:
         raise UsageError(f"give a value: `bp-helper config set {setting.key} VALUE`")
     else:
@@ -139,11 +145,15 @@ def _stored(setting: Setting, raw: str) -> Any:
     return raw
 
 
-def _read_secret(setting: Setting, profile: str) -> str:
+def _read_secret(setting: Setting, profile: str, current: str) -> tuple[str, bool]:
+    """The new secret from standard input, else asked (``True``: it was asked)."""
     from bp_helper.log import add_secret
     from bp_helper.secrets.sources import strip_line
 
-    if sys.stdin is not None and not sys.stdin.isatty():
+    if current:
+        add_secret(current)
+    asked = sys.stdin is None or sys.stdin.isatty()
+    if not asked:
         try:
             value = strip_line(sys.stdin.read())
         except UnicodeDecodeError:
@@ -151,11 +161,12 @@ def _read_secret(setting: Setting, profile: str) -> str:
     else:
         from bp_helper.secrets.prompt import choose_prompter
 
-        question = f"{setting.label} for profile {profile!r} (not shown): "
+        now = f"now {_masked(current)}, Enter keeps it; " if current else ""
+        question = f"{setting.label} for profile {profile!r} ({now}not shown): "
         value = choose_prompter(False).ask(question, secret=True)
     if value:
         add_secret(value)
-    return value
+    return value, asked
 
 
 def _load(path: Path) -> str:
