@@ -22,7 +22,10 @@ if TYPE_CHECKING:
 
 BIN = Path(sys.executable).parent
 TEST_KEYRINGS = Path(__file__).parent / "keyring_backends"
-PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+# COVERAGE_PROCESS_CONFIG: under `pytest --cov` the programs the tests start are measured too.
+PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "COVERAGE_PROCESS_CONFIG")
+# For a program whose own imports or writes a test inspects: coverage stays out of it.
+UNMEASURED = {"COVERAGE_PROCESS_CONFIG": ""}
 
 
 def executable(name: str) -> str:

@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.bench
+
 BENCH = Path(__file__).parent.parent / "benchmarks" / "bench.py"
 
 

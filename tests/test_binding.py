@@ -9,6 +9,12 @@ import pytest
 from bp_helper.config.hosts import is_bound, scheme_allowed
 from bp_helper.config.profiles import select_profile
 from bp_helper.config.settings import Settings
+from bp_helper.testing import Sandbox
+
+from .support import (
+    Home,
+    login,
+)
 
 CONFIG = """
 [profiles.default]
@@ -104,3 +110,23 @@ def test_profiles_share_one_reading_of_the_config_file(
     chosen = select_profile("https", "staging.example.org:8443", "sam", environ=environ)
     assert chosen is not None and chosen.profile == "staging"
     assert reads == [Path(environ["BIOPRODICT_CONFIG"])]
+
+
+@pytest.mark.parametrize("host", ["127.evil.example", "127.0.0.1.evil.example", "127.1"])
+def test_only_real_loopback_addresses_get_plain_http(
+    sandbox: Sandbox, home: Home, host: str
+) -> None:
+    login(home)
+    netloc = f"{host}:8080"
+    home.env["BIOPRODICT_HOSTS"] = f"{sandbox.netloc},{netloc}"
+    asked = f"protocol=http\nhost={netloc}\n\n"
+    done = home.run(["get"], input=asked, program="git-credential-bioprodict")
+    assert done.returncode == 0
+    assert done.stdout == ""  # not a loopback address: no token over plain http
+    real = home.run(
+        ["get"],
+        input="protocol=http\nhost=127.0.0.2:8080\n\n",
+        program="git-credential-bioprodict",
+        env={"BIOPRODICT_HOSTS": f"{sandbox.netloc},127.0.0.2:8080"},
+    )
+    assert "password=" in real.stdout

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from bp_helper.testing import DEMO_USERS, Sandbox
 
-from .support import Home, one_line_error, read_until, spawn_with_terminal
+from .protocol_support import DOCKER, GIT, run_bytes
+from .support import (
+    Home,
+    executable,
+    login,
+    one_line_error,
+    read_until,
+    spawn_with_terminal,
+)
 
 ALICE = DEMO_USERS["alice"]
 HEAVY = ("requests", "oauthlib", "requests_oauthlib", "keyring", "urllib3")
@@ -110,6 +121,7 @@ def test_version_and_help(home: Home) -> None:
     one_line_error(missing)
 
 
+@pytest.mark.slow
 def test_demo_runs_from_a_fresh_home(tmp_path: Path) -> None:
     home = Home.make(tmp_path / "fresh")
     done = home.bp("demo", timeout=180)
@@ -127,3 +139,94 @@ def test_every_command_has_a_handler_that_imports() -> None:
     for name, target in HANDLERS.items():
         module, _, function = target.partition(":")
         assert callable(getattr(importlib.import_module(module), function)), name
+
+
+def test_ctrl_c_at_a_prompt_exits_130(sandbox: Sandbox, home: Home) -> None:
+    proc, master = spawn_with_terminal(home, ["login"])
+    try:
+        read_until(master, b"username")
+        os.write(master, b"\x03")  # the terminal's interrupt character: SIGINT
+        proc.wait(timeout=60)
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130
+    assert proc.stderr is not None
+    assert proc.stderr.read().decode().strip() == (
+        "bp-helper: login cancelled at the prompt: nothing was sent or changed; "
+        "run `bp-helper login` again when ready"
+    )
+
+
+@pytest.mark.parametrize(
+    ("redirect", "said"),
+    [(">&-", "standard output is closed"), ("> /dev/full", "No space left on device")],
+)
+def test_output_that_cannot_be_written_is_one_line(
+    sandbox: Sandbox, home: Home, redirect: str, said: str
+) -> None:
+    login(home)
+    done = subprocess.run(
+        ["sh", "-c", f'exec "$0" token {redirect}', executable("bp-helper")],
+        capture_output=True,
+        text=True,
+        env=home.env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert one_line_error(done) == f"bp-helper: cannot write the output: {said}"
+
+
+@pytest.mark.parametrize(
+    ("program", "args", "stdin"),
+    [
+        ("bp-helper", ["status"], b""),
+        ("bp-helper", ["token"], b""),
+        ("git-credential-bioprodict", ["get"], None),
+    ],
+)
+def test_a_reader_that_closes_the_pipe_early_is_one_line(
+    sandbox: Sandbox, home: Home, program: str, args: list[str], stdin: bytes | None
+) -> None:
+    login(home)
+    asked = stdin if stdin is not None else f"protocol=https\nhost={sandbox.netloc}\n\n".encode()
+    proc = subprocess.Popen(
+        [executable(program), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=home.env,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # the reader is gone before anything is written (`| head -c0`)
+    _, err = proc.communicate(asked, timeout=60)
+    assert proc.returncode == 1
+    assert err.decode().splitlines() == [
+        "bp-helper: cannot write the output: its reader closed the pipe"
+    ]
+
+
+def test_mistyped_flags_never_echo_their_values(sandbox: Sandbox, home: Home) -> None:
+    secret = "hunter2-canary"
+    for argv in (
+        ["login", "--password", secret],  # was taken as --password-stdin, echoing the rest
+        ["login", f"--password={secret}"],
+        ["login", f"--password-stdin={secret}"],
+        ["login", "--pass", secret],
+        [secret],
+        ["sandbox", "--port", secret],
+    ):
+        done = home.bp(*argv)
+        assert done.returncode == 2, argv
+        line = one_line_error(done)
+        assert secret not in line, argv
+    said = one_line_error(home.bp("login", "--password", secret))
+    assert "--password-stdin" in said and "--username" in said  # which flags exist
+    for program in (GIT, DOCKER):
+        raw = run_bytes(home, program, [f"--password={secret}", "get"])
+        assert raw.returncode == 2
+        assert secret.encode() not in raw.stderr and b"--profile" in raw.stderr
+    assert sandbox.requests == []

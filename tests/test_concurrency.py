@@ -40,6 +40,8 @@ from .concurrency_support import (
 from .protocol_support import call_api, git_request
 from .support import Home, executable, expire_stored_token, in_process_env, login
 
+pytestmark = pytest.mark.slow
+
 SLOW = 1.5  # seconds the sandbox takes per token request: the race window
 DID_NOT_HANG = 20.0  # seconds; the lock timeout is 55 s, a stuck waiter would take that long
 

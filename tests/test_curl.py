@@ -225,3 +225,10 @@ def test_bp_helper_curl_sends_plain_http_through_no_proxy(sandbox: Sandbox, home
         assert done.returncode == 0, done.stderr
         assert proxy.seen == []
         assert len(api.seen) == 1
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_curl_help_is_the_wrappers_help(home: Home, flag: str) -> None:
+    done = home.bp("curl", flag)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: bp-helper [options] curl [curl arguments...]")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,12 @@ import platformdirs
 import pytest
 
 from bp_helper.config.paths import APP, user_config_dir, user_state_dir
+from bp_helper.testing import DEMO_USERS, Sandbox
+
+from .support import (
+    Home,
+    executable,
+)
 
 CASES = [
     {"HOME": "/home/u"},
@@ -53,3 +60,25 @@ def test_linux_lookup_does_not_import_platformdirs() -> None:
         env={"HOME": "/home/u", "PATH": "/usr/bin"},
     )
     assert done.stdout.strip() == ("False" if sys.platform.startswith("linux") else "True")
+
+
+def test_folders_are_private_under_umask_000(sandbox: Sandbox, home: Home) -> None:
+    done = subprocess.run(
+        [
+            "sh",
+            "-c",
+            'umask 000; exec "$0" login --username alice --password-stdin',
+            executable("bp-helper"),
+        ],
+        input=DEMO_USERS["alice"].password,
+        capture_output=True,
+        text=True,
+        env=home.env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    state = home.root / "state"
+    for folder in (state, state / "bp-helper", state / "bp-helper" / "tokens"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    assert stat.S_IMODE(home.store_file().stat().st_mode) == 0o600

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 
 import pytest
@@ -22,7 +21,11 @@ from .protocol_support import (
     path_with_helpers,
     run_bytes,
 )
-from .support import Home, login
+from .real_clients_support import program
+from .support import (
+    Home,
+    login,
+)
 
 ALICE = DEMO_USERS["alice"]
 NOT_FOUND = b"credentials not found in native keychain\n"
@@ -215,9 +218,10 @@ def test_cached_get_imports_no_network_stack(sandbox: Sandbox, home: Home) -> No
     assert modules.isdisjoint((*HEAVY, "argparse")), sorted(modules & {*HEAVY, "argparse"})
 
 
-@pytest.mark.skipif(shutil.which("docker") is None, reason="the docker CLI is not installed")
+@pytest.mark.real_clients
 def test_docker_cli_logout_erases_through_the_helper(sandbox: Sandbox, home: Home) -> None:
     """The config.json line of the README, read by the real docker CLI (no daemon needed)."""
+    docker = program("docker", "the README's config.json line is read by the docker CLI")
     login(home)
     docker_config = home.root / ".docker"
     docker_config.mkdir()
@@ -225,7 +229,7 @@ def test_docker_cli_logout_erases_through_the_helper(sandbox: Sandbox, home: Hom
         json.dumps({"credHelpers": {sandbox.netloc: "bioprodict"}})
     )
     done = subprocess.run(
-        ["docker", "logout", sandbox.netloc],
+        [docker, "logout", sandbox.netloc],
         capture_output=True,
         text=True,
         env={**home.env, "PATH": path_with_helpers(), "DOCKER_CONFIG": str(docker_config)},
@@ -234,3 +238,16 @@ def test_docker_cli_logout_erases_through_the_helper(sandbox: Sandbox, home: Hom
     )
     assert done.returncode == 0, done.stderr
     assert not home.store_file().exists()
+
+
+def test_a_lone_surrogate_from_docker_is_a_local_error(sandbox: Sandbox, home: Home) -> None:
+    request = (
+        '{"ServerURL": "https://' + sandbox.netloc + '", "Username": "al\\ud800ice", '
+        '"Secret": "' + DEMO_USERS["alice"].password + '"}'
+    )
+    done = home.run(["store"], input=request, program="docker-credential-bioprodict")
+    assert done.returncode == 2, done.stderr
+    said = (done.stdout + done.stderr).strip().splitlines()  # docker reads errors on stdout
+    assert len(said) == 1 and "username is not valid text" in said[0]
+    assert sandbox.token_requests() == []
+    assert not (home.store_dir / "default.failed").exists()

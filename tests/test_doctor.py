@@ -10,7 +10,10 @@ import pytest
 
 from bp_helper.testing import Sandbox
 
-from .support import Home, login
+from .support import (
+    Home,
+    login,
+)
 
 Breakage = Callable[[Sandbox, Home], None]
 
@@ -147,3 +150,11 @@ def test_invalid_config_stops_early(sandbox: Sandbox, home: Home) -> None:
     assert done.returncode == 1
     assert list(lines) == ["config"] and "not valid TOML" in lines["config"]
     assert "Fix the configuration first" in done.stdout
+
+
+def test_doctor_reports_an_ancestor_others_can_write(sandbox: Sandbox, home: Home) -> None:
+    login(home)
+    (home.root / "state").chmod(0o777)
+    done = home.bp("doctor")
+    assert done.returncode != 0
+    assert f"{home.root / 'state'} is writable by others (mode 0777)" in done.stdout + done.stderr

@@ -17,6 +17,8 @@ needs_atheris = pytest.mark.skipif(
     reason="atheris has wheels for Linux x86-64 only (the test extra installs it there)",
 )
 
+pytestmark = pytest.mark.slow
+
 
 @needs_atheris
 @pytest.mark.parametrize("target", sorted(RUNS))

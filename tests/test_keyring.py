@@ -7,13 +7,20 @@ never answering) live in tests/keyring_backends. Never the real user's keyring.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from pathlib import Path
 
 from bp_helper.testing import DEMO_USERS, Sandbox
 
-from .support import TEST_KEYRINGS, Home, expire_stored_token, login, one_line_error
+from .support import (
+    TEST_KEYRINGS,
+    Home,
+    expire_stored_token,
+    login,
+    one_line_error,
+)
 from .test_cli import imported_modules
 
 ALICE = DEMO_USERS["alice"]
@@ -196,3 +203,44 @@ def test_backend_chosen_in_keyringrc(sandbox: Sandbox, home: Home) -> None:
     assert "UNENCRYPTED" in line  # said when the password is stored
     assert home.keyring_get(*PASSWORD) == ALICE.password
     assert (Path(home.env["XDG_DATA_HOME"]) / "python_keyring").is_dir()  # isolated
+
+
+PLAINTEXT = "keyrings.alt.file.PlaintextKeyring"
+
+
+def test_plaintext_keyring_needs_consent(sandbox: Sandbox, home: Home) -> None:
+    home.use_keyring(PLAINTEXT)
+    done = login(home, "alice", "--remember-password")
+    assert home.keyring_get(*PASSWORD) is None  # not stored without consent
+    assert "UNENCRYPTED" in done.stderr and "allow_plaintext_keyring" in done.stderr
+    assert home.stored()["password_in_keyring"] is False
+    encoded = base64.b64encode(ALICE.password.encode()).decode()
+    for path in home.root.rglob("*"):
+        if path.is_file():
+            text = path.read_bytes()
+            assert ALICE.password.encode() not in text and encoded.encode() not in text, path
+
+
+def test_plaintext_keyring_with_consent_is_named_plainly(sandbox: Sandbox, home: Home) -> None:
+    home.use_keyring(PLAINTEXT)
+    done = login(home, "alice", "--remember-password", "--allow-plaintext-keyring")
+    assert home.keyring_get(*PASSWORD) == ALICE.password
+    warning = [line for line in done.stderr.splitlines() if "warning" in line]
+    assert len(warning) == 1 and "UNENCRYPTED" in warning[0]  # said when it is stored
+    assert "password" in warning[0]
+    report = json.loads(home.bp("status", "--json").stdout)
+    assert "password" in report["plaintext"]
+    kept = report["secrets"]["password"]["kept"]
+    assert "UNENCRYPTED" in kept and "PlaintextKeyring" in kept
+    text = home.bp("status").stdout
+    assert "password" in next(line for line in text.splitlines() if line.startswith("Plaintext"))
+    # doctor: not OK while nobody has accepted it, and says why
+    doctor = home.bp("doctor", "--offline")
+    keyring_line = next(line for line in doctor.stdout.splitlines() if "keyring:" in line)
+    assert keyring_line.startswith("FIX") and "not encrypted" in keyring_line, keyring_line
+    assert doctor.returncode == 1
+    accepted = home.bp("doctor", "--offline", env=CONSENT)
+    keyring_line = next(line for line in accepted.stdout.splitlines() if "keyring:" in line)
+    assert keyring_line.startswith("OK") and "UNENCRYPTED" in keyring_line, keyring_line
+    secrets_line = next(line for line in accepted.stdout.splitlines() if "secrets:" in line)
+    assert "plaintext on disk" in secrets_line and "password" in secrets_line.split("plaintext")[1]

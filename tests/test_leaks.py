@@ -38,6 +38,8 @@ from .leak_support import (
 from .protocol_support import path_with_helpers
 from .support import executable, expire_stored_token
 
+pytestmark = pytest.mark.slow
+
 GIT = "git-credential-bioprodict"
 DOCKER = "docker-credential-bioprodict"
 UNTRUSTED_CA = {"REQUESTS_CA_BUNDLE": certifi.where(), "SSL_CERT_FILE": certifi.where()}

@@ -21,6 +21,8 @@ from bp_helper.testing import DEMO_USERS, Sandbox
 
 from .support import Home
 
+pytestmark = pytest.mark.real_clients
+
 ALICE = DEMO_USERS["alice"]
 BOB = DEMO_USERS["bob"]
 KERNEL = "bp-helper-test"

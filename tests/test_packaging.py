@@ -23,6 +23,8 @@ import pytest
 from bp_helper.testing import DEMO_USERS, Sandbox
 from bp_helper.version import __version__
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 SKIP = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*")
 

@@ -21,6 +21,8 @@ from bp_helper.testing import Sandbox
 from .integration_support import login
 from .support import BIN, Home
 
+pytestmark = pytest.mark.real_clients
+
 DOC = Path(__file__).resolve().parent.parent / "docs" / "python-and-r.md"
 RSCRIPT = shutil.which("Rscript")
 

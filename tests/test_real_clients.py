@@ -27,6 +27,8 @@ from .real_clients_support import (
 )
 from .support import Home, login
 
+pytestmark = pytest.mark.real_clients
+
 NEW_GIT = "/opt/bp-git/bin/git"  # where .ci/install-clients.sh builds it
 
 

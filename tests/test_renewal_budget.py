@@ -14,6 +14,8 @@ from bp_helper.testing import Sandbox
 from .hostile_support import HostileServer, Received, send_json
 from .support import Home, in_process_env, login
 
+pytestmark = pytest.mark.slow
+
 
 def no_permission(request: Received, conn: socket.socket) -> None:
     send_json(conn, 401, b'{"error": "forbidden"}', 'WWW-Authenticate: Bearer realm="api"')

@@ -5,9 +5,12 @@ from __future__ import annotations
 import base64
 import io
 import json
+import signal
+import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -15,6 +18,8 @@ import pytest
 import requests
 
 from bp_helper.testing import DEMO_CLIENTS, DEMO_USERS, RecordedRequest, Sandbox
+
+from .support import Home, executable
 
 ALICE = DEMO_USERS["alice"]
 Form = dict[str, str] | list[tuple[str, str]]
@@ -677,3 +682,32 @@ def test_missing_trustme_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setitem(sys.modules, "trustme", None)
     with pytest.raises(RuntimeError, match=r"pip install 'bp-helper\[sandbox\]'"):
         Sandbox().start()
+
+
+def test_sandbox_keeps_a_stable_ca_file_and_stops_on_sigterm(tmp_path: Path) -> None:
+    home = Home.make(tmp_path / "home")
+    ca = tmp_path / "stable" / "ca.pem"
+    proc = subprocess.Popen(
+        [executable("bp-helper"), "sandbox", "--ca-file", str(ca)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=home.env,
+    )
+    assert proc.stdout is not None
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if "Press Ctrl-C" in line:
+            break
+    text = "".join(lines)
+    assert f"export REQUESTS_CA_BUNDLE={ca}\n" in text
+    assert "separate shell" in text
+    temp_ca = next(line.split()[1] for line in lines if line.strip().startswith("CA "))
+    assert temp_ca == str(ca) and ca.read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
+    proc.send_signal(signal.SIGTERM)
+    rest, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "Stopping the sandbox." in rest
+    assert "Traceback" not in err
+    assert ca.exists()  # kept: the path the user configured stays valid

@@ -23,6 +23,8 @@ from bp_helper.testing import DEMO_USERS, Sandbox
 from .support import Home, expire_stored_token, login
 from .test_doctor import doctor
 
+pytestmark = pytest.mark.real_clients
+
 ALICE = DEMO_USERS["alice"]
 BACKEND = "keyring.backends.SecretService.Keyring"
 PROGRAMS = ("dbus-daemon", "dbus-send", "gnome-keyring-daemon")

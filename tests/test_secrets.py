@@ -337,3 +337,54 @@ def test_missing_twofactor_code_is_not_held_back(sandbox: Sandbox, home: Home) -
     assert home.bp("token", env={"BIOPRODICT_TWOFACTOR": "000000"}).returncode == 1
     again = home.bp("token", env={"BIOPRODICT_TWOFACTOR": BOB.twofactor})
     assert "was refused" in one_line_error(again)  # a wrong code is held back like a password
+
+
+def test_enter_at_the_password_prompt_sends_nothing(sandbox: Sandbox, home: Home) -> None:
+    proc, master = spawn_with_terminal(home, ["login", "--username", "alice"])
+    try:
+        seen = read_until(master, b"): ")
+        assert b"Bio-Prodict password for alice (" in seen
+        os.write(master, b"\n")
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        os.close(master)
+    assert proc.returncode == 2, err
+    assert b"empty password" in err and b"nothing sent" in err
+    assert sandbox.requests == []
+
+
+def test_an_empty_password_on_stdin_sends_nothing(sandbox: Sandbox, home: Home) -> None:
+    done = home.bp("login", "--username", "alice", "--password-stdin", input="\n")
+    assert done.returncode == 2 and "empty" in one_line_error(done)
+    assert sandbox.requests == []
+
+
+def test_a_failing_command_never_prints_its_secret(sandbox: Sandbox, home: Home) -> None:
+    home.write_config(
+        "[profiles.default]\nusername = 'alice'\npassword_command = "
+        "['sh', '-c', 'echo hunter2-secret-x; "
+        'echo "cannot unlock: hunter2-secret-x" >&2; exit 1\']\n'
+    )
+    done = home.bp("token")
+    assert done.returncode == 2
+    line = one_line_error(done)
+    assert "hunter2-secret-x" not in done.stderr + done.stdout
+    assert "exit status 1" in line and "[redacted]" in line
+
+
+def test_a_huge_password_on_stdin_is_refused(sandbox: Sandbox, home: Home) -> None:
+    done = home.bp("login", "--username", "alice", "--password-stdin", input="x" * (1 << 20))
+    assert done.returncode == 2
+    assert "more than 64 KiB" in one_line_error(done)
+    assert sandbox.token_requests() == []
+
+
+def test_a_command_printing_too_much_is_refused(sandbox: Sandbox, home: Home) -> None:
+    home.write_config(
+        "[profiles.default]\nusername = 'alice'\n"
+        "password_command = ['head', '-c', '300000', '/dev/zero']\n"
+    )
+    done = home.bp("token")
+    assert done.returncode == 2
+    assert "printed more than 64 KiB" in one_line_error(done)
+    assert sandbox.token_requests() == []

@@ -13,6 +13,7 @@ import pytest
 from bp_helper.testing import Sandbox
 
 from .protocol_support import path_with_helpers
+from .real_clients_support import program
 from .support import BIN, Home, executable, login, one_line_error
 
 GITCONFIG = (
@@ -162,16 +163,17 @@ def test_setup_containers_uses_registry_auth_file_then_xdg_runtime_dir(
         assert "REGISTRY_AUTH_FILE" in one_line_error(nowhere)
 
 
-@pytest.mark.skipif(shutil.which("skopeo") is None, reason="skopeo is not installed")
+@pytest.mark.real_clients
 def test_skopeo_reads_the_token_through_the_configured_helper(
     sandbox: Sandbox, tooled: Home
 ) -> None:
+    skopeo = program("skopeo", "containers' auth.json is read by skopeo")
     auth = tooled.root / "auth.json"
     login(tooled)
     done = tooled.bp("setup", "containers", env={"REGISTRY_AUTH_FILE": str(auth)})
     assert done.returncode == 0, done.stderr
     got = subprocess.run(
-        ["skopeo", "login", "--get-login", "--authfile", str(auth), sandbox.netloc],
+        [skopeo, "login", "--get-login", "--authfile", str(auth), sandbox.netloc],
         capture_output=True,
         text=True,
         env={**tooled.env, "REGISTRY_AUTH_FILE": str(auth)},

@@ -120,6 +120,7 @@ def drip_headers(request: Received, conn: socket.socket) -> None:
     conn.sendall(b"\r\n")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("answer", [drip_body, drip_headers])
 def test_a_dripping_answer_ends_at_the_deadline(tmp_path: Path, answer: object) -> None:
     sent: list[int] = []
@@ -311,6 +312,7 @@ def test_login_fails_when_its_token_cannot_be_handed_out(tmp_path: Path) -> None
     assert not home.store_file().exists()
 
 
+@pytest.mark.slow
 def test_doctors_probe_is_bounded_too(tmp_path: Path) -> None:
     with HostileServer(drip_body, tmp_path) as server:
         home = hostile_home(tmp_path, server)

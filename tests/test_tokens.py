@@ -5,14 +5,24 @@ from __future__ import annotations
 import base64
 import os
 import stat
-import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+import trustme
 
+import bp_helper
+from bp_helper.engine import client
+from bp_helper.errors import TokenRequestError
 from bp_helper.testing import DEMO_USERS, Sandbox
 
-from .support import Home, expire_stored_token, login, one_line_error
+from .support import (
+    Home,
+    expire_stored_token,
+    in_process_env,
+    login,
+    one_line_error,
+)
 
 ALICE = DEMO_USERS["alice"]
 BOB = DEMO_USERS["bob"]
@@ -195,24 +205,28 @@ FAULTS = [  # fault, how many requests it spoils (3 for retried faults), paramet
 def test_server_failure_keeps_the_refresh_token(
     sandbox: Sandbox,
     home: Home,
+    monkeypatch: pytest.MonkeyPatch,
     fault: str,
     count: int,
     params: dict[str, object],
     expected: str,
 ) -> None:
+    """In-process, with the back-off driven through ``client.pause`` (the real waits are
+    proven by test_transient_5xx_is_retried and the outage bursts of the slow tier)."""
     home.write_config("[profiles.default]\ntimeout = 1\n")
     login(home)
     good = home.stored()
     expire_stored_token(home)
+    in_process_env(home, monkeypatch)
+    waits: list[float] = []
+    monkeypatch.setattr(client, "pause", waits.append)
     sandbox.inject(fault, count=count, **params)
-    started = time.monotonic()
-    done = home.bp("token")
-    assert done.returncode == 1
-    assert expected in one_line_error(done)
-    assert time.monotonic() - started < 10
+    with pytest.raises(TokenRequestError) as failed:
+        bp_helper.token()
+    assert expected in str(failed.value) and "\n" not in str(failed.value)
+    assert waits == list(client.BACKOFF[: count - 1])  # retried faults wait 0.5 s, then 1.5 s
     assert home.stored()["refresh_token"] == good["refresh_token"]
-    recovered = home.bp("token")
-    assert recovered.returncode == 0, recovered.stderr
+    assert bp_helper.token() == home.stored()["access_token"]
     assert sandbox.token_requests("refresh_token")[-1].status == 200
 
 
@@ -328,3 +342,68 @@ def test_bad_config_file_is_one_line(sandbox: Sandbox, home: Home) -> None:
     done = home.bp("token")
     assert done.returncode == 2
     assert "not valid TOML" in one_line_error(done)
+
+
+def git_get(home: Home, host: str, extra: str = "", **env: str) -> str:
+    asked = f"protocol=https\nhost={host}\n{extra}\n"
+    done = home.run(["get"], input=asked, program="git-credential-bioprodict", env=env)
+    return done.stdout
+
+
+def test_the_ready_made_token_serves_the_default_or_explicit_profile_only(
+    sandbox: Sandbox, home: Home
+) -> None:
+    home.write_config("[profiles.staging]\nhosts = ['staging.example.org']\n")
+    ready = {"BIOPRODICT_TOKEN": "ready-made-ci-token"}
+    assert "password=ready-made-ci-token" in git_get(home, sandbox.netloc, **ready)
+    assert "ready-made-ci-token" not in git_get(home, "staging.example.org", **ready)
+    explicit = {**ready, "BIOPRODICT_PROFILE": "staging"}
+    assert "password=ready-made-ci-token" in git_get(home, "staging.example.org", **explicit)
+
+
+def test_the_ready_made_token_is_not_labelled_with_any_username(
+    sandbox: Sandbox, home: Home
+) -> None:
+    ready = {"BIOPRODICT_TOKEN": "ready-made-ci-token"}
+    answer = git_get(home, sandbox.netloc, "username=mallory\n", **ready)
+    assert "ready-made-ci-token" not in answer and "username=mallory" not in answer
+    named = {**ready, "BIOPRODICT_USERNAME": "ci-bot"}
+    answer = git_get(home, sandbox.netloc, "username=ci-bot\n", **named)
+    assert "username=ci-bot\npassword=ready-made-ci-token" in answer
+
+
+def test_huge_expires_in_is_bounded(sandbox: Sandbox, home: Home) -> None:
+    sandbox.inject("expires_in", value=10**12)
+    login(home)
+    stored = home.stored()
+    lifetime = stored["expires_at"] - stored["obtained_at"]
+    assert 300 * 86400 < lifetime <= 366 * 86400
+
+
+def test_negative_expires_in_hands_out_once_then_refreshes(sandbox: Sandbox, home: Home) -> None:
+    sandbox.inject("expires_in", value=-5)
+    done = home.bp("login", "--username", "alice", "--password-stdin", input=ALICE.password)
+    assert done.returncode == 0
+    assert "expires_in=-5" in done.stderr
+    token = home.bp("token")
+    assert token.returncode == 0  # the stale token is refreshed, not handed out
+    assert len(sandbox.token_requests("refresh_token")) == 1
+    assert token.stdout.strip() == home.stored()["access_token"]
+
+
+def test_untrusted_certificate_is_one_line(sandbox: Sandbox, home: Home, tmp_path: Path) -> None:
+    other_ca = tmp_path / "other-ca.pem"
+    other_ca.write_bytes(trustme.CA().cert_pem.bytes())
+    done = home.bp(
+        "login",
+        "--username",
+        "alice",
+        "--password-stdin",
+        input=ALICE.password,
+        env={"REQUESTS_CA_BUNDLE": str(other_ca)},
+    )
+    assert done.returncode == 1
+    line = one_line_error(done)
+    assert "TLS verification" in line and "REQUESTS_CA_BUNDLE" in line
+    assert "_ssl.c" not in line and line.count("(") == line.count(")")
+    assert sandbox.requests == []  # nothing was sent over the untrusted connection

@@ -51,6 +51,13 @@ from bp_helper.version import __version__
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 BACKOFF = (0.5, 1.5)  # seconds before the 2nd and 3rd attempt
+
+
+def pause(seconds: float) -> None:
+    """Wait before the next attempt: the one seam through which tests drive the back-off."""
+    time.sleep(seconds)
+
+
 MAX_EXPIRES_IN = 366 * 86400
 TWOFACTOR_WORDS = ("two-factor", "two factor", "twofactor", "2fa", "otp", "verification code")
 
@@ -179,14 +186,14 @@ class TokenClient:
                 if attempt + 1 == attempts:
                     raise exc.error from None
                 log.debug(f"{exc.error.message}; retrying in {BACKOFF[attempt]} s")
-                time.sleep(BACKOFF[attempt])
+                pause(BACKOFF[attempt])
             except requests.exceptions.ConnectionError as exc:
                 error = transport_error(exc, self.host, self.timeout)
                 final = (requests.exceptions.SSLError, requests.exceptions.Timeout)
                 if attempt + 1 == attempts or isinstance(exc, final):
                     raise error from None
                 log.debug(f"{error.message}; retrying in {BACKOFF[attempt]} s")
-                time.sleep(BACKOFF[attempt])
+                pause(BACKOFF[attempt])
             except requests.exceptions.RequestException as exc:
                 raise transport_error(exc, self.host, self.timeout) from None
             except TokenRequestError:

@@ -1,21 +1,26 @@
-"""What a new user meets: token --renew/--json, status --all, errors that lead somewhere, the
-login prompts, the sandbox by hand, and shell completion."""
+"""`bp-helper login`, `token`, `status` and `logout` (commands/account.py) as a user meets them."""
 
 from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from bp_helper.testing import DEMO_USERS, Sandbox
 
-from .support import Home, executable, login, one_line_error, read_until, spawn_with_terminal
+from .support import (
+    Home,
+    login,
+    one_line_error,
+    read_until,
+    spawn_with_terminal,
+)
 
 ALICE = DEMO_USERS["alice"]
+
+
 BOB = DEMO_USERS["bob"]
 
 
@@ -49,28 +54,6 @@ def test_token_renew_gets_a_new_token_after_a_server_revoked_it(
     assert home.stored()["refresh_token"]  # the refresh token is kept
 
 
-def test_status_all_lists_every_profile_with_hosts_and_login(sandbox: Sandbox, home: Home) -> None:
-    home.write_config(
-        '[profiles.default]\n[profiles.staging]\nhosts = ["staging.example.org"]\n'
-        '[profiles.broken]\ntimeout = "soon"\n'
-    )
-    login(home)
-    done = home.bp("status", "--all", "--json")
-    assert done.returncode == 0, done.stderr
-    entries = {e["profile"]: e for e in json.loads(done.stdout)["profiles"]}
-    assert list(entries) == ["default", "broken", "staging"]
-    default = entries["default"]
-    assert default["hosts"] == [sandbox.netloc]
-    assert default["logged_in"] is True and default["username"] == "alice"
-    assert isinstance(default["expires_at"], float) and default["fresh"] is True
-    assert entries["staging"]["hosts"] == ["staging.example.org"]
-    assert entries["staging"]["logged_in"] is False
-    assert "timeout" in entries["broken"]["problem"]
-    text = home.bp("status", "--all").stdout
-    assert f"* default      {sandbox.netloc}" in text
-    assert "staging.example.org" in text and "not logged in" in text
-
-
 def test_status_json_values_are_typed(sandbox: Sandbox, home: Home) -> None:
     login(home)
     data = json.loads(home.bp("status", "--json").stdout)
@@ -81,13 +64,6 @@ def test_status_json_values_are_typed(sandbox: Sandbox, home: Home) -> None:
     assert data["settings"]["hosts"]["value"] == [sandbox.netloc]
     assert data["login"]["refresh_token"] is True
     assert isinstance(data["login"]["expires_at"], float)
-
-
-@pytest.mark.parametrize("flag", ["--help", "-h"])
-def test_curl_help_is_the_wrappers_help(home: Home, flag: str) -> None:
-    done = home.bp("curl", flag)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("usage: bp-helper [options] curl [curl arguments...]")
 
 
 def test_nothing_configured_names_every_missing_setting_once(tmp_path: Path) -> None:
@@ -185,70 +161,18 @@ def test_a_cancelled_prompt_has_its_own_next_step(sandbox: Sandbox, home: Home) 
     assert not home.store_file().exists()
 
 
-def test_sandbox_keeps_a_stable_ca_file_and_stops_on_sigterm(tmp_path: Path) -> None:
-    home = Home.make(tmp_path / "home")
-    ca = tmp_path / "stable" / "ca.pem"
-    proc = subprocess.Popen(
-        [executable("bp-helper"), "sandbox", "--ca-file", str(ca)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=home.env,
-    )
-    assert proc.stdout is not None
-    lines = []
-    for line in proc.stdout:
-        lines.append(line)
-        if "Press Ctrl-C" in line:
-            break
-    text = "".join(lines)
-    assert f"export REQUESTS_CA_BUNDLE={ca}\n" in text
-    assert "separate shell" in text
-    temp_ca = next(line.split()[1] for line in lines if line.strip().startswith("CA "))
-    assert temp_ca == str(ca) and ca.read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
-    proc.send_signal(signal.SIGTERM)
-    rest, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
-    assert "Stopping the sandbox." in rest
-    assert "Traceback" not in err
-    assert ca.exists()  # kept: the path the user configured stays valid
+@pytest.mark.parametrize("profile", ["a b", "x/y", "..", "-rf", "é" * 3, "p" * 65, ""])
+def test_odd_profile_names_are_refused(home: Home, profile: str) -> None:
+    done = home.bp("--profile", profile, "token")
+    assert done.returncode == 2
+    line = one_line_error(done)
+    assert "profile" in line
+    assert not home.store_dir.exists()
 
 
-def test_bash_completion_completes_commands_options_and_profiles(home: Home) -> None:
-    home.write_config("[profiles.staging]\n[profiles.prod]\n")
-    script = home.bp("completion", "bash")
-    assert script.returncode == 0, script.stderr
-
-    def complete(*words: str) -> list[str]:
-        probe = (
-            f"{script.stdout}\nCOMP_WORDS=(bp-helper {' '.join(words)}); "
-            f"COMP_CWORD={len(words)}; _bp_helper; printf '%s\\n' \"${{COMPREPLY[@]}}\""
-        )
-        done = subprocess.run(
-            ["bash", "--norc", "-c", probe],
-            capture_output=True,
-            text=True,
-            env={**home.env, "PATH": f"{Path(executable('bp-helper')).parent}:/usr/bin:/bin"},
-            timeout=60,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout.split()
-
-    assert {"setup", "config", "completion", "token"} <= set(complete(""))
-    assert complete("se") == ["setup"]
-    setup = complete("setup", "")
-    assert {"git", "docker", "containers", "--remove", "--profile", "--help"} <= set(setup)
-    assert "--renew" not in setup
-    assert complete("token", "--r") == ["--renew"]
-    assert complete("--profile", "") == ["default", "prod", "staging"]
-    assert "client_secret" in complete("config", "set", "")
-
-
-@pytest.mark.parametrize("shell", ["zsh", "fish"])
-def test_zsh_and_fish_scripts_name_the_commands(home: Home, shell: str) -> None:
-    done = home.bp("completion", shell)
-    assert done.returncode == 0, done.stderr
-    assert "setup" in done.stdout and "--renew" in done.stdout.replace("-l renew", "--renew")
-    assert "bp-helper completion --profiles" in done.stdout
-    assert f"bp-helper completion for {shell}" in done.stdout
+@pytest.mark.parametrize("username", ["al ice", "a=b&c", "ünï", "x" * 300, "-alice"])
+def test_odd_usernames_are_refused_cleanly(sandbox: Sandbox, home: Home, username: str) -> None:
+    done = home.bp("login", f"--username={username}", "--password-stdin", input=ALICE.password)
+    assert done.returncode == 1
+    assert "Bad credentials" in one_line_error(done)
+    assert sandbox.token_requests("password")[0].form["username"] == [username]
