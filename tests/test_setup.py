@@ -373,6 +373,20 @@ def test_parallel_setup_git_loses_no_line_and_a_held_lock_leaves_the_file(offlin
     assert gitconfig.read_text() == text and lock.read_text() == "another git at work\n"
 
 
+def test_a_symlinked_gitconfig_is_edited_through_the_link(offline: Home) -> None:
+    """As git itself does: the lock and the new file are made beside the link's target."""
+    real = offline.root / "dotfiles" / "gitconfig"
+    real.parent.mkdir()
+    real.write_text(GITCONFIG)
+    (offline.root / ".gitconfig").symlink_to(real)
+    done = offline.bp("setup", "git")
+    assert done.returncode == 0, done.stderr
+    assert (offline.root / ".gitconfig").is_symlink()
+    assert "helper = bioprodict" in real.read_text()
+    assert offline.bp("setup", "git", "--remove").returncode == 0
+    assert real.read_text() == GITCONFIG and sorted(os.listdir(real.parent)) == ["gitconfig"]
+
+
 @pytest.mark.parametrize("tool", ["docker", "containers"])
 def test_a_symlinked_json_file_is_edited_through_the_link(offline: Home, tool: str) -> None:
     dotfiles = offline.root / "dotfiles"
