@@ -100,6 +100,8 @@ class GitConfigEdit:
             )
         except FileNotFoundError:
             raise BpError("git is not installed (or not on PATH)") from None
+        except subprocess.TimeoutExpired:
+            raise BpError(f"`git config` did not finish in 30 s; {self.shown} unchanged") from None
         done.stderr = done.stderr.replace(str(self.copy), str(self.shown))
         if check and done.returncode != 0:
             first = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[0]
