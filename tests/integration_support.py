@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import stat
 import subprocess
@@ -137,13 +136,3 @@ def run_curl(home: Home, *args: str, input: str | None = None) -> subprocess.Com
         check=False,
         cwd=home.root,
     )
-
-
-def imported(report: str) -> set[str]:
-    """Module names in a `-X importtime` report."""
-    names = set()
-    for line in report.splitlines():
-        match = re.match(r"import time:\s+\d+\s+\|\s+\d+\s+\|\s+(\S.*)$", line)
-        if match:
-            names.add(match.group(1).strip())
-    return names

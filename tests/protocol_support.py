@@ -15,7 +15,6 @@ from .support import BIN, Home, executable
 
 GIT = "git-credential-bioprodict"
 DOCKER = "docker-credential-bioprodict"
-HEAVY = ("requests", "oauthlib", "requests_oauthlib", "keyring", "urllib3")
 
 
 def path_with_helpers() -> str:
@@ -108,13 +107,3 @@ def assert_refused(done: subprocess.CompletedProcess[bytes]) -> str:
     assert lines[0].startswith("bp-helper: request refused: "), lines[0]
     assert b"Traceback" not in done.stderr
     return lines[0]
-
-
-def imported_modules(stderr: str) -> set[str]:
-    """Top-level module names from a `-X importtime` report."""
-    names = set()
-    for line in stderr.splitlines():
-        match = re.match(r"import time:\s+\d+\s+\|\s+\d+\s+\|\s+(\S.*)$", line)
-        if match:
-            names.add(match.group(1).strip().split(".")[0])
-    return names

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import select
 import subprocess
 import sys
@@ -24,6 +25,8 @@ BIN = Path(sys.executable).parent
 TEST_KEYRINGS = Path(__file__).parent / "keyring_backends"
 # COVERAGE_PROCESS_CONFIG: under `pytest --cov` the programs the tests start are measured too.
 PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "COVERAGE_PROCESS_CONFIG")
+# What the cached path (`bp-helper token`, the helpers' `get`) never imports.
+HEAVY = ("requests", "oauthlib", "requests_oauthlib", "keyring", "urllib3")
 # For a program whose own imports or writes a test inspects: coverage stays out of it.
 UNMEASURED = {"COVERAGE_PROCESS_CONFIG": ""}
 
@@ -234,3 +237,14 @@ def in_process_env(home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
     for name, value in {**home.env, "BIOPRODICT_NONINTERACTIVE": "1"}.items():
         monkeypatch.setenv(name, value)
+
+
+def imported_modules(report: str) -> set[str]:
+    """Every module a `-X importtime` report on stderr names (a package is named before its
+    submodules, so ``"requests" in imported_modules(report)`` asks whether it was imported)."""
+    names = set()
+    for line in report.splitlines():
+        match = re.match(r"import time:\s+\d+\s+\|\s+\d+\s+\|\s+(\S.*)$", line)
+        if match:
+            names.add(match.group(1).strip())
+    return names

@@ -15,8 +15,10 @@ from bp_helper.testing import DEMO_USERS, Sandbox
 
 from .protocol_support import DOCKER, GIT, run_bytes
 from .support import (
+    HEAVY,
     Home,
     executable,
+    imported_modules,
     login,
     one_line_error,
     read_until,
@@ -24,17 +26,6 @@ from .support import (
 )
 
 ALICE = DEMO_USERS["alice"]
-HEAVY = ("requests", "oauthlib", "requests_oauthlib", "keyring", "urllib3")
-
-
-def imported_modules(done: subprocess.CompletedProcess[str]) -> set[str]:
-    """Top-level module names from a `-X importtime` report on stderr."""
-    names = set()
-    for line in done.stderr.splitlines():
-        match = re.match(r"import time:\s+\d+\s+\|\s+\d+\s+\|\s+(\S.*)$", line)
-        if match:
-            names.add(match.group(1).strip().split(".")[0])
-    return names
 
 
 def test_cached_token_path_imports_no_network_stack(sandbox: Sandbox, home: Home) -> None:
@@ -42,7 +33,7 @@ def test_cached_token_path_imports_no_network_stack(sandbox: Sandbox, home: Home
     assert done.returncode == 0
     cached = home.bp("token", env={"PYTHONPROFILEIMPORTTIME": "1"})
     assert cached.returncode == 0
-    modules = imported_modules(cached)
+    modules = imported_modules(cached.stderr)
     assert "bp_helper" in modules  # the report is real
     assert modules.isdisjoint(HEAVY), sorted(modules & set(HEAVY))
     # ... while a refresh does import them (the test would notice a broken report)
@@ -56,7 +47,7 @@ def test_cached_token_path_imports_no_network_stack(sandbox: Sandbox, home: Home
         },
     )
     assert login.returncode == 0
-    assert {"requests", "oauthlib"} <= imported_modules(login)
+    assert {"requests", "oauthlib"} <= imported_modules(login.stderr)
 
 
 def test_login_prompts_on_the_terminal_never_on_stdout(sandbox: Sandbox, home: Home) -> None:

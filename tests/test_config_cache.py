@@ -17,8 +17,8 @@ from bp_helper.config.settings import Settings
 from bp_helper.errors import BpError, ConfigError
 from bp_helper.testing import Sandbox
 
-from .protocol_support import GIT, imported_modules, run_bytes
-from .support import UNMEASURED, Home, expire_stored_token, login
+from .protocol_support import GIT, run_bytes
+from .support import UNMEASURED, Home, expire_stored_token, imported_modules, login
 
 # two hosts whose names have the same length: a swap keeps the file's size
 HOST_A = "api-a.example.org"

@@ -9,8 +9,8 @@ import pytest
 
 from bp_helper.testing import Sandbox
 
-from .integration_support import Recorder, imported, login, run_curl, spy_calls, spy_curl
-from .support import Home, one_line_error
+from .integration_support import Recorder, login, run_curl, spy_calls, spy_curl
+from .support import Home, imported_modules, one_line_error
 
 
 def test_curl_config_works_with_real_curl(sandbox: Sandbox, home: Home) -> None:
@@ -184,7 +184,7 @@ def test_curl_paths_import_no_network_stack(sandbox: Sandbox, home: Home) -> Non
     for args in (["curl-config"], ["netrc"], ["curl", "-sS", "--fail", sandbox.api_url]):
         done = home.bp(*args, env={"PYTHONPROFILEIMPORTTIME": "1"})
         assert done.returncode == 0, done.stderr
-        modules = {m.split(".")[0] for m in imported(done.stderr)}
+        modules = {m.split(".")[0] for m in imported_modules(done.stderr)}
         assert {"bp_helper", "bp_helper_integrations"} <= modules  # the report is real
         assert modules.isdisjoint({"requests", "urllib3", "oauthlib", "keyring"}), args
 

@@ -14,16 +14,16 @@ from bp_helper.testing import DEMO_USERS, Sandbox
 
 from .protocol_support import (
     DOCKER,
-    HEAVY,
     assert_refused,
     call_api,
-    imported_modules,
     path_with_helpers,
     run_bytes,
 )
 from .real_clients_support import program
 from .support import (
+    HEAVY,
     Home,
+    imported_modules,
     login,
 )
 

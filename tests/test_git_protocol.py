@@ -13,18 +13,16 @@ from bp_helper.testing import DEMO_USERS, Sandbox
 
 from .protocol_support import (
     GIT,
-    HEAVY,
     assert_refused,
     attributes,
     call_api,
     git,
     git_request,
     git_version,
-    imported_modules,
     run_bytes,
     use_git,
 )
-from .support import Home, login, spawn_with_terminal
+from .support import HEAVY, Home, imported_modules, login, spawn_with_terminal
 
 ALICE = DEMO_USERS["alice"]
 

@@ -8,10 +8,17 @@ import sys
 
 from bp_helper.testing import Sandbox
 
-from .integration_support import Recorder, imported, login
-from .support import Home
+from .integration_support import Recorder, login
+from .support import Home, imported_modules
 
-HEAVY = ("bp_helper", "filelock", "platformdirs", "oauthlib", "requests_oauthlib", "keyring")
+PLUGIN_NEVER_LOADS = (
+    "bp_helper",
+    "filelock",
+    "platformdirs",
+    "oauthlib",
+    "requests_oauthlib",
+    "keyring",
+)
 
 
 def http(home: Home, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -124,9 +131,9 @@ def test_installed_plugin_imports_nothing_heavy(sandbox: Sandbox, home: Home) ->
         env={"PYTHONPROFILEIMPORTTIME": "1"},
     )
     assert done.returncode == 0, done.stderr
-    modules = imported(done.stderr)
+    modules = imported_modules(done.stderr)
     assert "httpie.plugins.manager" in modules  # the report is real
-    assert not {m for m in modules if m.split(".")[0] in HEAVY}, sorted(modules)
+    assert not {m for m in modules if m.split(".")[0] in PLUGIN_NEVER_LOADS}, sorted(modules)
     # HTTPie loads plugins with importlib.import_module, which the report does not list:
     # so also look at what the same run leaves in sys.modules.
     script = (
@@ -151,7 +158,9 @@ def test_installed_plugin_imports_nothing_heavy(sandbox: Sandbox, home: Home) ->
 
     plain = modules_after("example.org")
     assert "bp_helper_integrations.httpie_plugin" in plain  # our plugin was loaded ...
-    assert not {m for m in plain if m.split(".")[0] in HEAVY}, sorted(plain)  # ... lightly
+    assert not {m for m in plain if m.split(".")[0] in PLUGIN_NEVER_LOADS}, sorted(
+        plain
+    )  # ... lightly
     login(home)
     used = modules_after("--auth-type=bioprodict", sandbox.api_url)
     assert {

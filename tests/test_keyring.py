@@ -18,10 +18,10 @@ from .support import (
     TEST_KEYRINGS,
     Home,
     expire_stored_token,
+    imported_modules,
     login,
     one_line_error,
 )
-from .test_cli import imported_modules
 
 ALICE = DEMO_USERS["alice"]
 FILE_BACKEND = "keyrings.alt.file.PlaintextKeyring"
@@ -111,8 +111,8 @@ def test_refresh_token_in_the_keyring(sandbox: Sandbox, home: Home) -> None:
     # the cached path reads the access token from the file and never imports keyring
     cached = home.bp("token", env={"PYTHONPROFILEIMPORTTIME": "1"})
     assert cached.returncode == 0
-    assert "keyring" not in imported_modules(cached)
-    assert "bp_helper" in imported_modules(cached)
+    assert "keyring" not in imported_modules(cached.stderr)
+    assert "bp_helper" in imported_modules(cached.stderr)
     # a refresh takes the refresh token from the keyring and puts the new one back
     expire_stored_token(home)
     done = home.bp("token")

@@ -25,8 +25,8 @@ from .leak_support import (
     USERNAME,
     canary_sandbox,
 )
-from .protocol_support import GIT, imported_modules, run_bytes
-from .support import Home, expire_stored_token, in_process_env
+from .protocol_support import GIT, run_bytes
+from .support import Home, expire_stored_token, imported_modules, in_process_env
 
 
 @pytest.fixture

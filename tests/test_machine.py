@@ -27,8 +27,14 @@ from .machine_support import (
     machine_request,
     token_from,
 )
-from .protocol_support import HEAVY, imported_modules
-from .support import Home, expire_stored_token, one_line_error, spawn_with_terminal
+from .support import (
+    HEAVY,
+    Home,
+    expire_stored_token,
+    imported_modules,
+    one_line_error,
+    spawn_with_terminal,
+)
 
 FIELDS = {"grant_type", "client_id", "client_secret", "audience"}
 
