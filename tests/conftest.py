@@ -11,6 +11,9 @@ from bp_helper.testing import Sandbox
 
 from .support import Home
 
+# The contract's tests live in a support module: pytest explains its failing asserts too.
+pytest.register_assert_rewrite("tests.contract")
+
 
 @pytest.fixture(autouse=True)
 def private_state(

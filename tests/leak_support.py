@@ -21,11 +21,10 @@ from urllib.parse import quote, quote_plus
 
 from bp_helper.testing import Sandbox
 
-from .support import Home, executable
+from .support import TEST_KEYRINGS, Home, executable
 
 AUDIT_HOOK = Path(__file__).parent / "audit_hook"
 OUR_EXECUTABLES = ("bp-helper", "git-credential-bioprodict", "docker-credential-bioprodict")
-TEST_KEYRINGS = Path(__file__).parent / "keyring_backends"
 
 USERNAME = "vera"
 CLIENT_ID = "bp-canary"

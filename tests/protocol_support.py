@@ -42,8 +42,11 @@ def run_bytes(
     )
 
 
-def git_request(sandbox: Sandbox, *extra: str, protocol: str = "https") -> bytes:
-    lines = [f"protocol={protocol}", f"host={sandbox.netloc}", *extra]
+def git_request(
+    sandbox: Sandbox, *extra: str, protocol: str = "https", host: str | None = None
+) -> bytes:
+    """What git asks a helper: the sandbox's host unless ``host`` names another."""
+    lines = [f"protocol={protocol}", f"host={host or sandbox.netloc}", *extra]
     return ("\n".join(lines) + "\n\n").encode()
 
 
@@ -89,9 +92,10 @@ def attributes(text: str | bytes) -> dict[str, str]:
     return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
 
 
-def call_api(sandbox: Sandbox, authorization: str) -> requests.Response:
+def call_api(sandbox: Sandbox, authorization: str, url: str | None = None) -> requests.Response:
+    """GET the sandbox API (or ``url``) with this ``Authorization``, trusting the sandbox CA."""
     return requests.get(
-        sandbox.api_url + "repo.git",
+        url or sandbox.api_url + "repo.git",
         headers={"Authorization": authorization},
         verify=str(sandbox.ca_path),
         timeout=10,

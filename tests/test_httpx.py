@@ -80,6 +80,7 @@ class RefreshWatch:
         monkeypatch.setattr(TokenClient, "refresh_grant", refresh_grant)
 
 
+@pytest.mark.slow
 def test_concurrent_async_requests_share_one_refresh_off_the_event_loop(
     sandbox: Sandbox, as_user: Home, verify: ssl.SSLContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:

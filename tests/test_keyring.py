@@ -12,6 +12,8 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from bp_helper.testing import DEMO_USERS, Sandbox
 
 from .support import (
@@ -167,6 +169,7 @@ def test_raising_backend_is_never_fatal_and_leaks_nothing(sandbox: Sandbox, home
     assert not home.store_file().exists()
 
 
+@pytest.mark.slow
 def test_a_backend_that_never_answers_is_bounded(sandbox: Sandbox, home: Home) -> None:
     home.use_keyring("bp_test_keyrings.SleepingKeyring")
     home.write_config(

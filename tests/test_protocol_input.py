@@ -259,6 +259,7 @@ GIT_INPUT = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(deadline=None, max_examples=400)
 @given(GIT_INPUT)
 def test_fuzz_git_parser(isolated: dict[str, str], data: bytes) -> None:
@@ -278,6 +279,7 @@ def test_fuzz_git_parser(isolated: dict[str, str], data: bytes) -> None:
 LINE_TEXT = st.text(st.sampled_from("ab=:/.\r\x00\x1bé\t[] "), max_size=12)
 
 
+@pytest.mark.slow
 @settings(deadline=None, max_examples=300)
 @given(st.lists(st.tuples(st.sampled_from(["protocol", "host", "username", "x"]), LINE_TEXT)))
 def test_fuzz_git_values_with_cr_or_nul_are_refused(pairs: list[tuple[str, str]]) -> None:
@@ -301,6 +303,7 @@ def _serve_docker(action: str, data: bytes, environ: dict[str, str]) -> tuple[in
     return code, out.getvalue()
 
 
+@pytest.mark.slow
 @settings(deadline=None, max_examples=400)
 @given(st.binary(max_size=512) | st.lists(WORDS | st.binary(max_size=6), max_size=4).map(b"".join))
 def test_fuzz_docker_server_parser(isolated: dict[str, str], data: bytes) -> None:
@@ -328,6 +331,7 @@ STORE_DOCUMENT = st.fixed_dictionaries(
 ).map(lambda document: json.dumps(document).encode())
 
 
+@pytest.mark.slow
 @settings(deadline=None, max_examples=300)
 @given(st.binary(max_size=512) | STORE_DOCUMENT)
 def test_fuzz_docker_store_parser(isolated: dict[str, str], data: bytes) -> None:
@@ -352,6 +356,7 @@ JSON = st.recursive(
 )
 
 
+@pytest.mark.slow
 @settings(deadline=None, max_examples=300)
 @given(
     st.dictionaries(st.sampled_from(["ServerURL", "Username", "Secret", "Other"]), JSON | LINE_TEXT)

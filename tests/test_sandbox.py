@@ -494,6 +494,7 @@ def test_reset_fault(sandbox: Sandbox) -> None:
     assert post(sandbox, password_form()).status_code == 200
 
 
+@pytest.mark.slow
 def test_hang_fault_times_out_the_client_then_closes(sandbox: Sandbox) -> None:
     sandbox.inject("hang", seconds=1)
     with pytest.raises(requests.exceptions.ReadTimeout):

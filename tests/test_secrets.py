@@ -116,6 +116,7 @@ def test_failing_password_command(sandbox: Sandbox, home: Home) -> None:
     assert "printed nothing" in one_line_error(done)
 
 
+@pytest.mark.slow
 def test_slow_password_command_is_bounded_and_killed(
     sandbox: Sandbox, home: Home, tmp_path: Path
 ) -> None:

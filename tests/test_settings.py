@@ -91,6 +91,7 @@ TOML_PIECES = st.sampled_from(
 )
 
 
+@pytest.mark.slow
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

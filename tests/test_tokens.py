@@ -115,6 +115,7 @@ def test_store_files_are_private(sandbox: Sandbox, home: Home) -> None:
     assert stat.S_IMODE((home.store_dir / "default.lock").stat().st_mode) == 0o600
 
 
+@pytest.mark.slow
 def test_sixteen_concurrent_callers_share_one_refresh(sandbox: Sandbox, home: Home) -> None:
     login(home)  # a token of the server's full lifetime: the refreshed one stays fresh
     expire_stored_token(home)
@@ -197,7 +198,7 @@ FAULTS = [  # fault, how many requests it spoils (3 for retried faults), paramet
     ("html200", 1, {}, "HTML page"),
     ("nonjson200", 1, {}, "non-JSON"),
     ("no_access_token", 1, {}, "without an access_token"),
-    ("hang", 1, {"seconds": 10}, "did not answer within 1 s"),
+    pytest.param("hang", 1, {"seconds": 10}, "did not answer within 1 s", marks=pytest.mark.slow),
 ]
 
 
