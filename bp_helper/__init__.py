@@ -43,8 +43,10 @@ def __getattr__(name: str) -> object:
         try:
             import httpx  # noqa: F401
         except ImportError:
+            from bp_helper.install import install_command
+
             raise ImportError(
-                "bp_helper.HttpxAuth needs httpx: pip install 'bp-helper[httpx]'"
+                f"bp_helper.HttpxAuth needs httpx: {install_command('httpx')}"
             ) from None
     from importlib import import_module
 

@@ -29,11 +29,10 @@ from urllib.parse import urlsplit
 
 from bp_helper import log
 from bp_helper.config.hosts import is_bound, netloc_of, refusal
-from bp_helper.config.profiles import select_profile
 from bp_helper.config.settings import Settings, without_secrets
-from bp_helper.engine.service import TokenService
-from bp_helper.engine.store import StoredToken
 from bp_helper.errors import BpError, HostNotBound, UsageError
+from bp_helper.route import Route, profile_route, route
+from bp_helper.tokens import StoredToken
 
 from .output import deliver
 
@@ -62,7 +61,7 @@ PROXY_ENVIRONMENT = ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY")
 
 def config_text(token: StoredToken, settings: Settings) -> str:
     """A curl config that sends ``token`` as a Bearer header."""
-    from bp_helper.commands.formatting import format_time
+    from bp_helper.times import format_time
 
     value = token.access_token
     if any(ord(c) < 0x20 or c == "\x7f" for c in value):
@@ -80,7 +79,7 @@ def config_text(token: StoredToken, settings: Settings) -> str:
 
 
 def cmd_curl_config(args: argparse.Namespace, settings: Settings) -> int:
-    token = TokenService(settings).get()
+    token = profile_route(settings).service().get()
     deliver(config_text(token, settings), args.output)
     return 0
 
@@ -183,10 +182,11 @@ def urls_in(args: Sequence[str], options: CurlOptions, seen: set[str] | None = N
     return urls
 
 
-def bound_settings(urls: Sequence[str], settings: Settings) -> Settings:
-    """The profile every URL is bound to (chosen by the first); otherwise a refusal."""
+def bound_route(urls: Sequence[str], settings: Settings) -> Route:
+    """The route of the first URL, whose profile every other URL is bound to; otherwise a
+    refusal."""
     explicit = settings.profile if settings.resolve("profile").source != "default" else None
-    chosen: Settings | None = None
+    chosen: Route | None = None
     for url in urls:
         scheme = urlsplit(url).scheme.lower()
         try:
@@ -196,10 +196,10 @@ def bound_settings(urls: Sequence[str], settings: Settings) -> Settings:
         if not netloc or scheme not in ("https", "http"):
             raise HostNotBound(refusal(url))
         if chosen is None:
-            chosen = select_profile(scheme, netloc, None, settings.flags, settings.environ)
+            chosen = route(settings, scheme, netloc)
             if chosen is None:
                 raise HostNotBound(refusal(url, explicit))
-        elif not is_bound(chosen, scheme, netloc):
+        elif not is_bound(chosen.settings, scheme, netloc):
             raise HostNotBound(refusal(url, chosen.profile))
     assert chosen is not None
     return chosen
@@ -231,8 +231,8 @@ def cmd_curl(args: argparse.Namespace, settings: Settings) -> int:
         for name in PROXY_ENVIRONMENT:
             environment.pop(name, None)
     if urls:
-        chosen = bound_settings(urls, settings)
-        config = config_text(TokenService(chosen).get(), chosen).encode()
+        chosen = bound_route(urls, settings)
+        config = config_text(chosen.service().get(), chosen.settings).encode()
         if not os.path.isdir("/dev/fd"):
             raise BpError("bp-helper curl needs /dev/fd to hand curl its config")
         read_end, write_end = os.pipe()  # the config (< 4 KiB) fits in the pipe's buffer

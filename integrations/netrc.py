@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 from bp_helper import log
 from bp_helper.config.settings import Settings
-from bp_helper.engine.service import TokenService
-from bp_helper.engine.store import StoredToken
 from bp_helper.errors import BpError
+from bp_helper.route import profile_route
+from bp_helper.tokens import StoredToken
 
 from .output import deliver, output_path
 
@@ -180,7 +180,7 @@ def read_existing(path_text: str) -> str:
 
 
 def cmd_netrc(args: argparse.Namespace, settings: Settings) -> int:
-    token = TokenService(settings).get()
+    token = profile_route(settings).service().get()
     new = entries(token, settings)
     if args.output is None or args.output == "-":
         deliver("".join(f"{line}\n" for line in new.values()), None)

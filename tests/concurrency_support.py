@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import requests
 
 from bp_helper import BioProdictAuth
-from bp_helper.engine.store import StoredToken
 from bp_helper.errors import BpError
 from bp_helper.testing import Sandbox
+from bp_helper.tokens import StoredToken
 
 from .protocol_support import DOCKER, GIT, attributes, git_request
 from .support import Home, executable

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from bp_helper.engine.store import StoredToken
+    from bp_helper.tokens import StoredToken
 
 BIN = Path(sys.executable).parent
 TEST_KEYRINGS = Path(__file__).parent / "keyring_backends"
@@ -145,7 +145,7 @@ def expire_stored_token(
     """Make the profile's stored access token stale, as if its lifetime had passed, without
     waiting: the next `get` refreshes it (or, with ``drop_refresh_token``, logs in again).
     Everything else in the store is kept. Returns the stored record as it was before."""
-    from bp_helper.engine.store import StoredToken
+    from bp_helper.tokens import StoredToken
 
     path = home.store_file(profile)
     before = StoredToken.from_json(path.read_bytes())

@@ -11,7 +11,7 @@ import json
 from bp_helper.testing import DEMO_USERS, Sandbox
 
 from .protocol_support import GIT, attributes, git_request, run_bytes
-from .support import Home, login
+from .support import Home, login, one_line_error
 
 ALICE = DEMO_USERS["alice"]
 DAVE = ("dave", "dave-password")
@@ -126,3 +126,76 @@ def test_http_as_another_user_keeps_the_logged_in_one(sandbox: Sandbox, home: Ho
     assert accounts(home) == [("alice", True), ("dave", False)]
     assert home.bp("token").stdout.strip() == alice_token
     assert len(sandbox.token_requests()) == 2
+
+
+def test_logging_in_as_another_account_makes_every_front_end_use_it(
+    sandbox: Sandbox, home: Home
+) -> None:
+    """With `username` configured (as the README's Set up suggests), `login --username dave`
+    updates it and says so, like `gh auth login`: `token` and git get dave from then on."""
+    sandbox.add_user(*DAVE)
+    assert home.bp("config", "set", "username", "alice").returncode == 0
+    login(home)
+    done = home.bp("login", "--username", "dave", "--password-stdin", input=DAVE[1])
+    assert done.returncode == 0, done.stderr
+    assert "username" in done.stdout and "dave" in done.stdout
+    assert home.bp("config", "get", "username").stdout == "dave\n"
+    dave_token = home.stored()["access_token"]
+    assert home.bp("token").stdout.strip() == dave_token
+    assert git_get(home, sandbox)["username"] == "dave"
+    assert accounts(home) == [("dave", True), ("alice", False)]
+    assert len(sandbox.token_requests()) == 2  # the two logins, nothing since
+
+
+def test_a_username_the_editor_cannot_change_is_named_after_the_login(
+    sandbox: Sandbox, home: Home
+) -> None:
+    """The login stands (dave is the default account); the line to run is named."""
+    sandbox.add_user(*DAVE)
+    home.write_config('[profiles]\ndefault.username = "alice"\n')  # a dotted key: not by line
+    done = home.bp("login", "--username", "dave", "--password-stdin", input=DAVE[1])
+    assert done.returncode == 0, done.stderr
+    assert "`bp-helper config set username dave`" in done.stderr
+    assert accounts(home) == [("dave", True)]
+
+
+def test_switch_moves_between_accounts_without_a_password(sandbox: Sandbox, home: Home) -> None:
+    sandbox.add_user(*DAVE)
+    assert home.bp("config", "set", "username", "alice").returncode == 0
+    login(home)
+    alice_token = home.stored()["access_token"]
+    assert home.bp("login", "--username", "dave", "--password-stdin", input=DAVE[1]).returncode == 0
+    done = home.bp("switch", "alice", input="")  # nothing to read a password from
+    assert done.returncode == 0, done.stderr
+    assert "alice" in done.stdout
+    assert home.bp("config", "get", "username").stdout == "alice\n"
+    assert home.bp("token").stdout.strip() == alice_token
+    assert git_get(home, sandbox)["password"] == alice_token
+    assert accounts(home) == [("alice", True), ("dave", False)]
+    back = home.bp("switch", "dave", env={"BIOPRODICT_USERNAME": "alice"})
+    assert back.returncode == 0, back.stderr
+    assert "BIOPRODICT_USERNAME=alice" in back.stderr and "unset it" in back.stderr
+    assert git_get(home, sandbox)["username"] == "dave"
+    assert len(sandbox.token_requests()) == 2  # the two logins: switching asks for nothing
+
+
+def test_switch_to_an_account_that_never_logged_in_names_the_login(
+    sandbox: Sandbox, home: Home
+) -> None:
+    login(home)
+    before = home.stored()
+    done = home.bp("switch", "carol")
+    assert done.returncode == 2
+    assert "`bp-helper login --username carol`" in one_line_error(done)
+    home.write_config("[profiles.sandbox]\n")
+    other = home.bp("switch", "alice", "--profile", "sandbox")
+    assert "`bp-helper --profile sandbox login --username alice`" in one_line_error(other)
+    assert home.stored() == before
+    assert sandbox.requests[1:] == []
+
+
+def test_switch_completes_like_every_command() -> None:
+    from bp_helper.commands.completion import command_words
+
+    words = command_words()
+    assert "switch" in words[""] and "--profile" in words["switch"]

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from bp_helper.config.hosts import is_bound, scheme_allowed
-from bp_helper.config.profiles import select_profile
 from bp_helper.config.settings import Settings
+from bp_helper.route import route
 from bp_helper.testing import Sandbox
 
 from .support import (
@@ -65,7 +65,7 @@ def test_default_binding_is_the_token_url_host() -> None:
 
 def test_profile_selected_by_host_and_username(environ: dict[str, str]) -> None:
     def chosen(netloc: str, username: str | None = None, scheme: str = "https") -> str | None:
-        settings = select_profile(scheme, netloc, username, environ=environ)
+        settings = route(Settings(environ=environ), scheme, netloc, username)
         return settings.profile if settings else None
 
     assert chosen("api.bio-prodict.nl") == "default"
@@ -80,8 +80,8 @@ def test_profile_selected_by_host_and_username(environ: dict[str, str]) -> None:
 
 def test_explicit_profile_is_the_only_candidate(environ: dict[str, str]) -> None:
     environ = {**environ, "BIOPRODICT_PROFILE": "wide"}
-    assert select_profile("https", "api.bio-prodict.nl", environ=environ) is None
-    chosen = select_profile("https", "api.example.net", environ=environ)
+    assert route(Settings(environ=environ), "https", "api.bio-prodict.nl") is None
+    chosen = route(Settings(environ=environ), "https", "api.example.net")
     assert chosen is not None and chosen.profile == "wide"
 
 
@@ -90,7 +90,7 @@ def test_env_hosts_override_every_profile(environ: dict[str, str]) -> None:
     settings = Settings(environ=environ)
     assert settings.value("hosts") == ["one.example.org", "two.example.org:444"]
     assert settings.resolve("hosts").source == "env BIOPRODICT_HOSTS"
-    chosen = select_profile("https", "two.example.org:444", environ=environ)
+    chosen = route(Settings(environ=environ), "https", "two.example.org:444")
     assert chosen is not None and chosen.profile == "default"
 
 
@@ -107,9 +107,29 @@ def test_profiles_share_one_reading_of_the_config_file(
         return real(path, limit)
 
     monkeypatch.setattr(settings_module, "read_capped", counting)
-    chosen = select_profile("https", "staging.example.org:8443", "sam", environ=environ)
+    chosen = route(Settings(environ=environ), "https", "staging.example.org:8443", "sam")
     assert chosen is not None and chosen.profile == "staging"
     assert reads == [Path(environ["BIOPRODICT_CONFIG"])]
+
+
+def test_the_route_names_the_profile_account_and_settings(environ: dict[str, str]) -> None:
+    found = route(Settings(environ=environ), "https", "staging.example.org:8443", "sam")
+    assert found is not None
+    assert (found.profile, found.account) == ("staging", "sam")
+    assert found.settings.value("username") == "sam"
+    assert route(Settings(environ=environ), "https", "unbound.example.org", "sam") is None
+    machine = {
+        **environ,
+        "BIOPRODICT_PROFILE": "wide",
+        "BIOPRODICT_GRANT": "client_credentials",
+        "BIOPRODICT_CLIENT_ID": "bp-predict",
+        "BIOPRODICT_CLIENT_SECRET": "",
+    }
+    found = route(Settings(environ=machine), "https", "api.example.net", "someone")
+    assert found is not None and found.profile == "wide"
+    assert found.account == "bp-predict"  # a machine token is kept under its client id
+    nowhere = route(Settings(environ=environ))  # no host: the invocation's profile
+    assert nowhere is not None and (nowhere.profile, nowhere.account) == ("default", None)
 
 
 @pytest.mark.parametrize("host", ["127.evil.example", "127.0.0.1.evil.example", "127.1"])

@@ -132,6 +132,78 @@ def test_every_command_has_a_handler_that_imports() -> None:
         assert callable(getattr(importlib.import_module(module), function)), name
 
 
+def test_an_unknown_option_is_named_but_never_its_value(home: Home) -> None:
+    done = home.bp("--profle", "x", "token")
+    assert done.returncode == 2
+    line = one_line_error(done)
+    assert "unknown option --profle" in line and "did you mean --profile?" in line
+    assert "invalid choice" not in line
+    hidden = home.bp("--profle=hunter2-secret", "token")
+    line = one_line_error(hidden)
+    assert "--profle" in line and "hunter2" not in line
+    valued = one_line_error(home.bp("--client-id", "-odd-id", "--profle", "x", "token"))
+    assert "unknown option --profle" in valued  # a value after a valued option is no option
+    after = home.bp("token", "--jsno", "hunter2-secret")
+    line = one_line_error(after)
+    assert "unknown option --jsno" in line and "did you mean --json?" in line
+    assert "hunter2" not in line
+
+
+def test_a_mistyped_command_gets_a_suggestion_without_an_echo(home: Home) -> None:
+    done = home.bp("tokn")
+    assert done.returncode == 2
+    line = one_line_error(done)
+    assert "did you mean 'token'?" in line and "tokn" not in line
+    far = one_line_error(home.bp("hunter2-secret"))
+    assert "unknown command" in far and "hunter2" not in far
+
+
+def test_login_without_a_terminal_names_the_ways_to_give_a_password(
+    sandbox: Sandbox, home: Home
+) -> None:
+    home.write_config("[profiles.sandbox]\n")
+    for extra in ((), ("--non-interactive",)):
+        done = home.bp("--profile", "sandbox", *extra, "login", "--username", "bob")
+        assert done.returncode == 3
+        line = one_line_error(done)
+        assert "--password-stdin" in line and "BIOPRODICT_PASSWORD" in line
+        assert "`bp-helper --profile sandbox login --username bob" in line
+    # a front-end that needs a login names the profile and the user too
+    got = home.bp("--profile", "sandbox", "token", env={"BIOPRODICT_USERNAME": "bob"})
+    assert got.returncode == 3
+    assert "`bp-helper --profile sandbox login --username bob`" in one_line_error(got)
+    nobody = one_line_error(home.bp("--profile", "sandbox", "login"))
+    assert "`bp-helper --profile sandbox login --username NAME`" in nobody
+    assert sandbox.requests == []
+    # a refused password, and what status and doctor say to do
+    wrong = home.bp("--profile", "sandbox", "login", "--username", "alice", "--password-stdin",
+                    input="not-her-password")  # fmt: skip
+    assert "then run `bp-helper --profile sandbox login --username alice`" in one_line_error(wrong)
+    status = home.bp("--profile", "sandbox", "status").stdout
+    assert "nobody (run `bp-helper --profile sandbox login`)" in status
+    doctor = home.bp("--profile", "sandbox", "doctor", "--offline").stdout
+    assert "nobody is logged in: run `bp-helper --profile sandbox login`" in doctor
+
+
+def test_each_command_s_help_lists_only_the_options_that_apply_to_it(home: Home) -> None:
+    """`config --help` listed --token-url, --grant and --audience, which config never reads;
+    before the command, `bp-helper` still takes every setting's flag."""
+    for command, absent in (
+        ("config", ("--token-url", "--client-id", "--grant", "--non-interactive")),
+        ("completion", ("--profile", "--token-url", "--hosts")),
+        ("sandbox", ("--profile", "--client-id")),
+        ("logout", ("--token-url", "--audience")),
+    ):
+        text = home.bp(command, "--help").stdout
+        assert text.startswith(f"usage: bp-helper {command}")
+        assert not [flag for flag in absent if flag in text], (command, text)
+    assert "--token-url" in home.bp("token", "--help").stdout
+    assert "--profile" in home.bp("config", "--help").stdout
+    refused = home.bp("config", "list", "--token-url", "https://x.example/t")
+    assert "unknown option --token-url" in one_line_error(refused)
+    assert home.bp("--token-url", "https://x.example/t", "config", "path").returncode == 0
+
+
 def test_ctrl_c_at_a_prompt_exits_130(sandbox: Sandbox, home: Home) -> None:
     proc, master = spawn_with_terminal(home, ["login"])
     try:
@@ -221,3 +293,10 @@ def test_mistyped_flags_never_echo_their_values(sandbox: Sandbox, home: Home) ->
         assert raw.returncode == 2
         assert secret.encode() not in raw.stderr and b"--profile" in raw.stderr
     assert sandbox.requests == []
+
+
+def test_a_mistyped_argument_of_a_command_gets_a_suggestion_without_an_echo(home: Home) -> None:
+    for argv, meant in ((["config", "sett", "timeout", "3"], "set"), (["setup", "gti"], "git")):
+        line = one_line_error(home.bp(*argv))
+        assert f"did you mean {meant!r}?" in line, line
+        assert argv[1] not in line.replace(f"'{meant}'", "")

@@ -7,10 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from .support import Home, executable
+from bp_helper.testing import Sandbox
+
+from .support import Home, executable, login
 
 
-def test_bash_completion_completes_commands_options_and_profiles(home: Home) -> None:
+def test_bash_completion_completes_commands_options_and_profiles(
+    sandbox: Sandbox, home: Home
+) -> None:
     home.write_config("[profiles.staging]\n[profiles.prod]\n")
     script = home.bp("completion", "bash")
     assert script.returncode == 0, script.stderr
@@ -39,6 +43,11 @@ def test_bash_completion_completes_commands_options_and_profiles(home: Home) -> 
     assert complete("token", "--r") == ["--renew"]
     assert complete("--profile", "") == ["default", "prod", "staging"]
     assert "client_secret" in complete("config", "set", "")
+    # switch completes the accounts logged in to the profile
+    assert "--profile" in complete("switch", "")
+    login(home)
+    assert "alice" in complete("switch", "")
+    assert complete("switch", "al") == ["alice"]
 
 
 @pytest.mark.parametrize("shell", ["zsh", "fish"])
@@ -47,4 +56,5 @@ def test_zsh_and_fish_scripts_name_the_commands(home: Home, shell: str) -> None:
     assert done.returncode == 0, done.stderr
     assert "setup" in done.stdout and "--renew" in done.stdout.replace("-l renew", "--renew")
     assert "bp-helper completion --profiles" in done.stdout
+    assert "bp-helper completion --accounts" in done.stdout
     assert f"bp-helper completion for {shell}" in done.stdout

@@ -19,8 +19,8 @@ from multiprocessing.queues import Queue
 import pytest
 
 from bp_helper import BioProdictAuth
-from bp_helper.engine.store import StoredToken
 from bp_helper.testing import DEMO_USERS, Sandbox
+from bp_helper.tokens import StoredToken
 
 from .concurrency_support import (
     PROCESS_KINDS,
@@ -40,7 +40,7 @@ from .concurrency_support import (
 from .protocol_support import call_api, git_request
 from .support import Home, executable, expire_stored_token, in_process_env, login
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("unmeasured_programs")]
 
 SLOW = 1.5  # seconds the sandbox takes per token request: the race window
 DID_NOT_HANG = 20.0  # seconds; the lock timeout is 55 s, a stuck waiter would take that long

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from bp_helper.config.cache import ConfigCache
-from bp_helper.config.profiles import select_profile
 from bp_helper.config.settings import Settings
 from bp_helper.errors import BpError, ConfigError
+from bp_helper.route import route
 from bp_helper.testing import Sandbox
 
 from .protocol_support import GIT, run_bytes
@@ -160,7 +160,7 @@ def test_a_cached_get_resolves_only_the_profiles_bound_to_the_host(
 
 
 def test_the_host_index_agrees_with_resolving_every_profile(tmp_path: Path) -> None:
-    """select_profile with the index chooses what resolving every profile chooses."""
+    """The route, with the index, chooses what resolving every profile chooses."""
     config = tmp_path / "config.toml"
     config.write_text(
         """
@@ -204,7 +204,7 @@ grant = "implicit"
     for grant in grants:
         env = {**environ, **grant}
         for scheme, netloc in cases:
-            chosen = select_profile(scheme, netloc, environ=env)
+            chosen = route(Settings(environ=env), scheme, netloc)
             expected = [n for n in names if _bound(Settings({"profile": n}, env), scheme, netloc)]
             assert (chosen.profile if chosen else None) == (expected[0] if expected else None), (
                 grant,

@@ -87,7 +87,7 @@ def test_edits_keep_comments_order_and_other_tables(bare: Home) -> None:
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (("timeout", "soon"), "timeout (from the command line) must be a number of seconds"),
+        (("timeout", "soon"), "timeout (from the config command) must be a number of seconds"),
         (("timeout", "0"), "between 0 and 86400"),
         (("token_url", "http://example.org/token"), "must be an https:// URL"),
         (("refresh_token_storage", "cloud"), 'must be "file" or "keyring"'),
@@ -107,6 +107,14 @@ def test_values_are_checked_like_the_resolver_checks_them(
     assert done.returncode == 2
     assert says in one_line_error(done)
     assert path.read_text() == HAND_WRITTEN
+
+
+def test_a_bad_value_is_said_to_be_for_the_config(bare: Home) -> None:
+    done = bare.bp("config", "set", "timeout", "abc")
+    assert done.returncode == 2
+    line = one_line_error(done)
+    assert "timeout (from the config command) must be a number of seconds" in line
+    assert "command line" not in line
 
 
 def test_every_config_key_of_the_table_is_settable() -> None:

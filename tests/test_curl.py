@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -225,6 +226,17 @@ def test_bp_helper_curl_sends_plain_http_through_no_proxy(sandbox: Sandbox, home
         assert done.returncode == 0, done.stderr
         assert proxy.seen == []
         assert len(api.seen) == 1
+
+
+def test_the_tools_doc_says_which_urls_bp_helper_curl_refuses() -> None:
+    """docs/tools.md said "a URL without https://" is refused, while plain http to a loopback
+    host is served (test_bp_helper_curl_sends_plain_http_through_no_proxy) and plain http
+    elsewhere is refused (test_bp_helper_curl_refuses_what_it_cannot_vouch_for)."""
+    text = " ".join((Path(__file__).parents[1] / "docs" / "tools.md").read_text().split())
+    said = text.split("It refuses (exit status 2, nothing started)", 1)[1].split(".", 1)[0]
+    assert "without `https://`" not in said
+    assert "a URL without a scheme" in said
+    assert "plain `http://` URL unless its host is this machine" in said
 
 
 @pytest.mark.parametrize("flag", ["--help", "-h"])

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -18,8 +20,10 @@ from .support import (
 Breakage = Callable[[Sandbox, Home], None]
 
 
-def doctor(home: Home, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
-    done = home.bp("doctor", *args)
+def doctor(
+    home: Home, *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+    done = home.bp("doctor", *args, env=env)
     assert "Traceback" not in done.stderr
     lines = {}
     for line in done.stdout.splitlines():
@@ -117,25 +121,26 @@ def _corrupt_token_file(sandbox: Sandbox, home: Home) -> None:
 
 
 @pytest.mark.parametrize(
-    ("breakage", "check", "expected"),
+    ("breakage", "check", "expected", "status"),
     [
-        (_no_client_id, "client", "not configured: client id of profile 'default'"),
-        (_open_store_dir, "token store", "has mode 0755 (expected 0700; run chmod 700"),
-        (_corrupt_token_file, "token store", "not valid JSON; run `bp-helper logout`"),
-        (_unreachable_token_url, "token URL", "cannot connect to the token server"),
-        (_clock_off, "clock", "the local clock is 600 s ahead of the token server's"),
-        (_wrong_client_secret, "token URL", "refused client id 'bp-demo' (HTTP 401)"),
-        (_keyring_gone, "keyring", "no keyring backend works here"),
-        (_readable_config_with_secret, "config", "holds client_secret but has mode 0644"),
+        (_no_client_id, "client", "not configured: client id of profile 'default'", 2),
+        (_open_store_dir, "token store", "has mode 0755 (expected 0700; run chmod 700", 1),
+        (_corrupt_token_file, "token store", "not valid JSON; run `bp-helper logout`", 1),
+        (_unreachable_token_url, "token URL", "cannot connect to the token server", 1),
+        (_clock_off, "clock", "the local clock is 600 s ahead of the token server's", 1),
+        (_wrong_client_secret, "token URL", "refused client id 'bp-demo' (HTTP 401)", 1),
+        (_keyring_gone, "keyring", "no keyring backend works here", 1),
+        (_readable_config_with_secret, "config", "holds client_secret but has mode 0644", 1),
     ],
 )
 def test_broken_setups_are_named(
-    sandbox: Sandbox, home: Home, breakage: Breakage, check: str, expected: str
+    sandbox: Sandbox, home: Home, breakage: Breakage, check: str, expected: str, status: int
 ) -> None:
+    """Exit status 2 when a problem is a configuration error, as for every command; else 1."""
     login(home)
     breakage(sandbox, home)
     done, lines = doctor(home)
-    assert done.returncode == 1, done.stdout
+    assert done.returncode == status, done.stdout
     assert lines[check].startswith("FIX "), lines
     assert expected in lines[check]
     fixes = [name for name, text in lines.items() if text.startswith("FIX")]
@@ -147,9 +152,54 @@ def test_broken_setups_are_named(
 def test_invalid_config_stops_early(sandbox: Sandbox, home: Home) -> None:
     home.write_config("[profiles.default\n")
     done, lines = doctor(home)
-    assert done.returncode == 1
+    assert done.returncode == 2  # a configuration error, as for every other command
     assert list(lines) == ["config"] and "not valid TOML" in lines["config"]
     assert "Fix the configuration first" in done.stdout
+
+
+def test_a_missing_keyring_library_is_named_once_with_what_installs_it(
+    sandbox: Sandbox, home: Home, tmp_path: Path
+) -> None:
+    """The hint is said once, in the form that works for this install (not the package index's
+    `pip install 'bp-helper[keyring]'`: bp-helper is installed from a checkout or a wheel)."""
+    login(home)
+    shadow = tmp_path / "no-keyring" / "keyring"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('no keyring here', name='keyring')\n")
+    home.env["PYTHONPATH"] = str(shadow.parent)
+    home.write_config('[profiles.default]\nrefresh_token_storage = "keyring"\n')
+    done, lines = doctor(home, "--offline")
+    hint = f"{sys.executable} -m pip install keyring"
+    assert "the keyring library is not installed" in lines["keyring"]
+    assert done.stdout.count(hint) == 1, done.stdout
+    assert "bp-helper[keyring]" not in done.stdout
+
+
+def test_each_problem_is_said_once_and_only_what_happened(sandbox: Sandbox, home: Home) -> None:
+    """A refused client answered (so the clocks are compared); a missing client id is said
+    under "client" alone, and the token URL is then not asked, which is not "did not answer"."""
+    login(home)
+    done, lines = doctor(home, env={"BIOPRODICT_CLIENT_SECRET": "not-the-secret"})
+    assert "refused client id 'bp-demo'" in lines["token URL"]
+    assert lines["clock"].startswith("OK within"), lines["clock"]
+    del home.env["BIOPRODICT_CLIENT_ID"]
+    done, lines = doctor(home)
+    assert done.stdout.count("not configured: client id") == 1, done.stdout
+    assert "not checked" in lines["token URL"] and "client" in lines["token URL"]
+    assert "did not answer" not in lines["clock"] and "not asked" in lines["clock"]
+
+
+def test_a_machine_profile_missing_hosts_and_audience_hears_of_both(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    env = sandbox.machine_env()
+    del env["BIOPRODICT_HOSTS"], env["BIOPRODICT_AUDIENCE"]
+    machine = Home.make(tmp_path / "machine", env)
+    for done in (machine.bp("token"), machine.bp("doctor", "--offline")):
+        assert done.returncode == 2
+        said = done.stdout + done.stderr
+        assert "BIOPRODICT_HOSTS" in said and "BIOPRODICT_AUDIENCE" in said, said
+    assert sandbox.requests == []
 
 
 def test_doctor_reports_an_ancestor_others_can_write(sandbox: Sandbox, home: Home) -> None:

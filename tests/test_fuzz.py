@@ -17,7 +17,7 @@ needs_atheris = pytest.mark.skipif(
     reason="atheris has wheels for Linux x86-64 only (the test extra installs it there)",
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("unmeasured_programs")]
 
 
 @needs_atheris

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import shlex
 import ssl
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,10 +20,10 @@ import pytest
 
 import bp_helper
 from bp_helper.engine.client import TokenClient
-from bp_helper.engine.store import StoredToken
 from bp_helper.errors import HostNotBound
 from bp_helper.library.bearer import BoundTokens
 from bp_helper.testing import Sandbox
+from bp_helper.tokens import StoredToken
 
 from .integration_support import Recorder, login
 from .support import Home, expire_stored_token, in_process_env
@@ -168,6 +171,36 @@ def test_a_revoked_token_is_renewed_once(
     assert len(sandbox.api_requests) == 8
 
 
+def test_a_streamed_body_is_not_sent_twice(
+    sandbox: Sandbox, as_user: Home, verify: ssl.SSLContext
+) -> None:
+    """A generator body is gone once sent: the 401 comes back (as BioProdictAuth returns it
+    for a body it cannot rewind), not httpx.StreamConsumed, sync and async."""
+    login(as_user)
+    sandbox.revoke_access_tokens()
+
+    def chunks() -> Iterator[bytes]:
+        yield b"the "
+        yield b"body"
+
+    with httpx.Client(auth=bp_helper.HttpxAuth(), verify=verify) as client:
+        response = client.post(sandbox.api_url + "sync", content=chunks())
+    assert response.status_code == 401
+
+    async def async_chunks() -> AsyncIterator[bytes]:
+        yield b"the body"
+
+    async def main() -> httpx.Response:
+        async with httpx.AsyncClient(auth=bp_helper.HttpxAuth(), verify=verify) as client:
+            return await client.post(sandbox.api_url + "async", content=async_chunks())
+
+    assert asyncio.run(main()).status_code == 401
+    assert [r.raw_body for r in sandbox.api_requests] == [b"the body"] * 2  # each sent once
+    # an in-memory body is still sent again, with a renewed token
+    with httpx.Client(auth=bp_helper.HttpxAuth(), verify=verify) as client:
+        assert client.post(sandbox.api_url + "bytes", content=b"again").status_code == 200
+
+
 def test_a_401_that_a_new_token_cannot_fix_is_not_retried(
     sandbox: Sandbox, as_user: Home, verify: ssl.SSLContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -202,7 +235,7 @@ def test_unbound_hosts_get_no_token(
     assert "authorization" not in sandbox.api_requests[-1].headers
 
 
-def test_without_httpx_the_rest_works_and_httpx_auth_says_what_to_install() -> None:
+def test_without_httpx_the_rest_works_and_httpx_auth_says_what_to_install(tmp_path: Path) -> None:
     code = """
 import sys
 
@@ -221,7 +254,28 @@ except ImportError as exc:
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+    # bp-helper is not on a package index: the hint is what works for this install, a venv
     assert done.stdout.splitlines() == [
         "BioProdictAuth token",
-        "bp_helper.HttpxAuth needs httpx: pip install 'bp-helper[httpx]'",
+        f"bp_helper.HttpxAuth needs httpx: {shlex.quote(sys.executable)} -m pip install httpx",
     ]
+    # ... and in an environment pipx made (it writes pipx_metadata.json there), pipx inject
+    pipx_venv = tmp_path / "pipx" / "venvs" / "bp-helper"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(pipx_venv)], check=True, timeout=60
+    )
+    (pipx_venv / "pipx_metadata.json").write_text("{}")
+    sources = str(Path(bp_helper.__file__).parent.parent)
+    # only bp_helper itself there (PYTHONPATH), no requests: ask for HttpxAuth alone
+    only_httpx = code.replace(
+        "print(bp_helper.BioProdictAuth.__name__, bp_helper.token.__name__)", ""
+    )
+    done = subprocess.run(
+        [str(pipx_venv / "bin" / "python"), "-c", only_httpx],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": sources},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "bp_helper.HttpxAuth needs httpx: pipx inject bp-helper httpx"

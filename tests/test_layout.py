@@ -121,3 +121,53 @@ def test_no_module_is_over_the_line_budget() -> None:
         if (n := len(path.read_text().splitlines())) > MAX_LINES
     }
     assert long == {}
+
+
+# What each layer may not import at run time: lower layers know nothing of higher ones.
+FORBIDDEN = {
+    "bp_helper.config": ("bp_helper.engine", "bp_helper.route"),
+    "bp_helper.secrets": ("bp_helper.engine", "bp_helper.route"),
+    "bp_helper.engine": ("bp_helper.route",),
+}
+FRONT_ENDS = ("commands", "protocols", "library", "demo")
+for _lower in ("config", "secrets", "engine"):
+    FORBIDDEN[f"bp_helper.{_lower}"] += tuple(f"bp_helper.{name}" for name in FRONT_ENDS)
+FORBIDDEN["bp_helper.tokens"] = tuple(FORBIDDEN["bp_helper.config"])
+FORBIDDEN["bp_helper_integrations"] = ("bp_helper.commands",)
+
+
+def _within(module: str, package: str) -> bool:
+    return module == package or module.startswith(f"{package}.")
+
+
+def _against_the_layers(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """(importer, imported) for every run-time import :data:`FORBIDDEN` rules out."""
+    return sorted(
+        (module, imported)
+        for module, imports in graph.items()
+        for layer, banned in FORBIDDEN.items()
+        if _within(module, layer)
+        for imported in imports
+        if any(_within(imported, b) for b in banned)
+    )
+
+
+def test_lower_layers_import_no_higher_one() -> None:
+    assert _against_the_layers(_graph()) == []
+
+
+def test_the_layer_check_finds_an_import_against_the_layers() -> None:
+    graph = {
+        "bp_helper.config.profiles": {"bp_helper.engine.service", "bp_helper.config.hosts"},
+        "bp_helper.secrets.report": {"bp_helper.engine.store"},
+        "bp_helper.engine.client": {"bp_helper.protocols.wire"},
+        "bp_helper_integrations.curl": {"bp_helper.commands.formatting", "bp_helper.route"},
+        "bp_helper.commands.account": {"bp_helper.engine.service", "bp_helper.route"},
+        "bp_helper.route": {"bp_helper.engine.service"},
+    }
+    assert _against_the_layers(graph) == [
+        ("bp_helper.config.profiles", "bp_helper.engine.service"),
+        ("bp_helper.engine.client", "bp_helper.protocols.wire"),
+        ("bp_helper.secrets.report", "bp_helper.engine.store"),
+        ("bp_helper_integrations.curl", "bp_helper.commands.formatting"),
+    ]

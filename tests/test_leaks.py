@@ -38,7 +38,7 @@ from .leak_support import (
 from .protocol_support import path_with_helpers
 from .support import executable, expire_stored_token
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("unmeasured_programs")]
 
 GIT = "git-credential-bioprodict"
 DOCKER = "docker-credential-bioprodict"

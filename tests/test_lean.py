@@ -62,7 +62,7 @@ sys.meta_path.insert(0, Blocker())
 import bp_helper.commands.cli, bp_helper.commands.account, bp_helper.engine.service
 import bp_helper.config.hosts, bp_helper.config.profiles
 import bp_helper.protocols.git, bp_helper.protocols.docker, bp_helper.protocols.program
-from bp_helper.engine.store import StoredToken
+from bp_helper.tokens import StoredToken
 token = StoredToken("a", 2.0, 1.0, "u", "https://t/x", "c")
 print(token._replace(access_token="b").access_token, "typing" in sys.modules)
 """

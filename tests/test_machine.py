@@ -27,6 +27,7 @@ from .machine_support import (
     machine_request,
     token_from,
 )
+from .protocol_support import path_with_helpers
 from .support import (
     HEAVY,
     Home,
@@ -177,6 +178,9 @@ def test_login_gets_a_token_and_takes_no_username_or_password(
     assert "takes no username or password" in one_line_error(refused)
     refused = machine.bp("login", "--password-stdin", input="a-password")
     assert refused.returncode == 2
+    refused = machine.bp("login", "--remember-password")
+    assert refused.returncode == 2
+    assert "takes no username or password" in one_line_error(refused)
     assert len(sandbox.requests) == 1
     assert machine.bp("logout").returncode == 0
     assert not machine.store_file().exists()
@@ -285,3 +289,45 @@ def test_the_cached_path_imports_no_network_stack(sandbox: Sandbox, machine: Hom
         assert "bp_helper" in modules  # the report is real
         assert modules.isdisjoint(HEAVY), (program, sorted(modules & set(HEAVY)))
     assert len(sandbox.requests) == 1
+
+
+@pytest.mark.parametrize("switched_by", ["environment", "config set"])
+def test_a_profile_that_holds_a_persons_login_finds_its_machine_token(
+    sandbox: Sandbox, tmp_path: Path, switched_by: str
+) -> None:
+    """The CI recipe on a used profile: the person's login stays in the store, yet the machine
+    token is found there (one grant, then cache hits, also for parallel jobs) and shown."""
+    home = Home.make(tmp_path / "home", sandbox.env("bp-demo", user="alice"))
+    home.env["PATH"] = path_with_helpers()
+    assert home.bp("login").returncode == 0
+    del home.env["BIOPRODICT_USERNAME"], home.env["BIOPRODICT_PASSWORD"]
+    machine = sandbox.machine_env()
+    if switched_by == "environment":
+        home.env.update(machine)
+    else:
+        for key in ("grant", "token_url", "audience", "hosts", "client_id"):
+            value = machine[f"BIOPRODICT_{key.upper()}"]
+            done = home.bp("config", "set", key, value)
+            assert done.returncode == 0, done.stderr
+        done = home.bp("config", "set", "client_secret", input=machine["BIOPRODICT_CLIENT_SECRET"])
+        assert done.returncode == 0, done.stderr
+        for name in ("BIOPRODICT_TOKEN_URL", "BIOPRODICT_CLIENT_ID", "BIOPRODICT_CLIENT_SECRET"):
+            del home.env[name]
+    sandbox.reset_counters()
+    callers = [Process(home, sandbox, "token") for _ in range(4)]  # parallel jobs, no token yet
+    outcomes = [caller.outcome(timeout=120) for caller in callers]
+    assert all(o.ok for o in outcomes), [o.stderr[-300:] for o in outcomes if not o.ok]
+    tokens = {o.token or "" for o in outcomes} | {home.bp("token").stdout.strip() for _ in range(4)}
+    (token,) = tokens
+    assert accepted(sandbox, token)
+    assert {token_from(home, sandbox, front_end, "default") for front_end in FRONT_ENDS} == {token}
+    assert len(sandbox.requests) == 1  # one grant; every other call found it in the store
+    only_client_credentials(sandbox)
+    done = home.bp("status")
+    assert done.returncode == 0, done.stderr
+    assert "none yet" not in done.stdout
+    assert "machine client bp-predict" in done.stdout
+    report = json.loads(home.bp("status", "--json").stdout)
+    assert report["login"]["username"] == "bp-predict" and report["login"]["fresh"]
+    overview = json.loads(home.bp("status", "--all", "--json").stdout)
+    assert overview["profiles"][0]["username"] == "bp-predict"

@@ -13,11 +13,11 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from bp_helper.engine.store import StoredToken
 from bp_helper.errors import BpError
 from bp_helper.protocols import docker, git
 from bp_helper.protocols.wire import MAX_LINE, InvalidRequest, read_lines
 from bp_helper.testing import Sandbox
+from bp_helper.tokens import StoredToken
 
 from .protocol_support import DOCKER, GIT, assert_refused, run_bytes
 from .support import Home, executable, login

@@ -98,3 +98,14 @@ def test_readme_sequence_from_a_fresh_home(sandbox: Sandbox, tmp_path: Path) -> 
     assert http.returncode == 0, http.stderr
     assert json.loads(http.stdout)["username"] == "alice"
     assert sandbox.api_requests[-1].headers["authorization"] == f"Bearer {token}"
+
+
+def test_the_readme_gives_no_install_advice_that_fails_or_litters() -> None:
+    """bp-helper is not on a package index, so `pip install 'bp-helper[...]'` fails; and
+    `pipx install --include-deps` puts every dependency's tools in ~/.local/bin."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    advice = readme.replace("`pip install\n'bp-helper[...]'` fails", "")
+    assert "pip install 'bp-helper[" not in advice
+    assert "--include-deps" not in readme.replace("(Not `pipx install --include-deps`", "")
+    assert "pipx inject --include-apps bp-helper httpie" in readme
+    assert "python3 -m pip install /path/to/bp-helper" in readme  # bp_helper in your own Python

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import shlex
 import signal
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import requests
 from bp_helper.testing import DEMO_CLIENTS, DEMO_USERS, RecordedRequest, Sandbox
 
 from .support import Home, executable
+from .support import login as cli_login
 
 ALICE = DEMO_USERS["alice"]
 Form = dict[str, str] | list[tuple[str, str]]
@@ -681,8 +683,27 @@ def test_serve_forever_cli_prints_usage_and_stops() -> None:
 
 def test_missing_trustme_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "trustme", None)
-    with pytest.raises(RuntimeError, match=r"pip install 'bp-helper\[sandbox\]'"):
+    with pytest.raises(RuntimeError, match=r" -m pip install trustme$"):
         Sandbox().start()
+
+
+def test_the_try_it_lines_work_and_keep_the_token_off_command_lines(
+    sandbox: Sandbox, home: Home
+) -> None:
+    """What `bp-helper sandbox` says to try runs as printed, and puts no token in an argv
+    (`curl -H "Authorization: Bearer $(bp-helper token)"` would, for `ps` to show)."""
+    from bp_helper.testing.usage import usage
+
+    text = usage(sandbox)
+    tried = text.split("Try it:", 1)[1].split("or by hand", 1)[0]
+    assert "$(bp-helper token)" not in tried and "Authorization" not in tried
+    commands = [shlex.split(line) for line in tried.splitlines() if line.strip()[:1] != "("]
+    commands = [c for c in commands if c]
+    assert [c[:2] for c in commands] == [["bp-helper", "login"], ["bp-helper", "curl"]]
+    cli_login(home)
+    done = home.run(commands[1][1:])
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["username"] == "alice"
 
 
 def test_sandbox_keeps_a_stable_ca_file_and_stops_on_sigterm(tmp_path: Path) -> None:

@@ -116,6 +116,21 @@ def test_failing_password_command(sandbox: Sandbox, home: Home) -> None:
     assert "printed nothing" in one_line_error(done)
 
 
+def test_a_failing_command_s_stderr_is_redacted_of_what_it_printed_on_stdout(
+    sandbox: Sandbox, home: Home
+) -> None:
+    """A command that prints a labelled secret, then fails echoing it: the stderr shown keeps
+    its words, not the secret's, however the stdout line was laid out."""
+    script = 'echo "secret: s3cr3t-value"; echo "vault: s3cr3t-value refused" >&2; exit 4'
+    home.write_config(f"[profiles.default]\npassword_command = ['sh', '-c', '{script}']\n")
+    done = home.bp("token", env={"BIOPRODICT_USERNAME": "alice"})
+    assert done.returncode == 2
+    line = one_line_error(done)
+    assert "exit status 4" in line and "vault:" in line and "refused" in line
+    assert "s3cr3t" not in line
+    assert sandbox.requests == []
+
+
 @pytest.mark.slow
 def test_slow_password_command_is_bounded_and_killed(
     sandbox: Sandbox, home: Home, tmp_path: Path

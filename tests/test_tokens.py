@@ -131,7 +131,7 @@ def test_sixteen_concurrent_callers_share_one_refresh(sandbox: Sandbox, home: Ho
 @pytest.mark.parametrize(
     ("user", "password", "expected", "next_step"),
     [
-        ("alice", "wrong-password", "Bad credentials", "then run `bp-helper login`"),
+        ("alice", "wrong-password", "Bad credentials", "run `bp-helper login --username alice`"),
         # a new password would not help: the step is to have the account unlocked
         ("carol", DEMO_USERS["carol"].password, "locked", "ask Bio-Prodict support"),
     ],
@@ -327,7 +327,7 @@ def test_profiles_keep_separate_tokens(sandbox: Sandbox, home: Home) -> None:
         ([], {"BIOPRODICT_TOKEN_URL": "http://example.org/token"}, "https://", 2),
         (["--profile", "nope"], {}, "profile 'nope' is not in", 2),
         (["--profile", "../x"], {}, "invalid profile name", 2),
-        (["--bogus"], {}, "unrecognized arguments", 2),
+        (["--bogus"], {}, "unknown option --bogus", 2),
     ],
 )
 def test_bad_settings_are_one_line_usage_errors(
@@ -336,6 +336,30 @@ def test_bad_settings_are_one_line_usage_errors(
     done = home.run([*args, "token"], env=env)
     assert done.returncode == code
     assert expected in one_line_error(done)
+
+
+def test_an_unreadable_token_url_in_the_config_is_a_configuration_error(
+    sandbox: Sandbox, home: Home
+) -> None:
+    """`https://[::1/x` made urlsplit raise ValueError: "internal error" on every command."""
+    from .protocol_support import GIT, git_request, run_bytes
+
+    del home.env["BIOPRODICT_TOKEN_URL"]
+    home.write_config("[profiles.default]\ntoken_url = 'https://[::1/x'\n")
+    for command in ("token", "login", "curl-config"):
+        done = home.bp(command, input="")
+        assert done.returncode == 2, done.stderr
+        assert "token URL cannot be read" in one_line_error(done)
+    status = home.bp("status")
+    assert status.returncode == 2 and "internal error" not in status.stderr
+    assert status.stdout.count("token URL cannot be read") == 1  # said once, not per setting
+    doctor = home.bp("doctor", "--offline")
+    assert doctor.returncode == 2 and "internal error" not in doctor.stderr
+    assert "token URL cannot be read" in doctor.stdout
+    git = run_bytes(home, GIT, ["get"], git_request(sandbox), {"BIOPRODICT_PROFILE": "default"})
+    assert git.returncode == 2 and b"token URL cannot be read" in git.stderr
+    assert b"internal error" not in git.stderr
+    assert sandbox.requests == []
 
 
 def test_bad_config_file_is_one_line(sandbox: Sandbox, home: Home) -> None:

@@ -7,20 +7,65 @@ import json
 import sys
 
 from bp_helper import log
-from bp_helper.commands.formatting import describe_user, format_time, refresh_note, relative
+from bp_helper.commands.formatting import describe_user, refresh_note
 from bp_helper.config.settings import Settings
-from bp_helper.config.table import BY_NAME, CLIENT_CREDENTIALS
-from bp_helper.engine.service import TokenService
-from bp_helper.engine.store import StoredToken, TokenStore
-from bp_helper.errors import BpError, UsageError
+from bp_helper.config.table import BY_NAME
+from bp_helper.engine.grants import Grant
+from bp_helper.engine.store import TokenStore
+from bp_helper.errors import EXIT_USAGE, BpError, UsageError
 from bp_helper.lean import TYPE_CHECKING
+from bp_helper.route import profile_route
+from bp_helper.times import format_time, relative
+from bp_helper.tokens import StoredToken
 
 if TYPE_CHECKING:
     from typing import Any
 
 
+# -- the options of each command (registered by bp_helper.commands.cli) ----------------------
+
+
+def login_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    p.add_argument(
+        "--remember-password",
+        action="store_true",
+        help="keep the password in the OS keyring for later logins (needs the keyring extra)",
+    )
+
+
+def logout_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--all", action="store_true", help="forget the tokens of every profile")
+    p.add_argument(
+        "--username",
+        dest="account",
+        metavar="NAME",
+        help="forget only this account of the profile (default: every account)",
+    )
+
+
+def token_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--renew",
+        action="store_true",
+        help="drop the cached access token and get a new one (after a server revoked it)",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print access_token, expires_at, username, profile and token_type as JSON",
+    )
+
+
+def status_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--all", action="store_true", help="every profile: its hosts and login state")
+
+
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
-    service = TokenService(settings)
+    service = profile_route(settings).service()
     if getattr(args, "renew", False):
         service.forget_access_token()  # the refresh token stays: the next get refreshes
     token = service.get()
@@ -56,24 +101,20 @@ def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
         if not password:
             raise UsageError("--password-stdin: standard input was empty")
         log.add_secret(password)
-    service = TokenService(settings)
-    if settings.client_credentials:
-        token = service.login(username=args.username, password=password)
-        print(
-            f"Profile {settings.profile!r} uses the client_credentials grant: it needs no login "
-            "(`bp-helper token` gets a token whenever one is due)."
-        )
-        print(f"Got a new access token for {describe_user(token)}.")
-        print(f"Access token valid until {format_time(token.expires_at)}; {refresh_note(token)}.")
-        return 0
+    service = profile_route(settings).service()
     token = service.login(
         username=args.username,
         password=password,
         twofactor=None,  # --twofactor is a setting: the two-factor sources find it
         remember_password=args.remember_password,
     )
-    print(f"Logged in to profile {settings.profile!r} as {describe_user(token)}.")
+    for line in service.grant.login_lines(describe_user(token)):
+        print(line)
     print(f"Access token valid until {format_time(token.expires_at)}; {refresh_note(token)}.")
+    if token.audience is None:  # a person's account (a machine token has an audience)
+        from bp_helper.commands.switch import use_everywhere
+
+        use_everywhere(settings, token.account)  # the account every front-end uses, like gh's
     stored = service.store.load()
     if stored is not None and stored.password_in_keyring:
         print("The password is remembered in the keyring (`bp-helper logout` forgets it).")
@@ -97,12 +138,12 @@ def cmd_logout(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     account = getattr(args, "account", None)
     if account is not None:
-        if TokenService(settings).logout(account):
+        if profile_route(settings).service().logout(account):
             print(f"Logged {account!r} out of profile {settings.profile!r}.")
         else:
             print(f"Profile {settings.profile!r} has no account {account!r}.")
         return 0
-    if TokenService(settings).logout():
+    if profile_route(settings).service().logout():
         print(f"Logged out of profile {settings.profile!r}.")
     else:
         print(f"Profile {settings.profile!r} had no stored tokens.")
@@ -115,9 +156,10 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
         return print_all_profiles(settings, as_json=args.json)
     report = status_report(settings)
+    status = EXIT_USAGE if report["problems"] else 0  # each is a configuration error
     if args.json:
         print(json.dumps(report, indent=2))
-        return 0
+        return status
     login = report["login"]
     print(f"Profile:        {report['profile']['value']} ({report['profile']['source']})")
     missing = "" if report["config_file_exists"] else " (does not exist)"
@@ -136,10 +178,9 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
             for item in report["accounts"]:
                 mark = "default" if item["default"] else "       "
                 print(f"  {mark} {item['user']}: expires {item['expires']}")
-    elif report["grant"] == CLIENT_CREDENTIALS:
-        print("Token:          none yet (`bp-helper token` gets one; this profile needs no login)")
     else:
-        print("Logged in as:   nobody (run `bp-helper login`)")
+        label, text = report["no_token"]
+        print(f"{label + ':':16}{text}")
     print("Secrets:        (where bp-helper gets each; where it is kept)")
     for name, item in report["secrets"].items():
         if item["kept"].startswith("not used"):
@@ -154,7 +195,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  {name:{width}} {item['shown']}  [{item['source']}]")
     for problem in report["problems"]:
         print(f"Problem:        {problem}")
-    return 0
+    return status
 
 
 def status_report(settings: Settings) -> dict[str, Any]:
@@ -177,7 +218,11 @@ def status_report(settings: Settings) -> dict[str, Any]:
             problems.append(exc.message)
             shown[name] = {"value": None, "shown": "(invalid)", "source": ""}
     login: dict[str, Any] | None = None
-    service = TokenService(settings)
+    service = profile_route(settings).service()
+    try:
+        grant = service.grant
+    except BpError:  # an invalid grant (named among the problems): say what a person's would
+        grant = Grant(settings)
     token: StoredToken | None = None
     try:
         token = service.stored() if settings.value("client_id") else service.store.load()
@@ -198,6 +243,7 @@ def status_report(settings: Settings) -> dict[str, Any]:
         choose_prompter(settings.value("noninteractive")),
         str(service.store.path),
         keyring_kind(settings, token),
+        grant.unused_secrets,
     )
     return {
         "profile": {"value": profile.value, "source": profile.source},
@@ -208,10 +254,11 @@ def status_report(settings: Settings) -> dict[str, Any]:
         "grant": shown["grant"]["value"],
         "audience": audience,
         "login": login,
+        "no_token": grant.no_token(),
         "accounts": accounts,
         "settings": shown,
         **whereabouts_report(found),
-        "problems": problems,
+        "problems": list(dict.fromkeys(problems)),  # one bad token URL breaks hosts too
     }
 
 

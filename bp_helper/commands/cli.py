@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from collections.abc import Callable, Sequence
 
@@ -39,24 +38,15 @@ class _Parser(argparse.ArgumentParser):
         self.commands = {}
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{_without_values(message)} (see `{self.prog} --help`)")
+        from bp_helper.commands.mistakes import parser_error
+
+        raise parser_error(message, self.prog)
 
     commands: dict[str, _Parser]
 
     def options(self) -> list[str]:
         """The long options this parser knows, for messages."""
         return sorted(o for a in self._actions for o in a.option_strings if o.startswith("--"))
-
-
-# argparse quotes what was typed in these messages; they are said without it.
-_QUOTED = re.compile(
-    r"(invalid choice|invalid \S+ value|ignored explicit argument|unrecognized arguments)"
-    r":? .*?(?= \(choose from|$)"
-)
-
-
-def _without_values(message: str) -> str:
-    return _QUOTED.sub(lambda m: f"{m.group(1)} (not repeated here)", message)
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -93,11 +83,14 @@ def _setting_option(group: Any, setting: Setting, default: Any) -> None:
         )
 
 
-def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+def _common_options(
+    parser: argparse.ArgumentParser, suppress: bool, only: Sequence[str] | None = None
+) -> None:
     default = argparse.SUPPRESS if suppress else None
-    group = parser.add_argument_group("settings (flag > environment > config profile > default)")
+    title = "settings (flag > environment > config profile > default)"
+    group = parser if only == () else parser.add_argument_group(title)
     for setting in SETTINGS:
-        if setting.flag and setting.flag_of is None:
+        if setting.flag and setting.flag_of is None and (only is None or setting.name in only):
             _setting_option(group, setting, default)
     group.add_argument(
         "--debug",
@@ -109,27 +102,6 @@ def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
 
 
 Options = Callable[[argparse.ArgumentParser], None]
-
-
-def _login_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--password-stdin", action="store_true", help="read the password from standard input"
-    )
-    p.add_argument(
-        "--remember-password",
-        action="store_true",
-        help="keep the password in the OS keyring for later logins (needs bp-helper[keyring])",
-    )
-
-
-def _logout_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--all", action="store_true", help="forget the tokens of every profile")
-    p.add_argument(
-        "--username",
-        dest="account",
-        metavar="NAME",
-        help="forget only this account of the profile (default: every account)",
-    )
 
 
 def _sandbox_options(p: argparse.ArgumentParser) -> None:
@@ -171,44 +143,38 @@ def _no_options(p: argparse.ArgumentParser) -> None:
     pass
 
 
-def _token_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--renew",
-        action="store_true",
-        help="drop the cached access token and get a new one (after a server revoked it)",
-    )
-    p.add_argument(
-        "--json",
-        action="store_true",
-        help="print access_token, expires_at, username, profile and token_type as JSON",
-    )
-
-
-def _status_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--all", action="store_true", help="every profile: its hosts and login state")
-
-
 def _lazy_options(module: str) -> Options:
-    """The options of a command whose module defines ``options(parser)``, imported only when
-    that command's parser is built (never for `bp-helper token`)."""
+    """The options of a command whose module defines ``options(parser)`` (or, given as
+    ``module:function``, that function), imported only when that command's parser is built."""
 
     def options(p: argparse.ArgumentParser) -> None:
         import importlib
 
-        importlib.import_module(module).options(p)
+        name, _, function = module.partition(":")
+        getattr(importlib.import_module(name), function or "options")(p)
 
     return options
 
 
+ACCOUNT = "bp_helper.commands.account"
 # name -> (help, options): the commands of `bp-helper`, in the order --help lists them.
 COMMANDS: dict[str, tuple[str, Options]] = {
-    "login": ("log in with username and password and store the tokens", _login_options),
-    "token": ("print a valid access token on stdout", _token_options),
-    "status": ("show login state, token expiry and where each setting came from", _status_options),
+    "login": (
+        "log in with username and password and store the tokens",
+        _lazy_options(f"{ACCOUNT}:login_options"),
+    ),
+    "token": ("print a valid access token on stdout", _lazy_options(f"{ACCOUNT}:token_options")),
+    "status": (
+        "show login state, token expiry and where each setting came from",
+        _lazy_options(f"{ACCOUNT}:status_options"),
+    ),
     "logout": (
         "forget the stored tokens (and remembered password) of the profile",
-        _logout_options,
+        _lazy_options(f"{ACCOUNT}:logout_options"),
+    ),
+    "switch": (
+        "make an account already logged in the one the profile uses (no password asked)",
+        _lazy_options("bp_helper.commands.switch"),
     ),
     "doctor": (
         "check config, secrets, keyring, storage, clock and connectivity",
@@ -258,12 +224,24 @@ COMMANDS: dict[str, tuple[str, Options]] = {
         ),
     ),
 }
+# The settings whose flags a command takes after its name, when not all of them: its --help
+# lists only what applies to it. Before the command, `bp-helper` takes every one.
+COMMAND_SETTINGS: dict[str, tuple[str, ...]] = {
+    "logout": ("profile", "config"),
+    "switch": ("profile", "config", "grant"),
+    "setup": ("profile", "config", "token_url", "hosts", "grant"),
+    "config": ("profile", "config"),
+    "completion": (),
+    "sandbox": (),
+    "demo": (),
+}
 # name -> "module:function" that runs it; imported only when that command is chosen.
 HANDLERS: dict[str, str] = {
     "login": "bp_helper.commands.account:cmd_login",
     "token": "bp_helper.commands.account:cmd_token",
     "status": "bp_helper.commands.account:cmd_status",
     "logout": "bp_helper.commands.account:cmd_logout",
+    "switch": "bp_helper.commands.switch:cmd_switch",
     "doctor": "bp_helper.commands.doctor:cmd_doctor",
     "setup": "bp_helper.commands.setup:cmd_setup",
     "config": "bp_helper.commands.config_edit:cmd_config",
@@ -286,6 +264,7 @@ if TYPE_CHECKING:  # mypy holds every HANDLERS entry to an existing Handler
     from bp_helper.commands.config_edit import cmd_config
     from bp_helper.commands.doctor import cmd_doctor
     from bp_helper.commands.setup import cmd_setup
+    from bp_helper.commands.switch import cmd_switch
     from bp_helper.demo.walkthrough import cmd_demo, cmd_sandbox
     from bp_helper.protocols.docker import cmd_docker
     from bp_helper.protocols.git import cmd_git
@@ -293,7 +272,7 @@ if TYPE_CHECKING:  # mypy holds every HANDLERS entry to an existing Handler
     CHECKED: tuple[Handler, ...] = (
         cmd_login, cmd_token, cmd_status, cmd_logout, cmd_doctor, cmd_sandbox, cmd_demo,
         cmd_git, cmd_docker, cmd_curl_config, cmd_curl, cmd_netrc, cmd_setup, cmd_config,
-        cmd_completion,
+        cmd_completion, cmd_switch,
     )  # fmt: skip
 VALUED_GLOBALS = frozenset(
     s.flag for s in SETTINGS if s.flag and s.flag_of is None and s.convert is not switch
@@ -310,15 +289,12 @@ def build_parser(only: str | None = None) -> _Parser:
     )
     parser.add_argument("--version", action="version", version=f"bp-helper {__version__}")
     _common_options(parser, suppress=False)
-    common = _Parser(add_help=False)
-    _common_options(common, suppress=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (help, options) in COMMANDS.items():
         if only is None or name == only:
             usage = "bp-helper [options] curl [curl arguments...]" if name == "curl" else None
-            command = sub.add_parser(
-                name, help=help, description=help, parents=[common], usage=usage
-            )
+            command = sub.add_parser(name, help=help, description=help, usage=usage)
+            _common_options(command, suppress=True, only=COMMAND_SETTINGS.get(name))
             for setting in SETTINGS:
                 if setting.flag and setting.flag_of == name:
                     _setting_option(command, setting, None)
@@ -337,6 +313,26 @@ def _command_word(argv: list[str]) -> int | None:
     return None
 
 
+GLOBAL_OPTIONS = frozenset(
+    {"-h", "--help", "--version", "--debug"}
+    | {s.flag for s in SETTINGS if s.flag and s.flag_of is None}
+)
+
+
+def _check_command_word(argv: list[str], at: int | None) -> None:
+    """An unknown option before the command, or a command that does not exist, is named."""
+    before = argv if at is None else argv[:at]
+    words = [w for i, w in enumerate(before) if not (i and before[i - 1] in VALUED_GLOBALS)]
+    unknown = [w for w in words if w.startswith("-") and w not in ("-", "--")]
+    unknown = [w for w in unknown if w.partition("=")[0] not in GLOBAL_OPTIONS]
+    if unknown or (at is not None and argv[at] not in COMMANDS):
+        from bp_helper.commands import mistakes
+
+        if unknown:
+            raise mistakes.unknown_option(unknown[0], sorted(GLOBAL_OPTIONS), "bp-helper")
+        raise mistakes.unknown_command(argv[at] if at is not None else "", list(COMMANDS))
+
+
 def _handler(name: str) -> Handler:
     """The command's function, imported only now: ``HANDLERS`` names it as ``module:function``."""
     import importlib
@@ -353,6 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(argv: list[str]) -> int:
     at = _command_word(argv)
+    _check_command_word(argv, at)
     name = argv[at] if at is not None else None
     passthrough = None
     if name == "curl" and at is not None:  # everything after `curl` belongs to curl
@@ -365,6 +362,11 @@ def _run(argv: list[str]) -> int:
         # Never echoed: `login --password hunter2` must not print the password.
         known = parser.commands.get(args.command or "", parser).options()
         where = f"bp-helper {args.command}" if args.command else "bp-helper"
+        options = [word for word in unknown if word.startswith("-") and word != "-"]
+        if options:
+            from bp_helper.commands.mistakes import unknown_option
+
+            raise unknown_option(options[0], known, where)
         raise UsageError(
             f"unrecognized arguments (not repeated here); the options of `{where}` are "
             f"{', '.join(known)} (see `{where} --help`)"

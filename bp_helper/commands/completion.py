@@ -2,7 +2,8 @@
 
 Subcommands, their options and fixed arguments come from :func:`build_parser`, so a new
 command or setting completes without an edit here; profile names come, when completing, from
-``bp-helper completion --profiles`` (the config file's profiles). Nothing of this is imported
+``bp-helper completion --profiles`` (the config file's profiles), and the accounts ``switch``
+takes from ``bp-helper completion --accounts``. Nothing of this is imported
 by ``bp-helper token``.
 """
 
@@ -20,6 +21,7 @@ SHELLS = ("bash", "zsh", "fish")
 def options(p: argparse.ArgumentParser) -> None:
     p.add_argument("shell", nargs="?", choices=SHELLS, metavar="bash|zsh|fish")
     p.add_argument("--profiles", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--accounts", action="store_true", help=argparse.SUPPRESS)
     p.epilog = (
         'bash: eval "$(bp-helper completion bash)" in ~/.bashrc; zsh: the same with zsh in '
         "~/.zshrc; fish: bp-helper completion fish > ~/.config/fish/completions/bp-helper.fish"
@@ -33,6 +35,12 @@ def cmd_completion(args: argparse.Namespace, settings: Settings) -> int:
         except BpError:
             names = ["default"]
         print("\n".join(dict.fromkeys(names)))
+        return 0
+    if args.accounts:  # for `switch USER`: the accounts logged in to the profile
+        from bp_helper.engine.store import TokenStore
+
+        store = TokenStore(settings.store_dir / "tokens", settings.profile)
+        print("\n".join(token.account for token in store.accounts()))
         return 0
     if args.shell is None:
         from bp_helper.errors import UsageError
@@ -72,6 +80,11 @@ def _words(parser: argparse.ArgumentParser) -> list[str]:
     return found
 
 
+# Words a command's arguments take that only bp-helper can list, when completing.
+ACCOUNTS = "bp-helper completion --accounts 2>/dev/null"
+DYNAMIC = {"switch": f'" $({ACCOUNTS})"'}
+
+
 def _valued() -> list[str]:
     from bp_helper.config.table import SETTINGS
 
@@ -80,7 +93,8 @@ def _valued() -> list[str]:
 
 def bash(words: dict[str, list[str]]) -> str:
     cases = "\n".join(
-        f"        {shlex.quote(name)}) opts={shlex.quote(' '.join(items))} ;;"
+        f"        {shlex.quote(name)}) "
+        f"opts={shlex.quote(' '.join(items))}{DYNAMIC.get(name, '')} ;;"
         for name, items in words.items()
         if name
     )
@@ -143,6 +157,8 @@ def fish(words: dict[str, list[str]]) -> str:
             continue
         seen = f"'__fish_seen_subcommand_from {name}'"
         args = [w for w in items if not w.startswith("-")]
+        if name == "switch":
+            lines.append(f"complete -c bp-helper -n {seen} -a '({ACCOUNTS})'")
         if args:
             lines.append(f"complete -c bp-helper -n {seen} -a {shlex.quote(' '.join(args))}")
         for option in items:

@@ -139,7 +139,7 @@ def _setting(key: str | None, action: str) -> Setting:
 
 def _stored(setting: Setting, raw: str) -> Any:
     """What goes into the file: checked by the setting's own conversion, then typed."""
-    value = setting.convert(raw, f"{setting.key} (from the command line)")
+    value = setting.convert(raw, f"{setting.key} (from the config command)")
     if isinstance(value, bool | int | float | list):
         return value
     return raw

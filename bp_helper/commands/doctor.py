@@ -5,7 +5,8 @@ where the password and two-factor code would come from; the OS keyring (backend,
 whether it works); the token store folder and file; the login; then, unless ``--offline``,
 the token URL (reachable, client accepted; for a client-credentials profile, a real grant for
 its audience, whose token is not kept) and the clock (the server's ``Date`` header
-against the local clock). Exit status 0 only if every line is OK.
+against the local clock). Exit status 0 only if every line is OK; 2 when a problem is a
+configuration error (as for every command), else 1.
 """
 
 from __future__ import annotations
@@ -16,16 +17,19 @@ import shutil
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from bp_helper.config.settings import Settings
-from bp_helper.engine.store import StoredToken, TokenStore
-from bp_helper.errors import EXIT_FAILURE, BpError
+from bp_helper.engine.grants import Grant, grant_of
+from bp_helper.engine.store import TokenStore
+from bp_helper.errors import EXIT_FAILURE, EXIT_USAGE, BpError, TokenRequestError
 from bp_helper.files import read_private_file, unsafe_dir_reason, writable_ancestor
 from bp_helper.secrets import sources as credentials
-from bp_helper.secrets.oskeyring import INSTALL_HINT, KeyringUnavailable, OsKeyring, entry
+from bp_helper.secrets.oskeyring import KeyringUnavailable, OsKeyring, entry
 from bp_helper.secrets.profile_keyring import ProfileKeyring
 from bp_helper.secrets.prompt import choose_prompter
 from bp_helper.secrets.report import keyring_kind, secret_report
+from bp_helper.tokens import StoredToken
 
 MAX_CLOCK_SKEW = 60.0  # seconds
 
@@ -42,15 +46,21 @@ class Doctor:
     probe_clock: tuple[float | None, float] | None = None
     problems: int = 0
 
-    def check(self, name: str, run: Callable[[], str]) -> None:
+    config_errors: int = 0  # problems that are configuration errors: exit status 2
+    client_ok: bool = True  # else the token URL is not asked: its line would repeat the client's
+    answered: bool | None = None  # did the token URL answer? (None: it was not asked)
+
+    def check(self, name: str, run: Callable[[], str]) -> bool:
         try:
             line, ok = run(), True
         except Fix as exc:
             line, ok = str(exc), False
         except BpError as exc:
             line, ok = exc.message, False
+            self.config_errors += exc.exit_code == EXIT_USAGE
         self.problems += not ok
         print(f"{'OK ' if ok else 'FIX'}  {name}: {line}", flush=True)
+        return ok
 
     # -- the checks ---------------------------------------------------------------------
 
@@ -79,12 +89,8 @@ class Doctor:
         settings.client_id  # noqa: B018 -- raises with the fix when it is missing
         settings.value("token_url")
         secret = credentials.client_secret(settings)  # runs client_secret_command, bounded
-        grant = ""
-        if settings.client_credentials:  # a missing audience or hosts: a FIX line each
-            grant = (
-                f"; grant client_credentials for audience {settings.audience!r}, "
-                f"API hosts {', '.join(settings.value('hosts'))}"
-            )
+        self.grant.check()  # a machine profile's missing hosts and audience, together
+        grant = self.grant.describe()
         return (
             f"client id {client_id.value!r} ({client_id.source}), client secret from "
             f"{secret.source}; token URL {settings.value('token_url')}{grant}"
@@ -106,6 +112,7 @@ class Doctor:
             choose_prompter(settings.value("noninteractive")),
             store_path,
             keyring_kind(settings, self.record),
+            self.grant.unused_secrets,
         )
         parts = [
             f"{name}: {item.kept}"
@@ -141,7 +148,8 @@ class Doctor:
         except KeyringUnavailable as exc:
             if not used:
                 return f"not used by this profile ({exc.reason})"
-            raise Fix(f"{exc.reason}; {_keyring_advice(exc.reason)}") from None
+            advice = _keyring_advice(exc.reason)
+            raise Fix(f"{exc.reason}; {advice}" if advice else exc.reason) from None
         if not used:
             return f"{backend} answers; not used by this profile"
         if kind.plaintext and not self.settings.value("allow_plaintext_keyring"):
@@ -184,24 +192,28 @@ class Doctor:
         try:
             raw = read_private_file(store.path)
             self.record = None if raw is None else StoredToken.from_json(raw)
+            if self.record is not None:
+                self.record = self._grants_record()
         except ValueError as exc:
             raise Fix(f"{store.path}: {exc}; run `bp-helper logout`, then log in again") from None
         return f"{store.directory} (0700, yours)" + (f"; {store.path.name} (0600)" if raw else "")
+
+    def _grants_record(self) -> StoredToken | None:
+        """The record of the account the grant keeps its token under (else the default's)."""
+        try:
+            account = self.grant.account
+        except BpError:  # no client id: the client check says so
+            account = None
+        return self.store.load(account) if account else self.record
 
     def login(self) -> str:
         settings = self.settings
         if settings.value("token"):
             return "BIOPRODICT_TOKEN is set: it is handed out as is"
         record = self.record
-        if settings.client_credentials:
-            state = "none yet"
-            if record is not None and record.audience == settings.audience:
-                fresh = record.fresh(settings.value("refresh_margin"))
-                state = "fresh" if fresh else "expired"
-            return (
-                f"needs none (client_credentials grant); access token {state}: "
-                "`bp-helper token` gets a new one when it is due"
-            )
+        without_person = self.grant.login_state(record)
+        if without_person is not None:
+            return without_person
         if record is not None and record.token_url == settings.value("token_url"):
             state = "fresh" if record.fresh(settings.value("refresh_margin")) else "expired"
             refresh = "refresh token kept" if record.has_refresh_token else "no refresh token"
@@ -212,16 +224,31 @@ class Doctor:
         source = found["password"].source
         if source:
             return f"not logged in; `bp-helper token` logs in with the password from {source}"
-        raise Fix("nobody is logged in: run `bp-helper login`")
+        from bp_helper.engine.login import profile_command
+
+        raise Fix(f"nobody is logged in: run `{profile_command(settings)} login`")
 
     def server(self) -> str:
         from bp_helper.engine.service import TokenService
 
         if self.offline:
             return "not checked (--offline)"
-        if self.settings.client_credentials:
-            return self._machine_grant()
-        probe = TokenService(self.settings).client().probe()
+        if not self.client_ok:
+            raise Fix("not checked: fix the client settings first (see above)")
+        try:
+            checked = self.grant.probe()  # a grant that checks the token URL itself
+        except TokenRequestError as exc:
+            self.answered = not exc.transient  # a refusal is an answer
+            raise
+        if checked is not None:
+            line, self.probe_clock = checked
+            self.answered = True
+            return line
+        client = TokenService(self.settings).client()
+        self.answered = False
+        probe = client.probe()
+        self.answered = True
+        self.probe_clock = (probe.server_date, probe.local_time)  # a refusal has a Date too
         url = self.settings.value("token_url")
         if probe.client_rejected:
             raise Fix(
@@ -233,27 +260,14 @@ class Doctor:
                 f"{url} answered HTTP {probe.status}, but not like a token endpoint: "
                 "check token_url"
             )
-        self.probe_clock = (probe.server_date, probe.local_time)
         return f"{url} answers (HTTP {probe.status}) and accepts the client"
-
-    def _machine_grant(self) -> str:
-        """A real client-credentials grant (its token is not kept): the client, the audience
-        and the token URL each checked by the server that matters."""
-        from bp_helper.engine.machine_grant import machine_client
-
-        client = machine_client(self.settings)
-        client.client_credentials_grant()
-        self.probe_clock = (client.server_date, client.local_time)
-        return (
-            f"{client.token_url} granted client {client.client.client_id!r} a token for "
-            f"audience {client.audience!r} (a real client-credentials grant)"
-        )
 
     def clock(self) -> str:
         if self.offline:
             return "not checked (--offline)"
         if self.probe_clock is None:
-            raise Fix("not checked: the token URL did not answer (see above)")
+            why = {None: "was not asked", False: "did not answer"}.get(self.answered)
+            raise Fix(f"not checked: the token URL {why or 'refused the request'} (see above)")
         server_date, local = self.probe_clock
         if server_date is None:
             raise Fix("cannot compare clocks: the token server sent no usable Date header")
@@ -268,6 +282,10 @@ class Doctor:
             )
         return f"within {max(abs(skew), 1):.0f} s of the token server's Date header"
 
+    @cached_property
+    def grant(self) -> Grant:
+        return grant_of(self.settings)
+
     @property
     def store(self) -> TokenStore:
         return TokenStore(self.settings.store_dir / "tokens", self.settings.profile)
@@ -275,7 +293,7 @@ class Doctor:
 
 def _keyring_advice(reason: str) -> str:
     if "not installed" in reason:
-        return INSTALL_HINT
+        return ""  # the reason names what installs it
     if "no keyring backend" in reason:
         return (
             "install and start a Secret Service (e.g. gnome-keyring), or set "
@@ -292,8 +310,8 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
         settings.profile_table  # noqa: B018 -- the other checks need a readable config
     except BpError:
         print("Fix the configuration first; the other checks depend on it.")
-        return EXIT_FAILURE
-    doctor.check("client", doctor.client)
+        return EXIT_USAGE
+    doctor.client_ok = doctor.check("client", doctor.client)
     doctor.check("token store", doctor.storage)
     doctor.check("secrets", doctor.secrets)
     doctor.check("keyring", doctor.keyring)
@@ -302,6 +320,6 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     doctor.check("clock", doctor.clock)
     if doctor.problems:
         print(f"{doctor.problems} problem(s) to fix.")
-        return EXIT_FAILURE
+        return EXIT_USAGE if doctor.config_errors else EXIT_FAILURE
     print("All is well.")
     return 0

@@ -1,11 +1,8 @@
-"""How commands print times and accounts: shared by the commands and the integrations."""
+"""How commands print accounts (times: :mod:`bp_helper.times`)."""
 
 from __future__ import annotations
 
-import math
-import time
-
-from bp_helper.engine.store import StoredToken
+from bp_helper.tokens import StoredToken
 
 
 def describe_user(token: StoredToken) -> str:
@@ -20,17 +17,3 @@ def refresh_note(token: StoredToken) -> str:
     if token.has_refresh_token:
         return "it is refreshed automatically"
     return "the client gets no refresh token, so the password is asked again after that"
-
-
-def format_time(epoch: float) -> str:
-    if math.isinf(epoch):
-        return "never"
-    return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(epoch))
-
-
-def relative(epoch: float) -> str:
-    seconds = int(epoch - time.time())
-    if seconds <= 0:
-        return "expired"
-    hours, rest = divmod(seconds, 3600)
-    return f"in {hours} h {rest // 60} min" if hours else f"in {rest // 60} min {rest % 60} s"

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bp_helper.commands.formatting import describe_user, format_time, relative
+from bp_helper.commands.formatting import describe_user
 from bp_helper.config.settings import Settings
 from bp_helper.config.table import BY_NAME
+from bp_helper.engine.grants import grant_of
 from bp_helper.engine.store import TokenStore
 from bp_helper.errors import BpError
+from bp_helper.times import format_time, relative
 
 
 def profile_names(settings: Settings) -> list[str]:
@@ -35,7 +37,8 @@ def profile_overview(settings: Settings, name: str) -> dict[str, Any]:
         for setting in BY_NAME:  # a profile with a bad value shows it here, not later
             one.resolve(setting)
         entry["hosts"] = one.value("hosts")
-        token = TokenStore(one.store_dir / "tokens", name).load()
+        account = grant_of(one).account  # the account its grant keeps its token under
+        token = TokenStore(one.store_dir / "tokens", name).load(account)
         if token is not None:
             entry.update(
                 logged_in=True,

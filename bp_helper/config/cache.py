@@ -15,7 +15,7 @@ cache that cannot be read, is not ours, or holds anything unexpected is ignored 
 anew; one that cannot be written costs only speed. Only a file that parsed cleanly is cached,
 so a broken config fails with the same error every time.
 
-The host index lets :func:`bp_helper.config.profiles.select_profile` resolve only the
+The host index lets :func:`bp_helper.config.profiles.bound_profiles` resolve only the
 profiles that may serve a host instead of every profile in the file, so the cost of a
 cached ``get`` does not grow with the number of profiles. It holds only while no flag or
 environment variable sets ``hosts``, ``token_url`` or ``grant`` (they apply to every profile).
@@ -29,8 +29,7 @@ import zlib
 from pathlib import Path
 
 from bp_helper import log
-from bp_helper.config.hosts import netloc_of
-from bp_helper.config.table import BY_NAME, CONFIG_KEYS, DEFAULT_TOKEN_URL, PASSWORD, SETTINGS
+from bp_helper.config.table import CONFIG_KEYS, SETTINGS, hosts_of_table
 from bp_helper.errors import BpError
 from bp_helper.files import atomic_write, ensure_private_dir, read_private_file, unsafe_dir_reason
 from bp_helper.lean import TYPE_CHECKING, Record
@@ -59,15 +58,7 @@ def index(profiles: dict[str, dict[str, Any]]) -> ParsedConfig:
     for name in dict.fromkeys(["default", *sorted(profiles)]):
         table = profiles.get(name, {})
         try:
-            if "hosts" in table:
-                bound = BY_NAME["hosts"].convert(table["hosts"], "hosts")
-            elif table.get("grant", PASSWORD) != PASSWORD:
-                raise BpError("a client-credentials profile names its hosts (or has no grant)")
-            else:
-                url = BY_NAME["token_url"].convert(
-                    table.get("token_url", DEFAULT_TOKEN_URL), "token_url"
-                )
-                bound = [netloc_of(url)]
+            bound = hosts_of_table(table)
         except BpError:
             unsure.append(name)
             continue

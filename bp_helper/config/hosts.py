@@ -57,7 +57,13 @@ def normalize_host(value: str) -> str:
 
 
 def check_token_url(url: str, where: str = "token_url") -> str:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- a port that is no number, or out of range, raises
+    except ValueError as exc:  # e.g. an unclosed "[" of an IPv6 address
+        raise ConfigError(
+            f"{where}: the token URL cannot be read ({str(exc).lower()}); give an https:// URL"
+        ) from None
     if parts.scheme != "https" or not parts.hostname:
         shown = url if "@" not in url else f"{parts.scheme}://..."
         raise ConfigError(f"{where}: the token URL must be an https:// URL, not {shown!r}")

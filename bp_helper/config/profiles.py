@@ -1,4 +1,4 @@
-"""Which profile, if any, serves a host: the protocol front-ends and adapters ask here."""
+"""Which profiles are bound to a host, from the settings alone (the route chooses among them)."""
 
 from __future__ import annotations
 
@@ -7,58 +7,41 @@ from collections.abc import Mapping
 from bp_helper import log
 from bp_helper.config.hosts import bound_form, is_bound
 from bp_helper.config.settings import Settings
+from bp_helper.config.table import HOST_SETTINGS
 from bp_helper.errors import BpError
 from bp_helper.lean import TYPE_CHECKING
 
 ENV_TOKEN = "BIOPRODICT_TOKEN"
 
 if TYPE_CHECKING:
-    from typing import Any
-
-# The settings that say which hosts a profile is bound to (see bp_helper.config.hosts).
-HOST_SETTINGS = ("hosts", "token_url", "grant")
+    pass
 
 
-def select_profile(
-    scheme: str,
-    netloc: str,
-    username: str | None = None,
-    flags: Mapping[str, Any] | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> Settings | None:
-    """The settings of the profile bound to ``netloc``, or ``None`` when none is.
+def bound_profiles(settings: Settings, scheme: str, netloc: str) -> list[Settings]:
+    """The settings of every profile bound to ``scheme://netloc``, best first.
 
-    An explicit profile (flag or ``BIOPRODICT_PROFILE``) is the only candidate, and its
-    configuration errors are raised. Otherwise every profile of the config file (and
-    ``default``) is, a broken one is skipped, and a ``username`` picks between profiles bound
-    to the same host. Ties go to ``default``, then to the first by name.
+    ``settings`` holds the invocation's flags and environment. An explicit profile (flag or
+    ``BIOPRODICT_PROFILE``) is the only candidate, and its configuration errors are raised.
+    Otherwise every profile of the config file (and ``default``) is, a broken one is
+    skipped; ``default`` comes first, then the others by name. Which of them serves a
+    request is the route's to say (:mod:`bp_helper.route`).
     """
-    explicit = Settings(flags, environ).resolve("profile").source != "default"
+    explicit = settings.resolve("profile").source != "default"
     matches: list[Settings] = []
-    for settings in candidate_profiles(flags, environ, (scheme, netloc)):
+    for candidate in candidate_profiles(settings, (scheme, netloc)):
         try:
-            if not is_bound(settings, scheme, netloc):
+            if not is_bound(candidate, scheme, netloc):
                 continue
         except BpError as exc:
             if explicit:
                 raise
-            log.debug(f"profile {settings.flags['profile']!r} skipped: {exc.message}")
+            log.debug(f"profile {candidate.flags['profile']!r} skipped: {exc.message}")
             continue
-        matches.append(settings)
-    if username and len(matches) > 1:
-        named = [s for s in matches if _serves(s, username)]
-        matches = named or matches
-    if not matches:
-        log.debug(f"no profile is bound to {scheme}://{netloc}")
-        return None
-    return matches[0]
+        matches.append(candidate)
+    return matches
 
 
-def candidate_profiles(
-    flags: Mapping[str, Any] | None = None,
-    environ: Mapping[str, str] | None = None,
-    serving: tuple[str, str] | None = None,
-) -> list[Settings]:
+def candidate_profiles(base: Settings, serving: tuple[str, str] | None = None) -> list[Settings]:
     """The explicit profile alone, or else ``default`` and every profile of the config file.
 
     With ``serving`` (a scheme and ``host[:port]``), and unless a flag or the environment sets
@@ -70,7 +53,6 @@ def candidate_profiles(
     ``BIOPRODICT_TOKEN`` serves the explicit profile or ``default`` only: the other profiles
     a host leads to get an environment without it (so they use their own tokens).
     """
-    base = Settings(flags, environ)
     explicit = base.resolve("profile").source != "default"
     names = [base.profile] if explicit else ["default", *base.profile_names()]
     if serving and not explicit and not any(map(base.given_outside_config, HOST_SETTINGS)):
@@ -87,16 +69,6 @@ def candidate_profiles(
 
 def _with_environ(settings: Settings, environ: Mapping[str, str]) -> Settings:
     other = Settings(settings.flags, environ)
-    if "config" in settings.__dict__:  # the parsed config file does not depend on it
-        other.__dict__["config"] = settings.__dict__["config"]
+    if "parsed_config" in settings.__dict__:  # the parsed config file does not depend on it
+        other.__dict__["parsed_config"] = settings.__dict__["parsed_config"]
     return other
-
-
-def _serves(settings: Settings, username: str) -> bool:
-    """The profile's configured username is ``username``, or it has an account by that name."""
-    configured: str | None = settings.value("username")
-    if configured:
-        return configured == username
-    from bp_helper.engine.service import TokenService
-
-    return TokenService(settings).store.load(username) is not None

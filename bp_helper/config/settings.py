@@ -25,7 +25,7 @@ from pathlib import Path
 from bp_helper import log
 from bp_helper.config.cache import ConfigCache, ParsedConfig, index
 from bp_helper.config.paths import user_state_dir
-from bp_helper.config.table import BY_NAME, CLIENT_CREDENTIALS, CONFIG_KEYS, SECRET_ENVIRONMENT
+from bp_helper.config.table import BY_NAME, CONFIG_KEYS, SECRET_ENVIRONMENT
 from bp_helper.errors import ConfigError
 from bp_helper.files import others_may_write
 from bp_helper.lean import TYPE_CHECKING, Record
@@ -131,8 +131,13 @@ class Settings:
 
     def for_profile(self, name: str) -> Settings:
         """The same flags and environment for profile ``name``, sharing the parsed config."""
-        other = Settings({**self.flags, "profile": name}, self.environ)
-        if "parsed_config" in self.__dict__:  # the config file does not depend on the profile
+        return self.with_flags(profile=name)
+
+    def with_flags(self, **flags: Any) -> Settings:
+        """The same environment, with ``flags`` (not ``config``) over these, sharing the parsed
+        config file."""
+        other = Settings({**self.flags, **flags}, self.environ)
+        if "parsed_config" in self.__dict__:  # the config file does not depend on the flags
             other.__dict__["parsed_config"] = self.__dict__["parsed_config"]
         return other
 
@@ -284,27 +289,6 @@ class Settings:
                 + " and ".join(f"`bp-helper{flag} config set {m[1]}`" for m in missing)
                 + f", or set {' and '.join(m[2] for m in missing)}"
             )
-
-    @property
-    def client_credentials(self) -> bool:
-        """Does this profile use the client_credentials grant (a machine account)?"""
-        return bool(self.value("grant") == CLIENT_CREDENTIALS)
-
-    @property
-    def audience(self) -> str | None:
-        """The audience a client-credentials grant asks for (``None`` for the password grant);
-        a client-credentials profile without one is a configuration error."""
-        if not self.client_credentials:
-            return None
-        audience = self.value("audience")
-        if not audience:
-            raise ConfigError(
-                f"profile {self.profile!r} uses the client_credentials grant but names no "
-                "audience: set BIOPRODICT_AUDIENCE, or audience in "
-                f"[profiles.{self.profile}] of {self.config_path} (the prediction API's is "
-                "predictions.ai.bio-prodict.nl)"
-            )
-        return str(audience)
 
     @property
     def ca_bundle(self) -> str | bool:

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 DEFAULT_TOKEN_URL = "https://api.bio-prodict.nl/oauth/oauth/token"
 PASSWORD = "password"
 CLIENT_CREDENTIALS = "client_credentials"
+# The values of the grant setting; each names its module in bp_helper/engine/grants/.
+GRANTS = (PASSWORD, CLIENT_CREDENTIALS)
+# The settings that say which hosts a profile is bound to (see bp_helper.config.hosts).
+HOST_SETTINGS = ("hosts", "token_url", "grant")
 PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -118,11 +122,29 @@ def _config_file(settings: Settings) -> str:
     return str(user_config_dir() / "config.toml")
 
 
+def token_url_serves_api(grant: str) -> bool:
+    """Is the token URL's host an API host too, for a profile of ``grant`` (the default of
+    ``hosts``)? Not for client credentials: the token URL is an Auth0 tenant, and the API
+    is another host, so guessing would be wrong."""
+    return grant != CLIENT_CREDENTIALS
+
+
+def hosts_of_table(table: dict[str, Any]) -> list[str]:
+    """The hosts a profile's ``[profiles.NAME]`` table alone binds it to (for the config
+    cache's host index); a :class:`ConfigError` when the table cannot say."""
+    if "hosts" in table:
+        return host_list(table["hosts"], "hosts")
+    grant = table.get("grant", PASSWORD)
+    if grant not in GRANTS or not token_url_serves_api(grant):
+        raise ConfigError(f"a profile of grant {grant!r} names its hosts")
+    return [netloc_of(token_url(table.get("token_url", DEFAULT_TOKEN_URL), "token_url"))]
+
+
 def _token_url_host(settings: Settings) -> list[str]:
-    if settings.value("grant") == CLIENT_CREDENTIALS:
-        # The token URL is an Auth0 tenant; the API is another host: guessing would be wrong.
+    grant = settings.value("grant")
+    if not token_url_serves_api(grant):
         raise ConfigError(
-            f"profile {settings.profile!r} uses the client_credentials grant, so its API hosts "
+            f"profile {settings.profile!r} uses the {grant} grant, so its API hosts "
             "must be named: set BIOPRODICT_HOSTS, or hosts in "
             f"[profiles.{settings.profile}] of {settings.config_path}"
         )
@@ -195,7 +217,7 @@ SETTINGS: tuple[Setting, ...] = (
             ("BIOPRODICT_NONINTERACTIVE",), default=False, convert=switch,
             default_doc="prompt only on a terminal"),
     Setting("grant", "grant", "--grant", ("BIOPRODICT_GRANT",), "grant", PASSWORD,
-            one_of(PASSWORD, CLIENT_CREDENTIALS), metavar="GRANT"),
+            one_of(*GRANTS), metavar="GRANT"),
     Setting("audience", "audience (client_credentials)", "--audience",
             ("BIOPRODICT_AUDIENCE",), "audience", convert=optional_text,
             default_doc="none: required with `client_credentials`", metavar="AUDIENCE"),

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from bp_helper.demo.narration import Walkthrough
+from bp_helper.install import install_command
 
 REQUESTS_SNIPPET = (
     "import sys, requests, bp_helper; "
@@ -28,7 +29,7 @@ def show_integrations(demo: Walkthrough) -> None:
 
     demo.step("HTTPie: `http --auth-type=bioprodict` (the plugin bp-helper installs)")
     if importlib.util.find_spec("httpie") is None:
-        demo.say("HTTPie is not installed here; `pip install 'bp-helper[httpie]'` adds it.")
+        demo.say(f"HTTPie is not installed here; `{install_command('httpie')}` adds it.")
     else:
         found = shutil.which("http", path=str(Path(sys.executable).parent))
         http = [found] if found else [sys.executable, "-m", "httpie"]

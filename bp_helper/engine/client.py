@@ -33,7 +33,6 @@ from bp_helper.engine.answers import (
     str_or_none,
     unlogged,
 )
-from bp_helper.engine.store import StoredToken
 from bp_helper.engine.transport import (
     bounded_session,
     deadline,
@@ -47,6 +46,7 @@ from bp_helper.errors import (
     RefreshRejected,
     TokenRequestError,
 )
+from bp_helper.tokens import StoredToken
 from bp_helper.version import __version__
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})

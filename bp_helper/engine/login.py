@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bp_helper import log
-from bp_helper.engine.store import StoredToken, TokenStore
+from bp_helper.engine.store import TokenStore
 from bp_helper.errors import CredentialsRejected, LoginRequired, UsageError
 from bp_helper.secrets import sources as credentials
+from bp_helper.tokens import StoredToken
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -28,6 +29,26 @@ if TYPE_CHECKING:
 
 # Refusals that a new password cannot fix: the account's state (the next step is support).
 ACCOUNT_STATE_WORDS = ("locked", "disabled", "expired")
+
+
+def login_command(settings: Settings, username: str | None) -> str:
+    """The command a hint names: ``bp-helper [--profile P] login [--username U]``."""
+    import shlex
+
+    user = f" --username {shlex.quote(username)}" if username else ""
+    return f"{profile_command(settings)} login{user}"
+
+
+def login_hint(settings: Settings, username: str | None) -> str:
+    """What a front-end that needs a login says to do."""
+    return f"run `{login_command(settings, username)}` in a terminal, or set BIOPRODICT_PASSWORD"
+
+
+def profile_command(settings: Settings) -> str:
+    """``bp-helper``, with ``--profile P`` unless the profile is the default one."""
+    return (
+        "bp-helper" if settings.profile == "default" else f"bp-helper --profile {settings.profile}"
+    )
 
 
 @dataclass(frozen=True)
@@ -66,31 +87,43 @@ class PasswordLogin:
         if not username and not prompter.interactive:
             why = getattr(prompter, "reason", "nobody can be asked")
             raise LoginRequired(
-                f"a username is needed, but {why}: give `bp-helper login --username NAME`, "
-                "set BIOPRODICT_USERNAME, or `bp-helper config set username NAME`",
+                f"a username is needed, but {why}: give "
+                f"`{login_command(self.settings, 'NAME')}`, set BIOPRODICT_USERNAME, or "
+                f"`{profile_command(self.settings)} config set username NAME`",
                 names_next_step=True,
             )
         if not username:
             question = f"Bio-Prodict username ({credentials.where_to(self.settings)}): "
             username = prompter.ask(question, secret=False).strip()
             if not username:
-                raise LoginRequired("no username given: run `bp-helper login` again")
+                again = profile_command(self.settings)
+                raise LoginRequired(f"no username given: run `{again} login` again")
         remembered = bool(
             previous and previous.password_in_keyring and previous.account == username
         )
-        secret = credentials.password(
-            credentials.password_sources(
-                self.settings,
-                prompter,
-                username,
-                given=password,
-                remembered=(
-                    (self.keyring.keyring, self.keyring.password_entry(username))
-                    if remembered
-                    else None
-                ),
+        try:
+            secret = credentials.password(
+                credentials.password_sources(
+                    self.settings,
+                    prompter,
+                    username,
+                    given=password,
+                    remembered=(
+                        (self.keyring.keyring, self.keyring.password_entry(username))
+                        if remembered
+                        else None
+                    ),
+                )
             )
-        )
+        except LoginRequired as exc:
+            if prompter.interactive:
+                raise
+            raise LoginRequired(
+                f"{exc.message}: run `{login_command(self.settings, username)}` in a terminal, "
+                "or give the password on standard input to its `--password-stdin`, or in "
+                "BIOPRODICT_PASSWORD",
+                names_next_step=True,
+            ) from None
         if not secret.value:  # one more failed attempt on the account, for nothing
             raise UsageError(
                 f"empty password (from {secret.source}), nothing sent: give the password of "
@@ -113,7 +146,8 @@ class PasswordLogin:
                     self._forget_remembered_password(username)
                     raise CredentialsRejected(
                         f"{exc.reason}: the password remembered in the OS keyring was refused, "
-                        "so it is forgotten; run `bp-helper login` to give the current one"
+                        f"so it is forgotten; run `{login_command(self.settings, username)}` to "
+                        "give the current one"
                     ) from None
                 if exc.maybe_twofactor or exc.retry_no or retries <= 0:
                     raise
@@ -146,19 +180,20 @@ class PasswordLogin:
                 )
                 refused.retry_no = True  # a new password would not help
                 raise refused from None
+            again = login_command(self.settings, username)
             if not exc.maybe_twofactor:
                 raise CredentialsRejected(
                     f"{exc.message}: check the username and password of {username!r}, "
-                    "then run `bp-helper login`",
+                    f"then run `{again}`",
                     reason=exc.message,
                 ) from None
             if code is not None or not self.prompter.interactive:
                 advice = (
-                    "the two-factor code was refused: run `bp-helper login` again with the "
+                    f"the two-factor code was refused: run `{again}` again with the "
                     "current code (`--twofactor CODE`; codes change every 30 seconds)"
                     if code is not None
                     else "this account needs a two-factor code: give it with "
-                    "`bp-helper login --twofactor CODE` or BIOPRODICT_TWOFACTOR"
+                    f"`{again} --twofactor CODE` or BIOPRODICT_TWOFACTOR"
                 )
                 refused = CredentialsRejected(
                     f"{exc.message}: {advice}", maybe_twofactor=True, reason=exc.message

@@ -20,8 +20,8 @@ from bp_helper import log
 from bp_helper.config.table import CLIENT_CREDENTIALS
 from bp_helper.engine.answers import http_date
 from bp_helper.engine.client import ClientCredentials, TokenClient
-from bp_helper.engine.store import StoredToken
 from bp_helper.errors import AudienceRejected, ClientRejected
+from bp_helper.tokens import StoredToken
 
 if TYPE_CHECKING:
     import requests
@@ -120,13 +120,10 @@ class MachineTokenClient(TokenClient):
         super()._refusal(response, body, grant)
 
 
-def machine_client(settings: Settings) -> MachineTokenClient:
-    """The client of a client-credentials profile (a missing audience is a config error)."""
+def machine_client(settings: Settings, audience: str) -> MachineTokenClient:
+    """The client of a client-credentials profile, for ``audience``."""
     from bp_helper.secrets import sources as credentials
 
-    audience = settings.audience
-    if audience is None:
-        raise AssertionError("machine_client is for client-credentials profiles only")
     return MachineTokenClient(
         settings.value("token_url"),
         ClientCredentials(settings.client_id, credentials.client_secret(settings).value),

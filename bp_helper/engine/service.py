@@ -3,9 +3,10 @@
 :meth:`TokenService.get` is the path every front-end takes. While the stored token is
 fresh it costs one file read and imports nothing from the network stack. Otherwise it
 takes the profile's cross-process lock, reads the store again (another process may have
-refreshed meanwhile: a burst of callers makes one token request), then refreshes, or
-logs in with a password when there is no usable refresh token. A client-credentials
-profile (a machine account) has neither: a new client-credentials grant replaces both.
+refreshed meanwhile: a burst of callers makes one token request), then asks the profile's
+grant (:mod:`bp_helper.engine.grants`) for a new token: the password grant refreshes, or
+logs in when there is no usable refresh token; the client-credentials grant (a machine
+account) makes a new grant. Which stored token is the profile's is the grant's to say too.
 
 A failed refresh keeps the refresh token unless the server rejected it; a transient
 failure while the old access token is still valid hands out the old token. Callers that
@@ -23,14 +24,15 @@ from functools import cached_property
 
 from bp_helper import log
 from bp_helper.config.settings import Settings
-from bp_helper.engine.store import StoredToken, TokenStore, sendable
-from bp_helper.errors import BpError, ConfigError, LoginRequired, RefreshRejected, TokenRequestError
+from bp_helper.engine.store import TokenStore
+from bp_helper.errors import BpError, ConfigError, TokenRequestError
 from bp_helper.lean import TYPE_CHECKING
 from bp_helper.secrets.prompt import choose_prompter
+from bp_helper.tokens import StoredToken, sendable
 
 if TYPE_CHECKING:  # imported where used: the cached path needs none of them
     from bp_helper.engine.client import TokenClient
-    from bp_helper.engine.login import PasswordLogin
+    from bp_helper.engine.grants import Grant
     from bp_helper.engine.notes import FailureNote, RefusalNote
     from bp_helper.secrets.profile_keyring import ProfileKeyring
     from bp_helper.secrets.prompt import Prompter
@@ -44,8 +46,17 @@ class TokenService:
     ) -> None:
         self.settings = settings
         self._prompter_factory = prompter_factory or (
-            lambda: choose_prompter(settings.value("noninteractive"))
+            lambda: choose_prompter(
+                settings.value("noninteractive"), settings.resolve("noninteractive").source
+            )
         )
+
+    @cached_property
+    def grant(self) -> Grant:
+        """How this profile gets its tokens, as its ``grant`` setting says."""
+        from bp_helper.engine.grants import grant_of
+
+        return grant_of(self.settings)
 
     @cached_property
     def store(self) -> TokenStore:
@@ -113,24 +124,16 @@ class TokenService:
         )
 
     def matches(self, token: StoredToken) -> bool:
-        """Was ``token`` issued for this profile's current token URL, client and user (or,
-        for client credentials, audience)? The user is matched by the name the login was
-        made with, not the server's spelling of it."""
-        if token.token_url != self.settings.value("token_url"):
-            return False
-        if token.client_id != self.settings.client_id:
-            return False
-        if self.settings.client_credentials:
-            return token.audience == self.settings.audience
-        username = self.settings.value("username")
-        return token.audience is None and (username is None or token.account == username)
+        """Is ``token`` the profile's: issued by its grant, for its current settings?"""
+        return self.grant.owns(token)
 
     def cached(self) -> StoredToken | None:
         """The stored token if it is fresh and matches the settings; no network, no lock.
 
-        The account is the ``username`` setting's, else the profile's default account.
+        The account is the one the grant keeps its tokens under (for a password login, the
+        ``username`` setting's, else the profile's default account).
         """
-        token = self.store.load(self.settings.value("username"))
+        token = self.store.load(self.grant.account)
         if token is None:
             return None
         if not self.matches(token):
@@ -142,8 +145,8 @@ class TokenService:
         return None
 
     def stored(self, account: str | None = None) -> StoredToken | None:
-        """The stored record of ``account`` (else the ``username`` setting's, else the default)."""
-        token = self.store.load(account or self.settings.value("username"))
+        """The stored record of ``account`` (else the grant's account), if it is the profile's."""
+        token = self.store.load(account or self.grant.account)
         return token if token is not None and self.matches(token) else None
 
     # -- getting one --------------------------------------------------------------------
@@ -168,8 +171,7 @@ class TokenService:
         if token is not None:
             return token
         self.settings.client_id  # noqa: B018 -- a missing client id is a config error first
-        if self.settings.client_credentials:
-            self.settings.value("hosts")  # without its API hosts, such a profile is unusable
+        self.grant.check()
         token = self.cached()
         if token is not None:
             return token
@@ -186,7 +188,7 @@ class TokenService:
             if token is not None:
                 return token
             with self._failure_shared():
-                return self._refresh_or_login_locked()
+                return self.grant.obtain(self, self.store.load(self.grant.account))
 
     def _outcome_of_others(self, since: float) -> StoredToken | None:
         """While waiting for the lock: what its holder got, once it has got something.
@@ -219,78 +221,6 @@ class TokenService:
                 self.failures.remember(self.settings.value("token_url"), exc.message)
             raise
 
-    def _refresh_or_login_locked(self) -> StoredToken:
-        if self.settings.client_credentials:  # no refresh token, no login: a new grant
-            return self._client_credentials_grant(self.stored(), keep_valid=True)
-        wanted = self.settings.value("username")
-        previous = self.store.load(wanted)
-        if previous is not None and self.matches(previous) and previous.has_refresh_token:
-            previous = self.keyring.with_refresh_token(previous)
-        if previous is not None and self.matches(previous) and previous.refresh_token:
-            refreshed = self._refresh(previous)
-            if refreshed is not None:
-                return refreshed
-            previous = self.store.load(wanted)
-        username = wanted or (previous.account if previous else None)
-        if username:
-            self.refusals.check(username, "fix the password, then run `bp-helper login`")
-        try:
-            matching = previous if previous is not None and self.matches(previous) else None
-            return self._password_login().run(previous=matching)
-        except LoginRequired as exc:
-            if exc.names_next_step:  # e.g. a missing username: the password hint would mislead
-                raise LoginRequired(f"login needed: {exc.message}") from None
-            raise LoginRequired(f"login needed: {exc.message}; {self.login_hint()}") from None
-
-    def login_hint(self) -> str:
-        profile = self.settings.profile
-        flag = "" if profile == "default" else f" --profile {profile}"
-        return f"run `bp-helper{flag} login` in a terminal, or set BIOPRODICT_PASSWORD"
-
-    def _refresh(self, previous: StoredToken) -> StoredToken | None:
-        try:
-            token = self.client().refresh_grant(previous)
-        except RefreshRejected as exc:
-            log.debug(f"{exc.message}; a password login is needed")
-            self.save(previous.without_refresh_token())
-            return None
-        except TokenRequestError as exc:
-            if exc.transient and not previous.expired():
-                log.warn(f"{exc.message}; using the current token until it expires")
-                self.failures.remember(self.settings.value("token_url"), exc.message)
-                return previous
-            raise
-        token = token._replace(
-            password_in_keyring=previous.password_in_keyring, login=previous.account
-        )
-        try:
-            self.save(token)
-            self.failures.clear()
-        except BpError as exc:  # a full disk: the new access token works all the same
-            log.warn(f"{exc.message}; the new tokens are lost, a login will be needed again")
-        log.debug("refreshed the access token")
-        return token
-
-    def _client_credentials_grant(
-        self, previous: StoredToken | None, keep_valid: bool
-    ) -> StoredToken:
-        """A new client-credentials grant, stored. With ``keep_valid``, a transient failure
-        while ``previous`` is still valid hands out ``previous`` instead."""
-        from bp_helper.engine.machine_grant import machine_client  # not on the cached path
-
-        try:
-            token = machine_client(self.settings).client_credentials_grant()
-        except TokenRequestError as exc:
-            if keep_valid and exc.transient and previous is not None and not previous.expired():
-                log.warn(f"{exc.message}; using the current token until it expires")
-                self.failures.remember(self.settings.value("token_url"), exc.message)
-                return previous
-            raise
-        self.save(token)
-        self.failures.clear()
-        log.debug(f"got an access token for audience {token.audience!r} by client credentials")
-        return token
-
     def login(
         self,
         username: str | None = None,
@@ -298,46 +228,10 @@ class TokenService:
         twofactor: str | None = None,
         remember_password: bool = False,
     ) -> StoredToken:
-        """A new password login, whatever is cached (and whatever was refused before); for a
-        client-credentials profile, a new grant (it takes no username or password).
-
-        A password login's account becomes the profile's default: a request that names no
-        user gets it. Other accounts of the profile are kept.
-        """
+        """A new login, whatever is cached (and whatever was refused before), as the grant
+        makes it: for a password grant, the account becomes the profile's default."""
         with self.store.lock(self.lock_timeout), self._failure_shared():
-            if self.settings.client_credentials:
-                previous = self.stored()
-                if password is not None and previous and password == previous.access_token:
-                    return previous  # docker re-storing the token `get` gave it: nothing to do
-                if username is not None or password is not None or remember_password:
-                    raise ConfigError(
-                        f"profile {self.settings.profile!r} uses the client_credentials grant: "
-                        "it takes no username or password (`bp-helper login` alone gets a token)"
-                    )
-                return self._client_credentials_grant(previous, keep_valid=False)
-            return self._password_login(default=True).run(
-                previous=self.stored(username),
-                username=username,
-                password=password,
-                twofactor=twofactor,
-                remember_password=remember_password,
-            )
-
-    def _password_login(self, default: bool = False) -> PasswordLogin:
-        from bp_helper.engine.login import (
-            PasswordLogin,  # only when logging in: not on the cached path
-        )
-
-        return PasswordLogin(
-            settings=self.settings,
-            client=self.client(),  # configuration errors before any prompt
-            prompter=self.prompter,
-            keyring=self.keyring,
-            refusals=self.refusals,
-            failures=self.failures,
-            save=lambda token: self.save(token, default=default),
-            store=self.store,
-        )
+            return self.grant.login(self, username, password, twofactor, remember_password)
 
     def save(self, token: StoredToken, default: bool = False) -> None:
         """Write ``token`` to the store; the keyring takes what the profile keeps there."""
@@ -382,7 +276,7 @@ class TokenService:
         away with an old token must not throw away the one another process just got.
         """
         with self.store.lock(self.lock_timeout):
-            token = self.store.load(self.settings.value("username"))
+            token = self.store.load(self.grant.account)
             if token is None or not token.access_token:
                 return False
             if rejected is not None and token.access_token != rejected:

@@ -20,10 +20,11 @@ from pathlib import Path
 from bp_helper import log
 from bp_helper.config.settings import Settings
 from bp_helper.engine.service import TokenService
-from bp_helper.engine.store import StoredToken
 from bp_helper.errors import BpError
+from bp_helper.route import profile_route
 from bp_helper.secrets.prompt import choose_prompter
 from bp_helper.secrets.report import SecretPlace, secret_report
+from bp_helper.tokens import StoredToken
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class Status:
 
 def _service(profile: str | None) -> TokenService:
     log.use_logging()  # our debug lines and warnings reach the program's logging too
-    return TokenService(Settings({"profile": profile} if profile else {}))
+    return profile_route(Settings({"profile": profile} if profile else {})).service()
 
 
 def login(
@@ -102,7 +103,8 @@ def status(profile: str | None = None) -> Status:
     except BpError:  # no client id yet: what the store holds is still worth showing
         stored = service.store.load()
     prompter = choose_prompter(settings.value("noninteractive"))
-    places = secret_report(settings, stored, prompter, str(service.store.path))
+    unused = service.grant.unused_secrets
+    places = secret_report(settings, stored, prompter, str(service.store.path), unused=unused)
     expires = stored.expires_at if stored is not None else math.inf
     return Status(
         profile=settings.profile,

@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 
 from bp_helper import log
 from bp_helper.config.hosts import netloc_of, origin, refusal
-from bp_helper.config.profiles import select_profile
 from bp_helper.config.settings import Settings
 from bp_helper.engine.service import TokenService
 from bp_helper.errors import BpError, HostNotBound
+from bp_helper.route import route
 
 # error="..." in a Bearer challenge (RFC 6750 section 3)
 _CHALLENGE_ERROR = re.compile(r'\berror\s*=\s*"?([A-Za-z_]+)', re.IGNORECASE)
@@ -77,13 +77,8 @@ class BoundTokens:
         key = (scheme, netloc)
         if key not in self._services:
             flags = {"profile": self.profile} if self.profile else {}
-            chosen = select_profile(scheme, netloc, self.username, flags)
-            if chosen is not None and self.username:
-                chosen = Settings(
-                    {**flags, "profile": chosen.profile, "username": self.username},
-                    chosen.environ,
-                )
-            self._services[key] = TokenService(chosen) if chosen is not None else None
+            found = route(Settings(flags), scheme, netloc, self.username)
+            self._services[key] = found.service() if found is not None else None
         return self._services[key]
 
     def token_for(self, url: str) -> tuple[TokenService, str] | None:

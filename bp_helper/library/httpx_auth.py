@@ -8,7 +8,10 @@ requests (the same host binding, cache, single-flight refresh and renew-once on 
 store, the profile's lock, a token request, a prompt) runs in a worker thread, so the event
 loop keeps running; concurrent requests of one auth object go one at a time through that
 step, so a burst on an expired token makes one refresh without a thread per request.
-Needs the ``httpx`` extra: ``pip install 'bp-helper[httpx]'``.
+Only a body held in memory is sent twice: a streamed one (a generator, a file, multipart) is
+gone once sent, so its 401 is returned as it came, as ``BioProdictAuth`` does for a body it
+cannot rewind.
+Needs the ``httpx`` extra (``bp_helper.install.install_command("httpx")`` says how to add it).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import anyio.lowlevel
 import anyio.to_thread
 import httpx
 
+from bp_helper import log
 from bp_helper.engine.service import TokenService
 from bp_helper.library.bearer import ProfileAuth, renewed_token
 
@@ -32,8 +36,6 @@ class HttpxAuth(ProfileAuth, httpx.Auth):
     :class:`~bp_helper.BioProdictAuth` (see :class:`~bp_helper.library.bearer.ProfileAuth`).
     """
 
-    requires_request_body = True  # read before sending, so a renewed request can resend it
-
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
         found = self._bound.token_for(str(request.url))
         if found is None:
@@ -42,7 +44,7 @@ class HttpxAuth(ProfileAuth, httpx.Auth):
         service, token = found
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
-        if response.status_code == 401:
+        if response.status_code == 401 and _replayable(request):
             renewed = _renewal(service, token, response)
             if renewed is not None:
                 request.headers["Authorization"] = f"Bearer {renewed}"
@@ -59,7 +61,7 @@ class HttpxAuth(ProfileAuth, httpx.Auth):
         service, token = found
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
-        if response.status_code == 401:
+        if response.status_code == 401 and _replayable(request):
             async with self._lock():
                 renewed = await anyio.to_thread.run_sync(_renewal, service, token, response)
             if renewed is not None:
@@ -79,6 +81,14 @@ class HttpxAuth(ProfileAuth, httpx.Auth):
             lock = anyio.Lock()
             self._loop_lock.set(lock)
             return lock
+
+
+def _replayable(request: httpx.Request) -> bool:
+    """Can ``request`` be sent again as it was? Only when its body is held in memory."""
+    if isinstance(request.stream, httpx.ByteStream):
+        return True
+    log.debug("the 401'd request body was streamed and cannot be sent again: not retrying")
+    return False
 
 
 def _renewal(service: TokenService, sent_token: str, response: httpx.Response) -> str | None:

@@ -27,10 +27,9 @@ from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 from bp_helper import log
-from bp_helper.config.profiles import candidate_profiles, select_profile
+from bp_helper.config.profiles import candidate_profiles
 from bp_helper.config.settings import Settings
 from bp_helper.engine.service import TokenService
-from bp_helper.engine.store import StoredToken
 from bp_helper.errors import EXIT_FAILURE, BpError, LoginRequired
 from bp_helper.lean import TYPE_CHECKING, Record
 from bp_helper.protocols.wire import (
@@ -42,7 +41,9 @@ from bp_helper.protocols.wire import (
     read_all,
     standard_input,
 )
+from bp_helper.route import Route, route
 from bp_helper.secrets.prompt import NoPrompter, choose_prompter
+from bp_helper.tokens import StoredToken
 from bp_helper.version import __version__
 
 if TYPE_CHECKING:
@@ -174,9 +175,8 @@ def serve(
 
 def get(stdin: BinaryIO, flags: Flags, environ: Mapping[str, str]) -> bytes:
     server = parse_server(read_all(stdin, MAX_LINE))
-    settings = _bound(server, None, flags, environ)
     reason = "nobody can be asked over docker's credential protocol"
-    service = TokenService(settings, lambda: NoPrompter(reason))
+    service = _bound(server, flags, environ).service(lambda: NoPrompter(reason))
     try:
         token = service.get()
     except LoginRequired as exc:
@@ -193,28 +193,26 @@ def store(stdin: BinaryIO, flags: Flags, environ: Mapping[str, str]) -> bytes:
     server = request.server
     identity = request.username == IDENTITY_TOKEN_USER
     username = None if identity else request.username
-    chosen = select_profile(server.scheme, server.netloc, username, flags, environ)
-    if chosen is None:
+    found = route(Settings(flags, environ), server.scheme, server.netloc, username)
+    if found is None:
         raise BpError(
             f"no profile may send its token to {server.scheme}://{server.netloc}: add the host "
             "to `hosts` of a profile (https only; http only to loopback)"
         )
-    held = _held_token(TokenService(chosen), request.secret)
+    settings = found.settings
+    held = _held_token(found.service(), request.secret)
     if held is not None:
         log.debug(f"store: the secret is the access token of {held!r}: nothing to do")
         return b""
     if identity:
-        if any(t.access_token for t in TokenService(chosen).store.accounts()):
+        if any(t.access_token for t in found.service().store.accounts()):
             log.debug("store: an identity token for a logged-in profile: nothing to do")
             return b""
         raise BpError(
             f"{server.netloc} answered `docker login` with an identity token, which bp-helper "
-            f"does not use: log in with `bp-helper{_profile_flag(chosen)} login`"
+            f"does not use: log in with `bp-helper{_profile_flag(settings)} login`"
         )
-    settings = Settings(
-        {**flags, "profile": chosen.profile, "username": request.username}, chosen.environ
-    )
-    service = TokenService(settings, lambda: choose_prompter(settings.value("noninteractive")))
+    service = found.service(lambda: choose_prompter(settings.value("noninteractive")))
     service.login(username=request.username, password=request.secret)
     log.debug(f"logged in to profile {settings.profile!r} as {request.username!r}")
     return b""
@@ -240,16 +238,16 @@ def _profile_flag(settings: Settings) -> str:
 
 def erase(stdin: BinaryIO, flags: Flags, environ: Mapping[str, str]) -> bytes:
     server = parse_server(read_all(stdin, MAX_LINE))
-    settings = _bound(server, None, flags, environ)
-    if TokenService(settings).logout():
-        log.debug(f"logged out of profile {settings.profile!r}")
+    found = _bound(server, flags, environ)
+    if found.service().logout():
+        log.debug(f"logged out of profile {found.profile!r}")
     return b""
 
 
 def listing(stdin: BinaryIO, flags: Flags, environ: Mapping[str, str]) -> bytes:
     """Every bound host of a profile with a usable login, and whose login it is."""
     usernames: dict[str, str] = {}
-    for settings in candidate_profiles(flags, environ):
+    for settings in candidate_profiles(Settings(flags, environ)):
         try:
             service = TokenService(settings)
             token = service.env_token() or service.stored()
@@ -268,14 +266,12 @@ def version(stdin: BinaryIO, flags: Flags, environ: Mapping[str, str]) -> bytes:
     return f"{PROGRAM} (bp-helper) {__version__}\n".encode()
 
 
-def _bound(
-    server: Server, username: str | None, flags: Flags, environ: Mapping[str, str]
-) -> Settings:
-    settings = select_profile(server.scheme, server.netloc, username, flags, environ)
-    if settings is None:
+def _bound(server: Server, flags: Flags, environ: Mapping[str, str]) -> Route:
+    found = route(Settings(flags, environ), server.scheme, server.netloc)
+    if found is None:
         log.debug(f"{server.scheme}://{server.netloc} is not bound to any profile")
         raise Answer(NOT_FOUND)
-    return settings
+    return found
 
 
 ACTIONS: dict[str, Callable[[BinaryIO, Flags, Mapping[str, str]], bytes]] = {

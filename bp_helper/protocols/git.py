@@ -25,10 +25,7 @@ import sys
 from collections.abc import Mapping
 
 from bp_helper import log
-from bp_helper.config.profiles import select_profile
 from bp_helper.config.settings import Settings
-from bp_helper.engine.service import TokenService
-from bp_helper.engine.store import StoredToken
 from bp_helper.errors import BpError, LoginRequired
 from bp_helper.lean import TYPE_CHECKING, Record
 from bp_helper.protocols.wire import (
@@ -41,7 +38,9 @@ from bp_helper.protocols.wire import (
     read_lines,
     standard_input,
 )
+from bp_helper.route import route
 from bp_helper.secrets.prompt import choose_prompter
+from bp_helper.tokens import StoredToken
 
 if TYPE_CHECKING:
     import argparse
@@ -166,11 +165,12 @@ def serve(
     if action == "store":
         log.debug(f"store for {request.where}: nothing to do, bp-helper keeps its own tokens")
         return 0
-    settings = bound_settings(request, flags, environ)
-    if settings is None:
+    found = route(Settings(flags, environ), request.protocol, request.host, request.username)
+    if found is None:
         log.debug(f"{request.where} is not bound to any profile: no answer")
         return 0
-    service = TokenService(settings, lambda: choose_prompter(*_no_prompt(settings, environ)))
+    settings = found.settings  # a username in the request is the login's
+    service = found.service(lambda: choose_prompter(*_no_prompt(settings, environ)))
     if action == "erase":
         if service.forget_access_token(rejected=request.secret):
             log.debug(f"dropped the access token of profile {settings.profile!r}")
@@ -183,18 +183,6 @@ def serve(
     stdout.write(format_answer(token, request.wants_bearer))
     stdout.flush()
     return 0
-
-
-def bound_settings(
-    request: GitRequest, flags: Mapping[str, Any], environ: Mapping[str, str]
-) -> Settings | None:
-    """The profile bound to the request's host; a username in the request is the login's."""
-    chosen = select_profile(request.protocol, request.host, request.username, flags, environ)
-    if chosen is None or request.username is None:
-        return chosen
-    return Settings(
-        {**flags, "profile": chosen.profile, "username": request.username}, chosen.environ
-    )
 
 
 def _no_prompt(settings: Settings, environ: Mapping[str, str]) -> tuple[bool, str]:

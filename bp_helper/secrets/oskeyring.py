@@ -21,7 +21,6 @@ from typing import Any, TypeVar
 from bp_helper import log
 
 T = TypeVar("T")
-INSTALL_HINT = "pip install 'bp-helper[keyring]'"
 
 
 @dataclass(frozen=True)
@@ -216,7 +215,9 @@ def describe_backend(backend: Any) -> str:
 def _reason(exc: BaseException) -> str:
     """A short, secret-free reason for a failed keyring call."""
     if isinstance(exc, ImportError) and (exc.name or "").split(".")[0] == "keyring":
-        return f"the keyring library is not installed; {INSTALL_HINT}"
+        from bp_helper.install import install_command
+
+        return f"the keyring library is not installed; {install_command('keyring')} adds it"
     kind = type(exc).__name__
     module = type(exc).__module__
     if kind == "NoKeyringError":

@@ -11,7 +11,6 @@ without it and says what that means in one line.
 from __future__ import annotations
 
 from bp_helper import log
-from bp_helper.engine.store import StoredToken
 from bp_helper.secrets.oskeyring import (
     KeyringEntry,
     KeyringUnavailable,
@@ -19,6 +18,7 @@ from bp_helper.secrets.oskeyring import (
     entry,
     warn_unavailable,
 )
+from bp_helper.tokens import StoredToken
 
 
 class ProfileKeyring:

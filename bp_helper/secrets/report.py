@@ -7,15 +7,16 @@ caller has asked it (a plaintext backend is named as such, never as an "OS keyri
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from bp_helper.config.settings import Settings
-from bp_helper.engine.store import StoredToken
 from bp_helper.errors import BpError
 from bp_helper.secrets import sources as credentials
 from bp_helper.secrets.oskeyring import BackendKind, KeyringEntry, KeyringUnavailable, OsKeyring
 from bp_helper.secrets.profile_keyring import ProfileKeyring
+from bp_helper.tokens import StoredToken
 
 if TYPE_CHECKING:
     from bp_helper.secrets.prompt import Prompter
@@ -48,8 +49,10 @@ def secret_report(
     prompter: Prompter,
     store_path: str,
     backend: BackendKind | None = None,
+    unused: Mapping[str, str] | None = None,
 ) -> dict[str, SecretPlace]:
-    """Each secret's source and resting place; ``backend``: the keyring's kind, if known."""
+    """Each secret's source and resting place; ``backend``: the keyring's kind, if known;
+    ``unused``: the secrets the profile's grant never uses, and what to say instead."""
     # Only names entries: nothing here calls the keyring (``winner`` runs no source).
     vault = ProfileKeyring(settings.profile, OsKeyring(timeout=0), refresh_in_keyring=False)
     in_file = f"token store {store_path} (plaintext file, mode 0600)"
@@ -66,12 +69,9 @@ def secret_report(
     else:
         found["client secret"] = SecretPlace(source, _not_kept(source), False)
 
-    if _client_credentials(settings):
-        unused = SecretPlace("", "not used: the profile uses the client_credentials grant", False)
-        found["password"] = found["two-factor code"] = unused
-        found["refresh token"] = SecretPlace(
-            "", "none: a new client-credentials grant replaces the access token", False
-        )
+    unused = unused or {}
+    if "password" in unused:  # nor a username: a grant without a person
+        found.update((name, SecretPlace("", why, False)) for name, why in unused.items())
         found["access token"] = _access_token(settings, record, in_file)
         return found
     username = settings.value("username") or (record.account if record else None) or "you"
@@ -107,13 +107,6 @@ def secret_report(
 
     found["access token"] = _access_token(settings, record, in_file)
     return found
-
-
-def _client_credentials(settings: Settings) -> bool:
-    try:
-        return settings.client_credentials
-    except BpError:
-        return False  # an invalid grant: status and doctor name it as a problem
 
 
 def _access_token(settings: Settings, record: StoredToken | None, in_file: str) -> SecretPlace:

@@ -320,10 +320,16 @@ def run_secret_command(command: Any, what: str, timeout: float) -> str:
             "it should print the secret alone"
         ) from None
     if proc.returncode != 0:
-        # What it printed on stdout may well be the secret (and its stderr may echo it).
-        for line in out.decode("utf-8", "replace").splitlines():
+        # What it printed on stdout may well be the secret (and its stderr may echo it), on a
+        # line of its own or after a label ("secret: ..."): no word of it is shown.
+        printed = out.decode("utf-8", "replace")
+        for line in printed.splitlines():
             log.add_secret(line.strip())
-        said = log.scrub(strip_line(err.decode("utf-8", "replace")), 100)
+        said = strip_line(err.decode("utf-8", "replace"))
+        for word in sorted(set(printed.split()), key=len, reverse=True):
+            if len(word) >= 3:  # as log.add_secret: shorter ones would garble the rest
+                said = said.replace(word, log.REDACTED)
+        said = log.scrub(said, 100)
         raise ConfigError(
             f"{what}: the command failed with exit status {proc.returncode}"
             + (f" ({said})" if said else "")

@@ -88,9 +88,9 @@ class Sandbox:
         try:
             import trustme
         except ImportError as exc:
-            raise RuntimeError(
-                "the sandbox needs trustme: pip install 'bp-helper[sandbox]'"
-            ) from exc
+            from bp_helper.install import install_command
+
+            raise RuntimeError(f"the sandbox needs trustme: {install_command('sandbox')}") from exc
         ca = trustme.CA(organization_name="bp-helper sandbox")
         identities = ["127.0.0.1", "localhost", "::1"]
         if self._host not in identities:

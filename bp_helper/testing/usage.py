@@ -68,8 +68,8 @@ def usage(sandbox: Sandbox) -> str:
         "Try it:",
         "",
         "  bp-helper login --username alice",
-        f'  curl --cacert {ca} -H "Authorization: Bearer $(bp-helper token)" '
-        f"{sandbox.api_url}hello",
+        f"  bp-helper curl --cacert {ca} -sS {sandbox.api_url}hello",
+        "  (curl gets the token on a pipe, never on a command line that `ps` shows)",
         "",
         "or by hand, without bp-helper:",
         "",
