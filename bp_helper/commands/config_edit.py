@@ -48,13 +48,14 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     for name in ("key", "value"):
         _utf8(name, getattr(args, name))
-    if args.all and args.action != "unset":
+    every = getattr(args, "all", False)  # callers such as `switch` pass action, key and value
+    if every and args.action != "unset":
         raise UsageError("--all goes with unset: `bp-helper --profile NAME config unset --all`")
     if args.action == "list":
         _no_extra(args, "key", "value")
         return _list(settings)
     profile = settings.profile
-    if args.action == "unset" and args.all:
+    if args.action == "unset" and every:
         _no_extra(args, "key", "value")
         changed = _write(path, lambda text: toml_edit.remove_table(text, profile, path))
         print(
