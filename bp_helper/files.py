@@ -9,6 +9,10 @@ import stat
 from pathlib import Path
 
 from bp_helper.errors import StoreError
+from bp_helper.lean import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 MAX_PRIVATE_FILE = 1 << 20
 
@@ -74,15 +78,8 @@ def ensure_private_dir(folder: Path) -> None:
     Missing parents are created 0700 as well, whatever the umask (``mkdir -p`` would make
     them 0777 minus the umask: world-writable under ``umask 000``).
     """
+    make_dirs(folder)
     try:
-        missing = []
-        for parent in (folder, *folder.parents):
-            if os.path.lexists(parent):
-                break
-            missing.append(parent)
-        for parent in reversed(missing):
-            with contextlib.suppress(FileExistsError):  # made meanwhile by another process
-                os.mkdir(parent, 0o700)  # the umask can only take bits away from 0700
         st = os.lstat(folder)
     except OSError as exc:
         raise StoreError(f"cannot create {folder}: {exc.strerror or exc}") from None
@@ -94,6 +91,69 @@ def ensure_private_dir(folder: Path) -> None:
 
         log.warn(f"{folder} had mode {stat.S_IMODE(st.st_mode):04o}; set it to 0700")
         os.chmod(folder, 0o700)
+
+
+def make_dirs(folder: Path) -> None:
+    """Create ``folder`` and its missing parents with mode 0700, whatever the umask.
+
+    (``mkdir -p`` would make them 0777 minus the umask: world-writable under ``umask 000``,
+    so that another user could swap what is inside.) Existing folders are left as they are.
+    """
+    try:
+        missing = []
+        for parent in (folder, *folder.parents):
+            if os.path.lexists(parent):
+                break
+            missing.append(parent)
+        for parent in reversed(missing):
+            with contextlib.suppress(FileExistsError):  # made meanwhile by another process
+                os.mkdir(parent, 0o700)  # the umask can only take bits away from 0700
+    except OSError as exc:
+        raise StoreError(f"cannot create {folder}: {exc.strerror or exc}") from None
+
+
+def edit_target(path: Path) -> Path:
+    """The file an edit of ``path`` changes: the final target of a symbolic link (dotfiles
+    setups link config files into a repository), so that the link stays; else ``path``."""
+    return Path(os.path.realpath(path)) if os.path.islink(path) else path
+
+
+@contextlib.contextmanager
+def edit_lock(path: Path, timeout: float = 30.0) -> Iterator[None]:
+    """Hold the lock of edits of ``path``: ``.NAME.lock`` beside it (its folder must exist).
+
+    Edits read the file again inside the lock, so that parallel edits all land instead of
+    the last rename undoing the others. The kernel releases the lock if we die.
+    """
+    import filelock
+
+    lock = filelock.FileLock(str(path.parent / f".{path.name}.lock"), mode=0o600)
+    try:
+        lock.acquire(timeout=timeout)
+    except filelock.Timeout:
+        raise StoreError(
+            f"another process has been editing {path} for over {timeout:.0f} s: try again"
+        ) from None
+    except OSError as exc:
+        raise StoreError(f"cannot lock {path} to edit it: {exc.strerror or exc}") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def others_may_write(path: Path, st: os.stat_result) -> str | None:
+    """Why someone else than you (or root) may have written ``path``, with the fix; else None.
+
+    For what is read as settings (the config file and its folder): a file that another user
+    owns or may write could name a command that the next run would execute.
+    """
+    if st.st_uid not in (0, os.geteuid()):
+        return f"{path} is owned by uid {st.st_uid}, not by you: chown it, or remove it"
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & 0o022 and not (stat.S_ISDIR(st.st_mode) and mode & stat.S_ISVTX):
+        return f"{path} is writable by others (mode {mode:04o}): run chmod go-w {path}"
+    return None
 
 
 def unsafe_dir_reason(st: os.stat_result, check_mode: bool = True) -> str | None:

@@ -11,6 +11,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bp_helper.config.table import SETTINGS
 
@@ -136,16 +138,13 @@ def test_a_secret_from_stdin_makes_the_file_private(bare: Home) -> None:
     done = bare.bp("config", "set", "client_secret", input="s3cret-canary\n")
     assert done.returncode == 0, done.stderr
     assert "s3cret-canary" not in done.stdout + done.stderr
-    assert "client_secret = (set)" in done.stdout
+    assert "client_secret = ****nary" in done.stdout
     assert path.stat().st_mode & 0o777 == 0o600
     assert (
         tomllib.loads(path.read_text())["profiles"]["default"]["client_secret"] == "s3cret-canary"
     )
     got = bare.bp("config", "get", "client_secret")
     assert got.returncode == 2 and "s3cret-canary" not in got.stdout + got.stderr
-    empty = bare.bp("config", "set", "client_secret", input="")  # "" is a valid client secret
-    assert empty.returncode == 0, empty.stderr
-    assert tomllib.loads(path.read_text())["profiles"]["default"]["client_secret"] == ""
 
 
 def test_a_secret_at_a_terminal_is_asked_without_echo(bare: Home) -> None:
@@ -206,3 +205,220 @@ def test_an_edit_this_editor_cannot_make_safely_is_refused(bare: Home) -> None:
     assert done.returncode == 2
     assert "edit the file by hand" in one_line_error(done)
     assert path.read_text() == text
+
+
+# -- the client secret ---------------------------------------------------------------------
+
+
+def test_empty_input_keeps_the_stored_client_secret(bare: Home) -> None:
+    path = bare.write_config('[profiles.default]\nclient_secret = "kept-secret-canary"\n')
+    path.chmod(0o600)
+    empty = bare.bp("config", "set", "client_secret", input="")  # as with </dev/null
+    assert empty.returncode == 2
+    line = one_line_error(empty)
+    assert "kept" in line and "config unset client_secret" in line
+    assert "kept-secret-canary" not in empty.stdout + empty.stderr
+    assert tomllib.loads(path.read_text())["profiles"]["default"]["client_secret"] == (
+        "kept-secret-canary"
+    )
+    bare.bp("config", "unset", "client_secret")
+    first = bare.bp("config", "set", "client_secret", input="")  # nothing to lose: "" is valid
+    assert first.returncode == 0, first.stderr
+    assert "client_secret = (empty)" in first.stdout
+
+
+def test_enter_at_the_prompt_keeps_the_secret_it_shows_the_end_of(bare: Home) -> None:
+    """As `aws configure` does: the prompt shows the last 4 characters, Enter keeps it."""
+    path = bare.write_config('[profiles.default]\nclient_secret = "kept-secret-WXYZ"\n')
+    path.chmod(0o600)
+    master, slave = os.openpty()
+
+    def controlling_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen(
+        [executable("bp-helper"), "config", "set", "client_secret"],
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=bare.env,
+        preexec_fn=controlling_terminal,
+    )
+    os.close(slave)
+    try:
+        shown = read_until(master, b"not shown): ")
+        os.write(master, b"\n")
+        out, err = proc.communicate(timeout=60)
+    finally:
+        os.close(master)
+    assert b"(now ****WXYZ, Enter keeps it; not shown)" in shown
+    assert proc.returncode == 0, err
+    assert b"unchanged (****WXYZ)" in out and b"kept-secret" not in out + err
+    assert tomllib.loads(path.read_text())["profiles"]["default"]["client_secret"] == (
+        "kept-secret-WXYZ"
+    )
+
+
+def test_a_set_secret_is_shown_by_its_last_four_characters(bare: Home) -> None:
+    done = bare.bp("config", "set", "client_secret", input="s3cret-canary-WXYZ\n")
+    assert done.returncode == 0, done.stderr
+    assert "client_secret = ****WXYZ" in done.stdout
+    assert "s3cret-canary" not in done.stdout + done.stderr
+    short = bare.bp("config", "set", "client_secret", input="abcde\n")
+    assert "client_secret = (set)" in short.stdout and "bcde" not in short.stdout
+
+
+# -- profiles: their tables come and go ------------------------------------------------------
+
+
+def test_unsetting_the_last_key_removes_the_empty_table(bare: Home) -> None:
+    path = bare.write_config(HAND_WRITTEN)
+    done = bare.bp("--profile", "staging", "config", "unset", "token_url")
+    assert done.returncode == 0, done.stderr
+    assert "[profiles.staging]" not in path.read_text()
+    assert path.read_text() == HAND_WRITTEN.split("\n# the staging server")[0]
+
+
+def test_unset_all_deletes_a_profile(bare: Home) -> None:
+    path = bare.write_config(HAND_WRITTEN)
+    done = bare.bp("--profile", "default", "config", "unset", "--all")
+    assert done.returncode == 0, done.stderr
+    assert "Removed [profiles.default]" in done.stdout
+    assert tomllib.loads(path.read_text()) == {
+        "other": {"x": 1},
+        "profiles": {"staging": {"token_url": "https://staging.example.org/oauth/token"}},
+    }
+    assert "# the staging server\n[profiles.staging]" in path.read_text()
+    again = bare.bp("--profile", "default", "config", "unset", "--all")
+    assert again.returncode == 0 and "was not in" in again.stdout
+    key = bare.bp("config", "unset", "--all", "timeout")
+    assert key.returncode == 2 and "--all" in one_line_error(key)
+
+
+# -- the config file and its folder: created private, trusted only when it is ours ----------
+
+
+def test_missing_parents_are_created_private_whatever_the_umask(bare: Home) -> None:
+    done = subprocess.run(
+        ["sh", "-c", 'umask 000 && exec "$0" config set client_id x', executable("bp-helper")],
+        capture_output=True,
+        text=True,
+        env=bare.env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    for folder in (bare.root / "config", bare.root / "config" / "bp-helper"):
+        assert folder.stat().st_mode & 0o777 == 0o700, folder
+
+
+@pytest.mark.parametrize("what", ["folder-owner", "file-owner", "folder-mode", "file-mode"])
+def test_a_config_someone_else_controls_is_refused(bare: Home, what: str) -> None:
+    marker = bare.root / "ran"
+    text = f'[profiles.default]\nclient_secret_command = ["touch", "{marker}"]\n'
+    path = bare.write_config(text)
+    target = path.parent if what.startswith("folder") else path
+    if what.endswith("owner"):
+        os.chown(target, 65534, 65534)  # tests run as root: "nobody" is another user
+    else:
+        target.chmod(0o777 if what.startswith("folder") else 0o666)
+    for args in (("token",), ("status",), ("config", "list"), ("config", "set", "timeout", "5")):
+        done = bare.bp(*args)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        line = one_line_error(done)
+        assert str(target) in line
+        assert ("owned by uid 65534" if what.endswith("owner") else "chmod go-w") in line
+    assert not marker.exists()
+    assert path.read_text() == text
+
+
+# -- concurrent edits, symlinked files, what the file may be ---------------------------------
+
+
+@pytest.mark.slow
+def test_parallel_config_sets_lose_no_profile(bare: Home) -> None:
+    procs = [
+        subprocess.Popen(
+            [executable("bp-helper"), "--profile", f"p{i}", "config", "set", "client_id", f"c{i}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=bare.env,
+        )
+        for i in range(20)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    profiles = tomllib.loads(read(config_file(bare)))["profiles"]
+    assert profiles == {f"p{i}": {"client_id": f"c{i}"} for i in range(20)}
+
+
+def test_a_symlinked_config_is_edited_through_the_link(bare: Home) -> None:
+    dotfiles = bare.root / "dotfiles"
+    dotfiles.mkdir()
+    real = dotfiles / "bp-helper.toml"
+    real.write_text(HAND_WRITTEN)
+    link = Path(config_file(bare))
+    link.parent.mkdir(parents=True)
+    link.symlink_to(real)
+    done = bare.bp("config", "set", "client_id", "new")
+    assert done.returncode == 0, done.stderr
+    assert link.is_symlink() and link.resolve() == real
+    assert real.read_text() == HAND_WRITTEN.replace('"old"', '"new"')
+    assert sorted(p.name for p in link.parent.iterdir()) == ["config.toml"]
+
+
+def test_config_commands_read_only_a_regular_file_of_bounded_size(bare: Home) -> None:
+    fifo = bare.root / "fifo.toml"
+    os.mkfifo(fifo)
+    big = bare.root / "big.toml"
+    big.write_text("# padding\n" * 20000 + '[profiles.default]\nclient_id = "x"\n')  # 195 KiB
+    for path in (fifo, Path("/dev/zero"), big):
+        for args in (("list",), ("get", "client_id"), ("set", "timeout", "5")):
+            done = bare.bp("config", *args, env={"BIOPRODICT_CONFIG": str(path)}, timeout=30)
+            assert done.returncode == 2, (path, args, done.stderr)
+            assert "not a regular file of at most" in one_line_error(done)
+    assert "timeout" not in big.read_text()
+    assert not list(Path("/dev").glob(".zero*")) and sorted(os.listdir(bare.root)) == [
+        "big.toml",
+        "fifo.toml",
+    ]
+
+
+def test_what_config_set_writes_it_can_edit_again(bare: Home) -> None:
+    for value in ("line\u2028separator", "next\x85line", "para\u2029graph"):
+        done = bare.bp("config", "set", "client_id", value)
+        assert done.returncode == 0, done.stderr
+        assert bare.bp("config", "get", "client_id").stdout == value + "\n"
+        again = bare.bp("config", "set", "client_id", "plain")
+        assert again.returncode == 0, again.stderr
+    path = bare.write_config('[profiles.default]\nclient_id = "raw\u2028\x85"  # by hand\n')
+    done = bare.bp("config", "set", "client_id", "edited")
+    assert done.returncode == 0, done.stderr
+    assert path.read_text() == '[profiles.default]\nclient_id = "edited"  # by hand\n'
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(), st.text())
+def test_any_value_written_is_read_back_and_can_be_replaced(first: str, second: str) -> None:
+    """The editor's own property, in process: what it writes parses to the value, and the
+    key stays editable whatever the value held."""
+    from bp_helper.config import toml_edit
+
+    text = toml_edit.edit(HAND_WRITTEN, "staging", "client_id", first, "config.toml")
+    assert tomllib.loads(text)["profiles"]["staging"]["client_id"] == first
+    again = toml_edit.edit(text, "staging", "client_id", second, "config.toml")
+    assert tomllib.loads(again)["profiles"]["staging"]["client_id"] == second
+    gone = toml_edit.edit(again, "staging", "client_id", None, "config.toml")
+    assert gone == HAND_WRITTEN
+
+
+def test_an_argument_that_is_not_utf8_is_one_line_error(bare: Home) -> None:
+    path = bare.write_config(HAND_WRITTEN)
+    done = bare.bp("config", "set", "client_id", "bad\udcff")  # the bytes b"bad\xff" in argv
+    assert done.returncode == 2
+    assert "not valid UTF-8" in one_line_error(done)
+    assert path.read_text() == HAND_WRITTEN
+    key = bare.bp("config", "get", "client\udcff")
+    assert key.returncode == 2 and "not valid UTF-8" in one_line_error(key)

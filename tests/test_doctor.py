@@ -58,6 +58,20 @@ def test_healthy_setup_is_all_ok(sandbox: Sandbox, home: Home) -> None:
     assert home.keyring_get("bp-helper:default:doctor-probe", "bp-helper") is None  # cleaned up
 
 
+def test_doctor_names_a_config_folder_others_can_write(home: Home) -> None:
+    path = home.write_config('[profiles.default]\nclient_id = "bp-demo"\n')
+    path.parent.chmod(0o777)
+    done, lines = doctor(home, "--offline")
+    assert done.returncode != 0
+    assert lines["config"].startswith("FIX")
+    assert f"chmod go-w {path.parent}" in lines["config"]
+    path.parent.chmod(0o700)  # and a folder above it, as `mkdir -p` made it under umask 000
+    (home.root / "config").chmod(0o777)
+    done, lines = doctor(home, "--offline")
+    assert lines["config"].startswith("FIX")
+    assert f"{home.root / 'config'} is writable by others" in lines["config"]
+
+
 def test_not_logged_in_but_a_password_source_is_ok(sandbox: Sandbox, home: Home) -> None:
     done, lines = doctor(home, "--offline")
     assert done.returncode == 1

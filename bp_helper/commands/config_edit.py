@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,9 @@ def options(p: argparse.ArgumentParser) -> None:
         metavar="VALUE",
         help="the new value (secret keys: from standard input or a hidden prompt, never here)",
     )
+    p.add_argument(
+        "--all", action="store_true", help="with unset: remove the whole [profiles.NAME] table"
+    )
     p.epilog = (
         "Edits [profiles.NAME] (--profile, default: default) of the config file, keeping "
         "comments and other tables. Lists (hosts) are comma-separated."
@@ -42,17 +46,31 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "path":
         print(path)
         return 0
+    for name in ("key", "value"):
+        _utf8(name, getattr(args, name))
+    every = getattr(args, "all", False)  # callers such as `switch` pass action, key and value
+    if every and args.action != "unset":
+        raise UsageError("--all goes with unset: `bp-helper --profile NAME config unset --all`")
     if args.action == "list":
         _no_extra(args, "key", "value")
         return _list(settings)
-    setting = _setting(args.key, args.action)
     profile = settings.profile
+    if args.action == "unset" and every:
+        _no_extra(args, "key", "value")
+        changed = _write(path, lambda text: toml_edit.remove_table(text, profile, path))
+        print(
+            f"Removed [profiles.{profile}] from {path}."
+            if changed
+            else f"[profiles.{profile}] was not in {path}."
+        )
+        return 0
+    setting = _setting(args.key, args.action)
     if args.action == "get":
         _no_extra(args, "value")
         return _get(settings, setting)
     if args.action == "unset":
         _no_extra(args, "value")
-        changed = _write(path, profile, setting, None)
+        changed = _write(path, _edit(path, profile, setting, None))
         print(
             f"Removed {setting.key} from [profiles.{profile}] of {path}."
             if changed
@@ -66,15 +84,40 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
                 f"could see it in `ps`): run `bp-helper config set {setting.key}` and type it, "
                 "or give it on standard input"
             )
-        raw: str = _read_secret(setting, profile)
+        table = _profiles(settings).get(profile)
+        current = table.get(setting.key) if isinstance(table, dict) else None
+        current = current if isinstance(current, str) else ""
+        raw, asked = _read_secret(setting, profile, current)
+        if asked and not raw and current:  # Enter at the prompt keeps it, as in aws configure
+            print(f"{setting.key} of [profiles.{profile}] unchanged ({_masked(current)}).")
+            return 0
     elif args.value is None:
         raise UsageError(f"give a value: `bp-helper config set {setting.key} VALUE`")
     else:
         raw = args.value
-    _write(path, profile, setting, _stored(setting, raw))
-    shown = "(set)" if setting.secret else toml_edit.dump_value(_stored(setting, raw))
+    _write(path, _edit(path, profile, setting, _stored(setting, raw)))
+    shown = _masked(raw) if setting.secret else toml_edit.dump_value(_stored(setting, raw))
     print(f"Set {setting.key} = {shown} in [profiles.{profile}] of {path}.")
     return 0
+
+
+def _utf8(name: str, value: str | None) -> None:
+    """Refuse an argument that is not UTF-8 (Python holds its bytes as lone surrogates)."""
+    try:
+        (value or "").encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(
+            f"{name.upper()} is not valid UTF-8 text (is the terminal's encoding UTF-8?); "
+            "nothing was changed"
+        ) from None
+
+
+def _masked(secret: str) -> str:
+    """A secret as `config set` confirms it: its last 4 characters (as `aws configure`
+    does) when they are at most half of it, else only that it is set."""
+    if not secret:
+        return "(empty)"
+    return f"****{secret[-4:]}" if len(secret) >= 8 else "(set)"
 
 
 def _no_extra(args: argparse.Namespace, *names: str) -> None:
@@ -103,48 +146,90 @@ def _stored(setting: Setting, raw: str) -> Any:
     return raw
 
 
-def _read_secret(setting: Setting, profile: str) -> str:
+def _read_secret(setting: Setting, profile: str, current: str) -> tuple[str, bool]:
+    """The new secret from standard input, else asked (``True``: it was asked)."""
     from bp_helper.log import add_secret
     from bp_helper.secrets.sources import strip_line
 
-    if sys.stdin is not None and not sys.stdin.isatty():
-        value = strip_line(sys.stdin.read())
+    if current:
+        add_secret(current)
+    asked = sys.stdin is None or sys.stdin.isatty()
+    if not asked:
+        try:
+            value = strip_line(sys.stdin.read())
+        except UnicodeDecodeError:
+            raise UsageError(f"{setting.key} on standard input is not UTF-8 text") from None
     else:
         from bp_helper.secrets.prompt import choose_prompter
 
-        question = f"{setting.label} for profile {profile!r} (not shown): "
+        now = f"now {_masked(current)}, Enter keeps it; " if current else ""
+        question = f"{setting.label} for profile {profile!r} ({now}not shown): "
         value = choose_prompter(False).ask(question, secret=True)
     if value:
         add_secret(value)
-    return value
+    return value, asked
 
 
 def _load(path: Path) -> str:
+    """The config file's text ("" if there is none), checked as every command checks it."""
+    from bp_helper.config.settings import read_config_file
+
     try:
-        return path.read_text(encoding="utf-8")
+        raw, _ = read_config_file(path)
     except FileNotFoundError:
         return ""
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from None
-
-
-def _write(path: Path, profile: str, setting: Setting, value: Any | None) -> bool:
-    """Edit the file (created with its folder if need be); False when nothing changed."""
-    from bp_helper.files import atomic_write
-
-    assert setting.key is not None
-    text = _load(path)
-    new = toml_edit.edit(text, profile, setting.key, value, path)
-    if new == text:
-        return False
     try:
-        mode = os.stat(path).st_mode & 0o777
-    except FileNotFoundError:
-        mode = 0o600
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if _holds_secret(toml_edit.parse(new, path)):
-        mode &= 0o700  # a client secret is for the owner's eyes only
-    atomic_write(path, new.encode("utf-8"), mode)
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text: {exc}") from None
+
+
+def _edit(path: Path, profile: str, setting: Setting, value: Any | None) -> Callable[[str], str]:
+    """The change of ``setting`` to ``value`` (None: removed), for :func:`_write`."""
+    assert setting.key is not None
+    key = setting.key
+
+    def change(text: str) -> str:
+        if setting.secret and value == "":
+            table = toml_edit.parse(text, path).get("profiles", {}).get(profile, {})
+            if isinstance(table, dict) and table.get(key):
+                raise UsageError(
+                    f"no {setting.label} was given (empty input), so the one in "
+                    f"[profiles.{profile}] was kept; to make it empty, run `bp-helper config "
+                    f"unset {key}` first"
+                )
+        return toml_edit.edit(text, profile, key, value, path)
+
+    return change
+
+
+def _write(path: Path, change: Callable[[str], str]) -> bool:
+    """Apply ``change`` to the config file's text, creating the file (and its folders, 0700)
+    if need be; False when nothing changed.
+
+    Edits of one file take turns (a lock beside it) and read it inside the lock, so that
+    parallel edits all land. A symbolic link is kept: its target is edited.
+    """
+    from bp_helper.files import atomic_write, edit_lock, edit_target, make_dirs, others_may_write
+
+    target = edit_target(path)
+    _load(path)  # a file that must not be read gets no lock file beside it either
+    make_dirs(target.parent)
+    problem = others_may_write(target.parent, os.stat(target.parent))
+    if problem:
+        raise ConfigError(f"config file not written: {problem}")
+    with edit_lock(target):
+        text = _load(path)
+        new = change(text)
+        if new == text:
+            return False
+        try:
+            mode = os.stat(target).st_mode & 0o777
+        except FileNotFoundError:
+            mode = 0o600
+        if _holds_secret(toml_edit.parse(new, path)):
+            mode &= 0o700  # a client secret is for the owner's eyes only
+        atomic_write(target, new.encode("utf-8"), mode)
     return True
 
 

@@ -72,7 +72,11 @@ class Doctor:
                 f"no config file at {path}; profile {settings.profile!r} comes from "
                 "the environment and flags"
             )
-        table = settings.profile_table  # raises for invalid TOML or an unknown profile
+        table = settings.profile_table  # raises for invalid TOML, an unknown profile, or a
+        # file or folder others may write
+        ancestor = writable_ancestor(path.parent)
+        if ancestor:
+            raise Fix(f"{ancestor}; others could replace the config file below it")
         mode = stat.S_IMODE(path.stat().st_mode)
         if "client_secret" in table and mode & 0o077:
             raise Fix(f"{path} holds client_secret but has mode {mode:04o}: run chmod 600 on it")

@@ -1,16 +1,20 @@
-"""``bp-helper setup git|docker|containers [--remove]``: wire the helpers into the tools.
+"""``bp-helper setup git|docker|containers [--remove [--all]]``: wire the helpers into the tools.
 
 For each host the profile is bound to:
 
 - git: ``credential.https://<host>.helper`` in the global config, through ``git config``
   (an empty value first, as ``gh auth setup-git`` does, so that helpers configured for every
-  host do not answer for this one with something stale);
+  host do not answer for this one with something stale), all hosts in one edit under git's
+  own lock (:mod:`bp_helper.commands.git_config`); a helper line of ours that is stale (the
+  bare name when the helper is no longer on ``PATH``, another profile) is replaced;
 - docker: ``credHelpers`` in ``$DOCKER_CONFIG/config.json`` (default ``~/.docker``);
 - containers (podman, skopeo, buildah): ``credHelpers`` in ``$REGISTRY_AUTH_FILE``, else
-  ``$XDG_RUNTIME_DIR/containers/auth.json``.
+  ``$XDG_RUNTIME_DIR/containers/auth.json``, else (root) ``/run/containers/0/auth.json``.
 
-Running it again changes nothing; ``--remove`` takes out exactly what it added. Everything
-else in the files stays; a file that is not valid JSON is refused and left alone.
+Running it again changes nothing; ``--remove`` takes out exactly what it added, and with
+``--all`` what it added for any profile and host (to uninstall). Everything else in the
+files stays; a file that is not valid JSON is refused and left alone. Edits of a JSON file
+take turns (a lock beside it) and read it inside the lock; a symbolic link is kept.
 """
 
 from __future__ import annotations
@@ -18,14 +22,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bp_helper.config.settings import Settings
-from bp_helper.errors import BpError, ConfigError, UsageError
+from bp_helper.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from bp_helper.commands.git_config import GitConfigEdit
 
 HELPER = "bioprodict"
 GIT_HELPER = f"git-credential-{HELPER}"
@@ -35,15 +42,21 @@ DOCKER_HELPER = f"docker-credential-{HELPER}"
 def options(p: argparse.ArgumentParser) -> None:
     p.add_argument("tool", choices=("git", "docker", "containers"), metavar="git|docker|containers")
     p.add_argument("--remove", action="store_true", help="take out what setup added")
+    p.add_argument(
+        "--all", action="store_true", help="with --remove: for every profile and host (uninstall)"
+    )
     p.epilog = (
         "git: credential.https://HOST.helper in the global git config; docker: credHelpers "
         "in ~/.docker/config.json ($DOCKER_CONFIG); containers: credHelpers in "
-        "$REGISTRY_AUTH_FILE or $XDG_RUNTIME_DIR/containers/auth.json."
+        "$REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json or (root) "
+        "/run/containers/0/auth.json."
     )
 
 
 def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
-    hosts: list[str] = settings.value("hosts")
+    if args.all and not args.remove:
+        raise UsageError(f"--all goes with --remove: `bp-helper setup {args.tool} --remove --all`")
+    hosts: list[str] | None = None if args.all else settings.value("hosts")
     if args.tool == "git":
         git_setup(hosts, settings, remove=args.remove)
     else:
@@ -71,65 +84,100 @@ def git_helper_value(profile: str) -> str:
     return name if profile == "default" else f"{name} --profile {profile}"
 
 
-def _git(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    try:
-        done = subprocess.run(
-            ["git", "config", "--global", *args],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=30,
-        )
-    except FileNotFoundError:
-        raise BpError("git is not installed (or not on PATH)") from None
-    if check and done.returncode != 0:
-        first = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[0]
-        raise BpError(f"`git config --global {' '.join(args)}` failed: {first}")
-    return done
+def git_setup(hosts: list[str] | None, settings: Settings, *, remove: bool) -> None:
+    """Add (or remove) the helper for ``hosts``; ``None`` with ``remove``: every helper line
+    of ours, whatever its profile and host. One edit of the file: all of it lands, or none."""
+    from bp_helper.commands.git_config import GitConfigEdit, global_git_config
 
-
-def git_setup(hosts: list[str], settings: Settings, *, remove: bool) -> None:
-    value = git_helper_value(settings.profile)
-    where = _git("--list", check=False)  # is the global config valid?
-    if where.returncode != 0 and "bad config" in where.stderr:
-        first = where.stderr.strip().splitlines()[0]
-        raise ConfigError(f"git cannot read its global config: {first}; fix it first")
-    for host in hosts:
-        key = f"credential.https://{host}.helper"
-        current = _git("--get-all", key, check=False).stdout.splitlines()
-        mine = [v for v in current if is_our_git_helper(v, settings.profile)]
-        if remove:
-            if not mine:
-                print(f"git: {key} has no bioprodict helper: nothing to remove")
-                continue
-            rest = [v for v in current if v not in mine]
-            _git("--unset-all", key)
-            for kept in [] if rest == [""] else rest:
-                _git("--add", key, kept)
-            _drop_empty_git_section(f"credential.https://{host}")
-            print(f"git: removed {key} = {mine[0]}")
-        elif mine:
-            print(f"git: {key} = {mine[0]} already set")
+    value = None if remove else git_helper_value(settings.profile)
+    with GitConfigEdit(global_git_config()) as config:
+        checked = config.git("--list", check=False)  # is the global config valid?
+        if checked.returncode != 0 and "bad config" in checked.stderr:
+            first = checked.stderr.strip().splitlines()[0]
+            raise ConfigError(f"git cannot read its global config: {first}; fix it first")
+        if hosts is None:
+            keys = list(dict.fromkeys(_keys_with_our_helper(config)))
+            profile = None
+            if not keys:
+                print("git: no bioprodict helper in the global git config: nothing to remove")
         else:
-            if not current:
-                _git("--add", key, "")  # no helper of every host answers for this one
-            _git("--add", key, value)
-            print(f"git: set {key} = {value} (global git config)")
+            keys = [f"credential.https://{host}.helper" for host in hosts]
+            profile = settings.profile
+        for key in keys:
+            current = config.git("--get-all", key, check=False).stdout.splitlines()
+            if value is None:
+                _remove_git_helper(config, key, current, profile)
+            else:
+                _add_git_helper(config, key, current, value, settings.profile)
 
 
-def is_our_git_helper(value: str, profile: str) -> bool:
-    """Whether ``value`` is what setup writes for ``profile`` (by name or by absolute path)."""
-    suffix = "" if profile == "default" else f" --profile {profile}"
-    if not value.endswith(suffix):
-        return False
-    base = value[: len(value) - len(suffix)] if suffix else value
-    return base == HELPER or (os.path.isabs(base) and Path(base).name == GIT_HELPER)
-
-
-def _drop_empty_git_section(section: str) -> None:
-    left = _git("--get-regexp", "^" + _regex_escape(section) + r"\.", check=False)
+def _remove_git_helper(
+    config: GitConfigEdit, key: str, current: list[str], profile: str | None
+) -> None:
+    mine = list(dict.fromkeys(v for v in current if is_our_git_helper(v, profile)))
+    if not mine:
+        print(f"git: {key} has no bioprodict helper: nothing to remove")
+        return
+    for ours in mine:  # only our lines: the user's stay where they are, comments and all
+        config.git("--fixed-value", "--unset-all", key, ours)
+    if [v for v in current if v not in mine] == [""]:  # the empty value setup put first
+        config.git("--fixed-value", "--unset-all", key, "")
+    section = key.rsplit(".", 1)[0]
+    left = config.git("--get-regexp", "^" + _regex_escape(section) + r"\.", check=False)
     if not left.stdout.strip():
-        _git("--remove-section", section, check=False)
+        config.git("--remove-section", section, check=False)
+    print(f"git: removed {key} = {mine[0]}")
+
+
+def _add_git_helper(
+    config: GitConfigEdit, key: str, current: list[str], value: str, profile: str
+) -> None:
+    mine = [v for v in dict.fromkeys(current) if is_our_git_helper(v, profile)]
+    working = [v for v in mine if v == value or _runs(v)]
+    stale = [v for v in mine if v not in working]
+    if working:
+        print(f"git: {key} = {working[0]} already set")
+    elif stale:  # ours, written before, but git would not find it now: replaced in place
+        config.git("--fixed-value", "--replace-all", key, value, stale[0])
+        for old in stale[1:]:
+            config.git("--fixed-value", "--unset-all", key, old)
+        print(f"git: replaced {key} = {stale[0]} with {value}")
+    else:
+        if not current:
+            config.git("--add", key, "")  # no helper of every host answers for this one
+        config.git("--add", key, value)
+        print(f"git: set {key} = {value} (global git config)")
+
+
+def _runs(helper: str) -> bool:
+    """Whether a helper line written by an absolute path still names an executable."""
+    base = helper.split(" --profile ", 1)[0]
+    return os.path.isabs(base) and os.access(base, os.X_OK)
+
+
+def _keys_with_our_helper(config: GitConfigEdit) -> list[str]:
+    """The ``credential.*.helper`` keys holding a helper of ours, for any profile."""
+    found = config.git("-z", "--get-regexp", r"^credential\..*\.helper$", check=False).stdout
+    keys = []
+    for entry in found.split("\0"):
+        key, _, value = entry.partition("\n")
+        if key and is_our_git_helper(value, None):
+            keys.append(key)
+    return keys
+
+
+def is_our_git_helper(value: str, profile: str | None) -> bool:
+    """Whether ``value`` is what setup writes for ``profile`` (by name or by absolute path);
+    for ``None``, for any profile."""
+    if profile is None:
+        match = re.fullmatch(r"(.+?)(?: --profile [A-Za-z0-9][A-Za-z0-9._-]*)?", value)
+        base = match[1] if match else value
+    else:
+        suffix = "" if profile == "default" else f" --profile {profile}"
+        if not value.endswith(suffix):
+            return False
+        base = value[: len(value) - len(suffix)] if suffix else value
+    return base == HELPER or (os.path.isabs(base) and Path(base).name == GIT_HELPER)
 
 
 def _regex_escape(text: str) -> str:
@@ -148,6 +196,8 @@ def containers_auth_file() -> Path:
     if os.environ.get("REGISTRY_AUTH_FILE"):
         return Path(os.environ["REGISTRY_AUTH_FILE"])
     runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if not runtime and os.geteuid() == 0:
+        return Path("/run/containers/0/auth.json")  # where podman keeps root's logins
     if not runtime:
         raise ConfigError(
             "neither REGISTRY_AUTH_FILE nor XDG_RUNTIME_DIR is set: set REGISTRY_AUTH_FILE to "
@@ -158,14 +208,20 @@ def containers_auth_file() -> Path:
 
 def _read_json(path: Path) -> tuple[dict[str, Any], str | None, int | None]:
     """The file's object, its raw text (None: no file) and its mode."""
+    from bp_helper.config.settings import read_capped
+    from bp_helper.files import MAX_PRIVATE_FILE
+
     try:
-        raw = path.read_text(encoding="utf-8")
+        content = read_capped(path, MAX_PRIVATE_FILE)
         mode = path.stat().st_mode & 0o777
     except FileNotFoundError:
         return {}, None, None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if content is None:
+        raise ConfigError(f"{path} is not a regular file of at most 1 MiB; not changed")
     try:
+        raw = content.decode("utf-8")
         data = json.loads(raw) if raw.strip() else {}
     except ValueError as exc:
         raise ConfigError(f"{path} is not valid JSON ({exc}): fix it first; not changed") from None
@@ -188,13 +244,29 @@ def _dump_like(data: dict[str, Any], raw: str | None) -> str:
     return text + ("\n" if ends else "")
 
 
-def json_setup(path: Path, hosts: list[str], *, remove: bool) -> None:
+def json_setup(path: Path, hosts: list[str] | None, *, remove: bool) -> None:
+    """Add (or remove) ``credHelpers`` entries for ``hosts``; ``None`` with ``remove``: every
+    entry of ours. Under the file's lock, reading it inside; a symlink's target is edited."""
+    from bp_helper.files import edit_lock, edit_target, make_dirs
+
+    target = edit_target(path)
+    _read_json(target)  # a file that must not be read gets no lock file beside it either
+    if not target.parent.is_dir():
+        if remove:
+            print(f"{path}: nothing to change")
+            return
+        make_dirs(target.parent)
+    with edit_lock(target):
+        _edit_json(path, target, hosts, remove=remove)
+
+
+def _edit_json(path: Path, target: Path, hosts: list[str] | None, *, remove: bool) -> None:
     from bp_helper.files import atomic_write
 
-    data, raw, mode = _read_json(path)
+    data, raw, mode = _read_json(target)
     helpers: dict[str, Any] = dict(data.get("credHelpers", {}))
     changes = []
-    for host in hosts:
+    for host in [h for h, v in helpers.items() if v == HELPER] if hosts is None else hosts:
         now = helpers.get(host)
         if remove:
             if now == HELPER:
@@ -215,13 +287,11 @@ def json_setup(path: Path, hosts: list[str], *, remove: bool) -> None:
         data["credHelpers"] = helpers
     else:
         data.pop("credHelpers", None)
-    if remove and not data and raw is not None:
+    if remove and not data and raw is not None and target == path:
         path.unlink()  # only our entries were left: the file goes, as before setup
         print(f"{path}: {'; '.join(changes)}; the file was left empty, so it was removed")
         return
-    if raw is None:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    atomic_write(path, _dump_like(data, raw).encode("utf-8"), 0o600 if mode is None else mode)
+    atomic_write(target, _dump_like(data, raw).encode("utf-8"), 0o600 if mode is None else mode)
     print(f"{path}: {'; '.join(changes)}")
 
 

@@ -30,6 +30,7 @@ from bp_helper.config.cache import ConfigCache, ParsedConfig, index
 from bp_helper.config.paths import user_state_dir
 from bp_helper.config.table import BY_NAME, CONFIG_KEYS, SECRET_ENVIRONMENT
 from bp_helper.errors import ConfigError
+from bp_helper.files import others_may_write
 from bp_helper.lean import TYPE_CHECKING, Record
 
 if TYPE_CHECKING:
@@ -59,6 +60,42 @@ def read_capped(path: Path, limit: int) -> bytes | None:
         return None
     finally:
         os.close(fd)
+
+
+def read_config_file(path: Path) -> tuple[bytes, os.stat_result]:
+    """The config file's content and status (``FileNotFoundError`` if there is none).
+
+    A :class:`ConfigError` when it is not a regular file of at most ``MAX_CONFIG`` bytes, or
+    when someone else may have written it or its folder: its ``*_command`` settings are run.
+    """
+    try:
+        raw = read_capped(path, MAX_CONFIG)
+        st = os.stat(path)  # a file replaced in between has another checksum
+        problem = _others_may_write(path, st)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    if raw is None:
+        raise ConfigError(
+            f"config file {path} is not a regular file of at most {MAX_CONFIG // 1024} KiB; "
+            "point BIOPRODICT_CONFIG at the config file"
+        )
+    if problem:
+        raise ConfigError(f"config file not read: {problem}")
+    return raw, st
+
+
+def _others_may_write(path: Path, st: os.stat_result) -> str | None:
+    """The config file, its folder and (for a symbolic link) its target's folder."""
+    folders = [path.parent]
+    if os.path.islink(path):
+        folders.append(Path(os.path.realpath(path)).parent)
+    for folder in folders:
+        problem = others_may_write(folder, os.stat(folder))
+        if problem:
+            return problem
+    return others_may_write(path, st)
 
 
 class Resolved(Record):
@@ -177,19 +214,11 @@ class Settings:
     def _read_config(self, use_cache: bool) -> ParsedConfig:
         path = self.config_path
         try:
-            raw = read_capped(path, MAX_CONFIG)
-            st = os.stat(path)  # a file replaced in between has another checksum
+            raw, st = read_config_file(path)
         except FileNotFoundError:
             if self.resolve("config").source != "default":
                 raise ConfigError(f"config file {path} does not exist") from None
             return index({})
-        except OSError as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-        if raw is None:
-            raise ConfigError(
-                f"config file {path} is not a regular file of at most {MAX_CONFIG // 1024} KiB; "
-                "point BIOPRODICT_CONFIG at the config file"
-            )
         if not use_cache:
             return index(_parse_toml(path, raw))
         cache = ConfigCache(self.store_dir, path)

@@ -47,11 +47,19 @@ def _dump_string(value: str) -> str:
     for char in value:
         if char in escapes:
             out.append(escapes[char])
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04x}")
+        elif ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F or char in "\u2028\u2029":
+            out.append(f"\\u{ord(char):04x}")  # control characters and line separators
         else:
             out.append(char)
     return '"' + "".join(out) + '"'
+
+
+def _lines(text: str) -> list[str]:
+    """``text`` split after each ``\\n`` only: TOML's lines (``str.splitlines`` would also
+    split at U+2028, U+0085 and others, which may stand in a string value)."""
+    lines = [line + "\n" for line in text.split("\n")]
+    lines[-1] = lines[-1][:-1]
+    return lines if lines[-1] else lines[:-1]
 
 
 def _key(name: str) -> str:
@@ -113,7 +121,7 @@ def edit(text: str, profile: str, key: str, value: Any | None, path: object) -> 
     """``text`` with ``key`` of ``[profiles.<profile>]`` set to ``value`` (None: removed)."""
     before = parse(text, path)
     expected = _expected(before, profile, key, value, path)
-    lines = text.splitlines(keepends=True)
+    lines = _lines(text)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
     span = _table_span(lines, profile)
@@ -121,6 +129,8 @@ def edit(text: str, profile: str, key: str, value: Any | None, path: object) -> 
     at = _key_line(lines, span, key) if span else None
     if at is not None:
         lines[at : at + 1] = [] if entry is None else [entry[:-1] + _comment(lines[at]) + "\n"]
+        if entry is None and span is not None and profile not in expected.get("profiles", {}):
+            _drop_table(lines, (span[0], span[1] - 1))  # its last key went: the table goes
     elif entry is not None and span is not None:
         end = span[1]
         while end > span[0] and lines[end - 1].strip()[:1] in ("", "#"):
@@ -129,17 +139,60 @@ def edit(text: str, profile: str, key: str, value: Any | None, path: object) -> 
     elif entry is not None:
         separator = "\n" if lines and lines[-1].strip() else ""
         lines.append(f"{separator}[profiles.{_key(profile)}]\n{entry}")
-    result = "".join(lines)
+    return _checked("".join(lines), expected, f"{key} of [profiles.{profile}]", path)
+
+
+def remove_table(text: str, profile: str, path: object) -> str:
+    """``text`` without the ``[profiles.<profile>]`` table (unchanged if there is none)."""
+    expected = parse(text, path)
+    if profile not in expected.get("profiles", {}):
+        return text
+    del expected["profiles"][profile]
+    lines = _lines(text)
+    span = _table_span(lines, profile)
+    if span is not None:
+        _drop_table(lines, span)
+    return _checked("".join(lines), expected, f"[profiles.{profile}]", path)
+
+
+def _drop_table(lines: list[str], span: tuple[int, int]) -> None:
+    """Take out the table of ``span``: its header, its lines and the comment just above it.
+
+    Comments and blank lines at its end stay (they are about what follows), and so does one
+    blank line where two would meet.
+    """
+    start, end = span[0] - 1, span[1]
+    while end > span[0] and lines[end - 1].strip()[:1] in ("", "#"):
+        end -= 1
+    while start > 0 and lines[start - 1].lstrip().startswith("#"):
+        start -= 1
+    del lines[start:end]
+    if start == len(lines):
+        while lines and not lines[-1].strip():
+            lines.pop()
+    elif start > 0 and not lines[start - 1].strip() and not lines[start].strip():
+        del lines[start]
+
+
+def _checked(result: str, expected: dict[str, Any], what: str, path: object) -> str:
+    """``result`` if it parses to ``expected``; else the edit is refused."""
     try:
-        changed = tomllib.loads(result) == expected
+        changed = _without_empty_profiles(tomllib.loads(result)) == _without_empty_profiles(
+            expected
+        )
     except tomllib.TOMLDecodeError:
         changed = False
     if not changed:
         raise ConfigError(
-            f"cannot edit {key} of [profiles.{profile}] in {path} safely (dotted keys or a "
-            "value over several lines?): edit the file by hand"
+            f"cannot edit {what} in {path} safely (dotted keys or a value over several "
+            "lines?): edit the file by hand"
         )
     return result
+
+
+def _without_empty_profiles(data: dict[str, Any]) -> dict[str, Any]:
+    """An empty ``profiles`` table is no table (``[profiles]`` without ``[profiles.x]``)."""
+    return {k: v for k, v in data.items() if not (k == "profiles" and v == {})}
 
 
 def _expected(
@@ -151,9 +204,12 @@ def _expected(
     profiles = data.setdefault("profiles", {})
     if not isinstance(profiles, dict) or not isinstance(profiles.get(profile, {}), dict):
         raise ConfigError(f"config file {path}: [profiles] must hold [profiles.NAME] tables")
-    table = profiles.setdefault(profile, {})
     if value is None:
-        table.pop(key, None)
+        table = profiles.get(profile, {})
+        if key in table:
+            del table[key]
+            if not table:  # an empty table is removed with its last key
+                del profiles[profile]
     else:
-        table[key] = value
+        profiles.setdefault(profile, {})[key] = value
     return data
