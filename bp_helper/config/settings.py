@@ -302,14 +302,6 @@ class Settings:
             )
 
     @property
-    def ca_bundle(self) -> str | bool:
-        """What requests' ``verify`` gets: a CA bundle path, or ``True`` for the default (the
-        policy is :func:`bp_helper.config.tls.trust`'s)."""
-        from bp_helper.config.tls import trust
-
-        return trust(self).verify
-
-    @property
     def store_dir(self) -> Path:
         return user_state_dir()
 
