@@ -170,15 +170,19 @@ def spawn_with_terminal(
     args: Sequence[str],
     program: str = "bp-helper",
     env: Mapping[str, str] | None = None,
+    terminal_stdin: bool = False,
 ) -> tuple[subprocess.Popen[bytes], int]:
     """Run a program with a pseudo-terminal as its controlling terminal and stdio as pipes.
 
     Returns the process and the terminal's master side (no echo), which the caller closes.
+    With ``terminal_stdin`` the terminal is the program's standard input too, and echoes as a
+    terminal does, so that a test sees whether the program turned the echo off itself.
     """
     master, slave = os.openpty()
-    attrs = termios.tcgetattr(slave)
-    attrs[3] &= ~termios.ECHO
-    termios.tcsetattr(slave, termios.TCSANOW, attrs)
+    if not terminal_stdin:
+        attrs = termios.tcgetattr(slave)
+        attrs[3] &= ~termios.ECHO
+        termios.tcsetattr(slave, termios.TCSANOW, attrs)
 
     def make_controlling_terminal() -> None:
         os.setsid()
@@ -187,7 +191,7 @@ def spawn_with_terminal(
     path = str(BIN / program) if (BIN / program).exists() else program
     proc = subprocess.Popen(
         [path, *args],
-        stdin=subprocess.PIPE,
+        stdin=slave if terminal_stdin else subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**home.env, **(env or {})},

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import select
 import subprocess
-import termios
 import tomllib
 from pathlib import Path
 
@@ -16,7 +14,7 @@ from hypothesis import strategies as st
 
 from bp_helper.config.table import SETTINGS
 
-from .support import Home, executable, one_line_error, read_until
+from .support import Home, executable, one_line_error, read_until, spawn_with_terminal
 
 HAND_WRITTEN = """# my bp-helper config
 [other]
@@ -149,21 +147,9 @@ def test_a_secret_from_stdin_makes_the_file_private(bare: Home) -> None:
 
 def test_a_secret_at_a_terminal_is_asked_without_echo(bare: Home) -> None:
     """With the terminal as stdin, the secret is asked on it, naming the profile."""
-    master, slave = os.openpty()
-
-    def controlling_terminal() -> None:
-        os.setsid()
-        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
-
-    proc = subprocess.Popen(
-        [executable("bp-helper"), "config", "set", "client_secret"],
-        stdin=slave,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=bare.env,
-        preexec_fn=controlling_terminal,
+    proc, master = spawn_with_terminal(
+        bare, ["config", "set", "client_secret"], terminal_stdin=True
     )
-    os.close(slave)
     try:
         shown = read_until(master, b"(not shown): ")
         assert b"client secret for profile 'default'" in shown
@@ -231,21 +217,9 @@ def test_enter_at_the_prompt_keeps_the_secret_it_shows_the_end_of(bare: Home) ->
     """As `aws configure` does: the prompt shows the last 4 characters, Enter keeps it."""
     path = bare.write_config('[profiles.default]\nclient_secret = "kept-secret-WXYZ"\n')
     path.chmod(0o600)
-    master, slave = os.openpty()
-
-    def controlling_terminal() -> None:
-        os.setsid()
-        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
-
-    proc = subprocess.Popen(
-        [executable("bp-helper"), "config", "set", "client_secret"],
-        stdin=slave,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=bare.env,
-        preexec_fn=controlling_terminal,
+    proc, master = spawn_with_terminal(
+        bare, ["config", "set", "client_secret"], terminal_stdin=True
     )
-    os.close(slave)
     try:
         shown = read_until(master, b"not shown): ")
         os.write(master, b"\n")
