@@ -203,6 +203,22 @@ def spawn_with_terminal(
     return proc, master
 
 
+def run_together(home: Home, commands: Sequence[Sequence[str]]) -> None:
+    """Start every ``bp-helper`` command at once (a race), then check that each succeeded."""
+    procs = [
+        subprocess.Popen(
+            [executable("bp-helper"), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=home.env,
+        )
+        for args in commands
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+
+
 def read_until(master: int, text: bytes, timeout: float = 20) -> bytes:
     """What the terminal shows up to and including ``text``; fails if it never does."""
     seen = b""

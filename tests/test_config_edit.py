@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from bp_helper.config.table import SETTINGS
 
-from .support import Home, executable, one_line_error, read_until, spawn_with_terminal
+from .support import Home, executable, one_line_error, read_until, run_together, spawn_with_terminal
 
 HAND_WRITTEN = """# my bp-helper config
 [other]
@@ -312,18 +312,9 @@ def test_a_config_someone_else_controls_is_refused(bare: Home, what: str) -> Non
 
 @pytest.mark.slow
 def test_parallel_config_sets_lose_no_profile(bare: Home) -> None:
-    procs = [
-        subprocess.Popen(
-            [executable("bp-helper"), "--profile", f"p{i}", "config", "set", "client_id", f"c{i}"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=bare.env,
-        )
-        for i in range(20)
-    ]
-    for proc in procs:
-        _, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err
+    run_together(
+        bare, [["--profile", f"p{i}", "config", "set", "client_id", f"c{i}"] for i in range(20)]
+    )
     profiles = tomllib.loads(read(config_file(bare)))["profiles"]
     assert profiles == {f"p{i}": {"client_id": f"c{i}"} for i in range(20)}
 

@@ -14,7 +14,7 @@ from bp_helper.testing import Sandbox
 
 from .protocol_support import path_with_helpers
 from .real_clients_support import program
-from .support import BIN, Home, executable, login, one_line_error
+from .support import BIN, Home, executable, login, one_line_error, run_together
 
 GITCONFIG = (
     '[user]\n\tname = Some One\n[credential]\n\thelper = cache\n[alias]\n\tst = "status -s"\n'
@@ -325,18 +325,7 @@ def test_parallel_setup_docker_loses_no_entry(offline: Home) -> None:
     offline.write_config(
         "".join(f'[profiles.p{i}]\nhosts = ["h{i}.example.org"]\n' for i in range(6))
     )
-    procs = [
-        subprocess.Popen(
-            [executable("bp-helper"), "--profile", f"p{i}", "setup", "docker"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=offline.env,
-        )
-        for i in range(6)
-    ]
-    for proc in procs:
-        _, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err
+    run_together(offline, [["--profile", f"p{i}", "setup", "docker"] for i in range(6)])
     data = json.loads((offline.root / ".docker" / "config.json").read_text())
     assert data == {"credHelpers": {f"h{i}.example.org": "bioprodict" for i in range(6)}}
 
@@ -348,18 +337,7 @@ def test_parallel_setup_git_loses_no_line_and_a_held_lock_leaves_the_file(offlin
     )
     gitconfig = offline.root / ".gitconfig"
     gitconfig.write_text(GITCONFIG)
-    procs = [
-        subprocess.Popen(
-            [executable("bp-helper"), "--profile", f"p{i}", "setup", "git"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=offline.env,
-        )
-        for i in range(4)
-    ]
-    for proc in procs:
-        _, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err
+    run_together(offline, [["--profile", f"p{i}", "setup", "git"] for i in range(4)])
     text = gitconfig.read_text()
     for i in range(4):
         assert f"helper = bioprodict --profile p{i}\n" in text
