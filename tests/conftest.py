@@ -13,7 +13,7 @@ import pytest
 import bp_helper
 from bp_helper.testing import Sandbox
 
-from .support import Home
+from .support import UNMEASURED, Home
 
 # The contract's tests live in a support module: pytest explains its failing asserts too.
 pytest.register_assert_rewrite("tests.contract")
@@ -49,7 +49,8 @@ def unmeasured_programs(monkeypatch: pytest.MonkeyPatch) -> None:
     """Under `pytest --cov`, the programs this test starts are not measured: for tests that
     start many of the same programs the fast tier measures (bursts, leak hunts) or a fuzzer,
     where coverage's start-up or tracer in every process would double the test's cost."""
-    monkeypatch.setenv("COVERAGE_PROCESS_CONFIG", "")
+    for name, value in UNMEASURED.items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture
