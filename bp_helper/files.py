@@ -176,14 +176,11 @@ def writable_ancestor(folder: Path) -> str | None:
     """
     for parent in folder.parents:
         try:
-            st = os.stat(parent)
+            problem = others_may_write(parent, os.stat(parent))
         except OSError:
             continue
-        mode = stat.S_IMODE(st.st_mode)
-        if st.st_uid not in (0, os.geteuid()):
-            return f"{parent} is owned by uid {st.st_uid}"
-        if mode & 0o022 and not mode & stat.S_ISVTX:
-            return f"{parent} is writable by others (mode {mode:04o}): run chmod go-w on it"
+        if problem:
+            return problem
     return None
 
 
