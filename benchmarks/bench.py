@@ -207,12 +207,18 @@ class Bench:
         self.token_requests_during("cached runs", before)
         modules = imported_modules([git, "get"], self.env, self.git_input)
         through = importer(modules, "re")
-        by = "by the launcher itself" if through == "re" else f"through {through}"
+        if not modules:
+            verdict = "unknown: -X importtime reported nothing"
+        elif through is None:
+            verdict = "no"
+        elif through == "re":
+            verdict = "yes, by the launcher itself"
+        else:
+            verdict = f"yes, through {through}"
         python_modules = len(imported_modules([python, "-c", "pass"], self.env))
         self.report(
             "a cached git get imports re",
-            f"{'no' if through is None else 'yes, ' + by}; "
-            f"{len(modules)} modules imported ({python_modules} by python -c pass)",
+            f"{verdict}; {len(modules)} modules imported ({python_modules} by python -c pass)",
         )
 
     def in_process(self, size: int) -> None:

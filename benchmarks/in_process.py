@@ -112,6 +112,7 @@ def busy_threads(warm: Callable[[], object], run: Callable[[], object]) -> int:
         return used
 
     warm()
+    time.sleep(0.05)  # a pool thread that just handed back its result goes back to waiting
     before = cpu_by_thread()
     run()
     after = cpu_by_thread()
