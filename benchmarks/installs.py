@@ -31,18 +31,15 @@ def regular_install(root: Path, checkout: Path) -> Path:
     """A linked venv with this checkout installed by pip as users get it: built from a copy (no
     ``build/`` left in the checkout), not editable, byte-compiled, with pip's launchers."""
     venv = linked_venv(root / "regular")
+    python = str(venv / "bin" / "python")
     source = root / "source"
     shutil.copytree(checkout, source, ignore=NOT_SOURCE)
-    pip = [
-        str(venv / "bin" / "python"),
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--no-deps",
-        "--no-index",
-    ]
+    pip = [python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index"]
     subprocess.run([*pip, "--no-build-isolation", str(source)], check=True)
+    where = [python, "-c", "import bp_helper; print(bp_helper.__file__)"]
+    found = subprocess.run(where, capture_output=True, text=True, check=True, cwd=root).stdout
+    if not Path(found.strip()).is_relative_to(venv):
+        raise SystemExit(f"bench: the install in {venv} imports bp_helper from {found.strip()}")
     return venv
 
 
