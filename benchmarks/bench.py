@@ -100,7 +100,7 @@ def burst_child(count: int) -> None:
 
     def caller() -> None:
         barrier.wait()
-        tokens.append(TokenService(Settings()).get().access_token)
+        tokens.append(token())
 
     threads = [threading.Thread(target=caller) for _ in range(count)]
     for thread in threads:
@@ -148,9 +148,9 @@ class Bench:
     def expire(self) -> None:
         """Make the stored access token stale (as if its lifetime had passed)."""
         service = TokenService(Settings(environ=self.env))
-        token = service.store.load()
-        assert token is not None
-        service.store.save(token.without_access_token())
+        stored = service.store.load()
+        assert stored is not None
+        service.store.save(stored.without_access_token())
 
     def startup(self) -> None:
         """Cached answers of every front-end that starts a process, beside Python's start-up."""
