@@ -56,8 +56,8 @@ TARGET = 1.3  # cached get against python -c pass (issue 18)
 
 @dataclass(frozen=True)
 class Timing:
-    wall: float  # seconds: the median of the runs
-    cpu: float  # seconds of CPU (user + system) of the child processes: the least of the runs
+    wall: float  # seconds: the median of the runs (interleaved), or of the one burst
+    cpu: float  # CPU seconds (user + system) of the children: the least run's, or per process
 
 
 def children_cpu() -> float:
@@ -319,7 +319,7 @@ class Bench:
             )
 
     def processes(self, argv: Sequence[str], count: int, *, expired: bool) -> Timing:
-        """Wall time of ``count`` processes started at once, and their CPU time each."""
+        """Wall time of ``count`` processes started at once, and their mean CPU time."""
         if expired:
             self.expire()
         self.sandbox.reset_counters()
