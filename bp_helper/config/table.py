@@ -9,8 +9,7 @@ how a raw value is checked and converted, and whether it is a secret (never show
 
 from __future__ import annotations
 
-import re
-
+from bp_helper.basics import valid_profile_name
 from bp_helper.config.hosts import check_token_url, netloc_of, normalize_host
 from bp_helper.errors import ConfigError
 from bp_helper.lean import TYPE_CHECKING, Record
@@ -30,7 +29,6 @@ CLIENT_CREDENTIALS = "client_credentials"
 GRANTS = (PASSWORD, CLIENT_CREDENTIALS)
 # The settings that say which hosts a profile is bound to (see bp_helper.config.hosts).
 HOST_SETTINGS = ("hosts", "token_url", "grant")
-PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 # -- conversions: (raw value, "name (from source)") -> value, or ConfigError -------------------
@@ -108,7 +106,7 @@ def one_of(*choices: str) -> Convert:
 
 
 def profile_name(value: Any, where: str) -> str:
-    if not PROFILE_NAME.fullmatch(text(value, where)):
+    if not valid_profile_name(text(value, where)):
         raise ConfigError(f"invalid profile name {value!r}: use letters, digits, '.', '_' and '-'")
     return str(value)
 
