@@ -231,6 +231,11 @@ def valid_profile_name(name: str) -> bool:
     )
 
 
+def seconds_in_range(number: float, limit_zero: bool) -> bool:
+    """A number of seconds a setting may have: 0 (where ``limit_zero``) up to a day."""
+    return 0 <= number <= 86400 and (limit_zero or number != 0)
+
+
 def raw_setting(
     flag: str | None,
     env: tuple[str, ...],

@@ -26,7 +26,8 @@ from functools import cached_property
 from pathlib import Path
 
 from bp_helper import log
-from bp_helper.basics import MAX_CONFIG, config_file_problem, raw_setting, read_capped
+from bp_helper.basics import MAX_CONFIG, config_file_problem, raw_setting
+from bp_helper.basics import read_capped as read_capped  # shared with the cached path
 from bp_helper.config.cache import ConfigCache, ParsedConfig, index
 from bp_helper.config.paths import user_state_dir
 from bp_helper.config.table import BY_NAME, CONFIG_KEYS, SECRET_ENVIRONMENT
