@@ -103,8 +103,7 @@ def _answer(program: str, args: list[str], seen: list[bytes]) -> bytes | None:
         capabilities = frozenset(values["capability[]"])
         bearer = rules.wants_bearer(capabilities, tuple(values["wwwauth[]"]))
         return rules.git_answer(token[0], token[1], token[2], bearer)
-    data = rules.read_all(stdin, rules.MAX_LINE)
-    seen.append(data)
+    data = rules.read_all(stdin, rules.MAX_LINE, seen)
     url = rules.server_text(data)
     if "://" in url:
         if url[:8].lower() != "https://":

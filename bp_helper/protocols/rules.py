@@ -52,9 +52,13 @@ def read_lines(stream: BinaryIO, seen: list[bytes] | None = None) -> bytes:
         chunks.append(line)
 
 
-def read_all(stream: BinaryIO, limit: int) -> bytes:
-    """Everything up to the end of input, refused when it is over ``limit`` bytes."""
+def read_all(stream: BinaryIO, limit: int, seen: list[bytes] | None = None) -> bytes:
+    """Everything up to the end of input, refused when it is over ``limit`` bytes.
+
+    ``seen`` receives what was read (the cached path hands it on)."""
     data = stream.read(limit + 1)
+    if seen is not None:
+        seen.append(data)
     if len(data) > limit:
         raise Refused(f"more than {limit} bytes of input")
     return data
