@@ -105,16 +105,20 @@ def _answer(program: str, args: list[str], seen: list[bytes]) -> bytes | None:
         return rules.git_answer(token[0], token[1], token[2], bearer)
     data = rules.read_all(stdin, rules.MAX_LINE, seen)
     url = rules.server_text(data)
+    token = _cached(flags, _host(docker_netloc(url)), None)
+    return rules.docker_credentials(url, token[0], token[1])
+
+
+def docker_netloc(url: str) -> str:
+    """The ``host[:port]`` of an https server URL as docker sends it (``host[:port]`` or
+    ``https://host[:port]/...``); another scheme is the full path's."""
     if "://" in url:
         if url[:8].lower() != "https://":
-            return None
-        netloc = url[8:]
-    else:
-        netloc = url  # docker's host[:port]: https
+            raise Miss("another scheme")
+        url = url[8:]
     for end in "/?#":
-        netloc = netloc.split(end, 1)[0]
-    token = _cached(flags, _host(netloc), None)
-    return rules.docker_credentials(url, token[0], token[1])
+        url = url.split(end, 1)[0]
+    return url
 
 
 def _flags(args: list[str]) -> dict[str, str] | None:
