@@ -3,17 +3,17 @@
 Every rule here is the one copy: the full path imports it from here (``files``, ``tokens``,
 ``config.paths``, ``config.settings``, ``config.cache``), and so does the cached path, which
 answers a cached ``get`` before anything heavier is imported. So this module imports only
-``os`` and ``zlib`` (``stat`` comes with ``os``): no ``re``, ``pathlib``, ``json``,
-``typing`` or ``urllib``. Paths are strings here; callers that hold a ``Path`` pass it on.
+``os`` and ``sys`` (``stat`` comes with ``os``), and ``zlib`` when there is a config file: no
+``re``, ``pathlib``, ``json``, ``typing`` or ``urllib``. Paths are strings here; callers
+that hold a ``Path`` pass it on.
 """
-
-from __future__ import annotations
 
 import os
 import stat
 import sys
-import zlib
 
+# No `from __future__ import annotations` (one import less on the cached path): names
+# imported only for type checkers are quoted.
 TYPE_CHECKING = False  # type checkers treat this name as true; no `typing` import
 
 if TYPE_CHECKING:
@@ -156,9 +156,11 @@ def cache_file_name(config_path: str) -> str:
     return f"{fnv1a(os.fsencode(config_path)):016x}.json"
 
 
-def cache_holds(data: Any, config_path: str, raw: bytes, identity: list[int]) -> bool:
+def cache_holds(data: "Any", config_path: str, raw: bytes, identity: list[int]) -> bool:
     """Is ``data`` (a parsed cache file) the well-formed parse of ``raw``, the content of the
     config file ``config_path`` whose identity is ``identity``?"""
+    import zlib  # only with a config file: a library of its own to load
+
     if not (
         isinstance(data, dict)
         and data.get("version") == CACHE_FORMAT
@@ -242,10 +244,10 @@ def raw_setting(
     secret: bool,
     config_first: bool,
     name: str,
-    flags: Mapping[str, Any],
-    environ: Mapping[str, str],
-    from_config: Callable[[], tuple[Any, str] | None],
-) -> tuple[Any, str] | None:
+    flags: "Mapping[str, Any]",
+    environ: "Mapping[str, str]",
+    from_config: "Callable[[], tuple[Any, str] | None]",
+) -> "tuple[Any, str] | None":
     """A setting's raw value and its source, by the resolver's order (the flag, the
     environment, the profile's config key; with ``config_first`` the key before the
     environment); ``None``: the default applies."""
@@ -286,7 +288,7 @@ TOKEN_FIELDS: dict[str, tuple[type, ...]] = {
 TOKEN_REQUIRED = ("access_token", "expires_at", "obtained_at", "username", "token_url", "client_id")
 
 
-def check_token_file(data: Any) -> None:
+def check_token_file(data: "Any") -> None:
     """``ValueError`` unless ``data`` (a parsed store file) is a token file of this version."""
     if not isinstance(data, dict) or data.get("version") != TOKEN_FORMAT:
         raise ValueError("it is not a bp-helper token file of this version")
@@ -294,7 +296,7 @@ def check_token_file(data: Any) -> None:
         raise ValueError("its field 'accounts' has the wrong type")
 
 
-def token_values(data: dict[str, Any]) -> dict[str, Any]:
+def token_values(data: "dict[str, Any]") -> "dict[str, Any]":
     """One account's record, checked field by field; ``ValueError`` says what is wrong."""
     values: dict[str, Any] = {}
     for key, types in TOKEN_FIELDS.items():

@@ -13,8 +13,6 @@ stdout at ``/dev/null``, as the Python documentation recommends for ``BrokenPipe
 interpreter's own final flush then has nothing to complain about.
 """
 
-from __future__ import annotations
-
 import errno
 import os
 import sys

@@ -26,8 +26,6 @@ tests use it to run the protocol tests against both paths. It can only make a he
 slower, never make it answer anything the full path would not.
 """
 
-from __future__ import annotations
-
 import io
 import os
 import sys
@@ -38,6 +36,8 @@ from bp_helper import basics
 from bp_helper.config import quick_table as table
 from bp_helper.protocols import rules
 
+# No `from __future__ import annotations` (one import less on the cached path): names
+# imported only for type checkers are quoted.
 TYPE_CHECKING = False  # type checkers treat this name as true; no `typing` import
 
 if TYPE_CHECKING:
@@ -51,17 +51,17 @@ class Miss(Exception):
     """Not a request this module answers: the full path will."""
 
 
-def git_main(argv: Sequence[str] | None = None) -> int:
+def git_main(argv: "Sequence[str] | None" = None) -> int:
     """``git-credential-bioprodict``."""
     return _main("git", argv)
 
 
-def docker_main(argv: Sequence[str] | None = None) -> int:
+def docker_main(argv: "Sequence[str] | None" = None) -> int:
     """``docker-credential-bioprodict``."""
     return _main("docker", argv)
 
 
-def _main(program: str, argv: Sequence[str] | None) -> int:
+def _main(program: str, argv: "Sequence[str] | None") -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     seen: list[bytes] = []  # what was read of stdin, for the full path
     try:
@@ -153,7 +153,11 @@ class _Profile:
     resolves them, from the flags, the environment and the profile's (cached) table."""
 
     def __init__(
-        self, name: str, flags: dict[str, str], environ: Mapping[str, str], entries: dict[str, Any]
+        self,
+        name: str,
+        flags: dict[str, str],
+        environ: "Mapping[str, str]",
+        entries: "dict[str, Any]",
     ) -> None:
         if not basics.valid_profile_name(name):
             raise Miss("an invalid profile name")
@@ -164,17 +168,17 @@ class _Profile:
         self.environ = environ
         self.entries = entries
 
-    def raw(self, name: str) -> tuple[Any, str] | None:
+    def raw(self, name: str) -> "tuple[Any, str] | None":
         flag, env, key, _, secret, config_first = table.SETTINGS[name]
 
-        def from_config() -> tuple[Any, str] | None:
+        def from_config() -> "tuple[Any, str] | None":
             return (self.entries[key], "config") if key and key in self.entries else None
 
         return basics.raw_setting(
             flag, env, secret, config_first, name, self.flags, self.environ, from_config
         )
 
-    def value(self, name: str) -> Any:
+    def value(self, name: str) -> "Any":
         found = self.raw(name)
         return table.SETTINGS[name][3] if found is None else found[0]
 
@@ -239,7 +243,7 @@ def _cached(flags: dict[str, str], wanted: str, username: str | None) -> tuple[s
     return _token(chosen)
 
 
-def _config(base: _Profile) -> tuple[dict[str, Any], dict[str, list[str]] | None, list[str]]:
+def _config(base: _Profile) -> "tuple[dict[str, Any], dict[str, list[str]] | None, list[str]]":
     """The config file's profiles, its host index (``None`` without a config file) and the
     profiles the index could not judge, from the config cache."""
     found = base.raw("config")
@@ -367,7 +371,7 @@ _scan = make_scanner(_Context())  # type: ignore[arg-type]
 _SPACE = " \t\n\r"  # what json skips around a document
 
 
-def _loads(raw: bytes) -> Any:
+def _loads(raw: bytes) -> "Any":
     """``json.loads(raw)`` for UTF-8 without a BOM, with the C scanner alone (no ``re``);
     an exception for anything else."""
     text = raw.decode("utf-8")
@@ -395,14 +399,14 @@ def _full_path(program: str, args: list[str], seen: list[bytes]) -> int:
 class _Replay(io.RawIOBase):
     """``prefix``, then what is left of ``rest``."""
 
-    def __init__(self, prefix: bytes, rest: BinaryIO) -> None:
+    def __init__(self, prefix: bytes, rest: "BinaryIO") -> None:
         self.prefix = prefix
         self.rest = rest
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: Any) -> int:
+    def readinto(self, buffer: "Any") -> int:
         if self.prefix:
             data, self.prefix = self.prefix[: len(buffer)], self.prefix[len(buffer) :]
         else:

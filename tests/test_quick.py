@@ -41,7 +41,7 @@ ALLOWED = frozenset(
         "bp_helper.protocols",
         "bp_helper.protocols.rules",
         "_json",  # the C scanner and encoder, without json (which imports re)
-        "zlib",  # the config cache's CRC-32
+        "zlib",  # the config cache's CRC-32 (with a config file)
         "resource",  # no core dumps
     }
 )
