@@ -3,14 +3,15 @@
 Every rule here is the one copy: the full path imports it from here (``files``, ``tokens``,
 ``config.paths``, ``config.settings``, ``config.cache``), and so does the cached path, which
 answers a cached ``get`` before anything heavier is imported. So this module imports only
-``os`` and ``sys`` (``stat`` comes with ``os``), and ``zlib`` when there is a config file: no
-``re``, ``pathlib``, ``json``, ``typing`` or ``urllib``. Paths are strings here; callers
+``os``, ``sys`` and ``_json`` (the C half of ``json``), and ``zlib`` when there is a config
+file: no ``re``, ``pathlib``, ``json``, ``typing`` or ``urllib``. Paths are strings here; callers
 that hold a ``Path`` pass it on.
 """
 
 import os
 import stat
 import sys
+from _json import make_scanner
 
 # No `from __future__ import annotations` (one import less on the cached path): names
 # imported only for type checkers are quoted.
@@ -332,3 +333,35 @@ def sendable(access_token: str) -> bool:
         and access_token.isprintable()
         and (" " not in access_token)
     )
+
+
+# -- JSON -------------------------------------------------------------------------------------
+
+
+class _Context:
+    """What ``_json.make_scanner`` reads of ``json.JSONDecoder``: its defaults."""
+
+    def __init__(self) -> None:
+        self.strict = True
+        self.object_hook = None
+        self.object_pairs_hook = None
+        self.parse_float = float
+        self.parse_int = int
+        constants = {"-Infinity": -float("inf"), "Infinity": float("inf"), "NaN": float("nan")}
+        self.parse_constant = constants.__getitem__
+        self.memo: dict[str, str] = {}
+
+
+_scan = make_scanner(_Context())  # type: ignore[arg-type]
+_SPACE = " \t\n\r"  # what json skips around a document
+
+
+def loads(raw: bytes) -> "Any":
+    """``json.loads(raw)`` for UTF-8 without a BOM, with the C scanner alone (``json``
+    imports ``re``); an exception for anything else (then ``json`` may judge it)."""
+    text = raw.decode("utf-8")
+    start = len(text) - len(text.lstrip(_SPACE))
+    value, end = _scan(text, start)
+    if text[end:].strip(_SPACE):
+        raise ValueError("not one JSON document")
+    return value

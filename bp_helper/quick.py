@@ -30,7 +30,6 @@ import io
 import os
 import sys
 import time
-from _json import make_scanner
 
 from bp_helper import basics
 from bp_helper.config import quick_table as table
@@ -269,7 +268,7 @@ def _config(base: _Profile) -> "tuple[dict[str, Any], dict[str, list[str]] | Non
     kept = basics.read_private_file(os.path.join(folder, basics.cache_file_name(path)))
     if kept is None:
         raise Miss("no config cache")
-    data = _loads(kept)
+    data = basics.loads(kept)
     identity = [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
     if not basics.cache_holds(data, path, raw, identity):
         raise Miss("a config cache of another content")
@@ -329,7 +328,7 @@ def _token(profile: _Profile) -> tuple[str, str, float]:
     kept = basics.read_private_file(os.path.join(folder, f"{profile.name}.json"))
     if kept is None:
         raise Miss("no token file")
-    data = _loads(kept)
+    data = basics.loads(kept)
     basics.check_token_file(data)
     record = basics.token_values(data)
     if account is not None and (record.get("login") or record["username"]) != account:
@@ -351,35 +350,6 @@ def _token(profile: _Profile) -> tuple[str, str, float]:
     ):  # fmt: skip
         raise Miss("not the profile's fresh token")
     return holder, record["access_token"], record["expires_at"]
-
-
-class _Context:
-    """What ``_json.make_scanner`` reads of ``json.JSONDecoder``: its defaults."""
-
-    def __init__(self) -> None:
-        self.strict = True
-        self.object_hook = None
-        self.object_pairs_hook = None
-        self.parse_float = float
-        self.parse_int = int
-        constants = {"-Infinity": -float("inf"), "Infinity": float("inf"), "NaN": float("nan")}
-        self.parse_constant = constants.__getitem__
-        self.memo: dict[str, str] = {}
-
-
-_scan = make_scanner(_Context())  # type: ignore[arg-type]
-_SPACE = " \t\n\r"  # what json skips around a document
-
-
-def _loads(raw: bytes) -> "Any":
-    """``json.loads(raw)`` for UTF-8 without a BOM, with the C scanner alone (no ``re``);
-    an exception for anything else."""
-    text = raw.decode("utf-8")
-    start = len(text) - len(text.lstrip(_SPACE))
-    value, end = _scan(text, start)
-    if text[end:].strip(_SPACE):
-        raise Miss("not one JSON document")
-    return value
 
 
 def _full_path(program: str, args: list[str], seen: list[bytes]) -> int:
