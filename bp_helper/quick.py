@@ -1,29 +1,27 @@
-"""The cached path: ``git-credential-bioprodict get`` and ``docker-credential-bioprodict get``
-answered from a fresh stored token, before anything heavy is imported.
+"""The cached path: ``git-credential-bioprodict get``, ``docker-credential-bioprodict get``
+and ``bp-helper token`` answered from a fresh stored token, before anything heavy is imported.
 
 git and docker start a helper for every request, so its start-up is what users wait for.
-This module answers the common case, a fresh token in the store for a host the settings
-bind, with ``os``, ``sys`` and the C halves of ``json`` and ``zlib``: no ``re``,
+This module answers the common case, a fresh token in the store (for a host the settings
+bind), with ``os``, ``sys`` and the C halves of ``json`` and ``zlib``: no ``re``,
 ``pathlib``, ``typing``, ``tomllib``, ``urllib`` or ``requests``. Its rules are not its own:
-the input limits and answers come from :mod:`bp_helper.protocols.rules`, the file, path,
-settings and token rules from :mod:`bp_helper.basics`, the settings table from
-:mod:`bp_helper.config.quick_table` (generated from :mod:`bp_helper.config.table`), and a
-config file's profiles and host index from the config cache that the full path keeps
-(:mod:`bp_helper.config.cache`), checked as that module checks it.
+input limits and answers come from :mod:`bp_helper.protocols.rules`, file, path, settings
+and token rules from :mod:`bp_helper.basics`, the settings table from
+:mod:`bp_helper.config.quick_table` (generated from :mod:`bp_helper.config.table`), a config
+file's profiles and host index from the full path's config cache (:mod:`bp_helper.config
+.cache`), checked as that module checks it.
 
-Anything else goes to the full implementation (:mod:`bp_helper.protocols.git`,
-:mod:`bp_helper.protocols.docker`) before a byte is written, with the input already read
-put back in front of standard input, so that it sees the very same request: another action,
-an option it does not know (``--debug``), input it would refuse, ``BIOPRODICT_TOKEN``,
-``BIOPRODICT_HOSTS``/``..._TOKEN_URL``/``..._GRANT`` beside a config file, a profile of
-another grant, a stale or missing token, a config file with no matching cache, any file or
-value it doubts, any exception. It answers only when every check the full path makes on
-the cached path passes, so the answer and exit status are the same either way; the
-differential tests (tests/test_quick.py) hold the two paths to that.
+Anything else goes to the full implementation (``protocols/git.py``, ``protocols/docker.py``,
+``commands/cli.py``) before a byte is written, with the input read so far put back in front
+of stdin: another action or option (``--debug``), input it would refuse, ``BIOPRODICT_TOKEN``,
+host settings in the environment beside a config file, another grant, a stale or missing
+token, a config file without a matching cache, any file or value it doubts, any exception.
+It answers only when every check the full path makes passes, so answer and exit status are
+the same either way (tests/test_quick.py and the protocol tests hold the two to that).
 
-``BP_HELPER_FULL_PATH=1`` in the environment sends every request to the full path: the
-tests use it to run the protocol tests against both paths. It can only make a helper
-slower, never make it answer anything the full path would not.
+``BP_HELPER_FULL_PATH=1`` sends every request to the full path: the tests use it to run the
+protocol tests against both paths. It can only make a helper slower, never make it answer
+anything the full path would not.
 """
 
 import io
@@ -35,8 +33,7 @@ from bp_helper import basics
 from bp_helper.config import quick_table as table
 from bp_helper.protocols import rules
 
-# No `from __future__ import annotations` (one import less on the cached path): names
-# imported only for type checkers are quoted.
+# No `from __future__ import annotations` (an import less): type checkers' names are quoted.
 TYPE_CHECKING = False  # type checkers treat this name as true; no `typing` import
 
 if TYPE_CHECKING:
@@ -58,6 +55,12 @@ def git_main(argv: "Sequence[str] | None" = None) -> int:
 def docker_main(argv: "Sequence[str] | None" = None) -> int:
     """``docker-credential-bioprodict``."""
     return _main("docker", argv)
+
+
+def token_main(argv: "Sequence[str] | None" = None) -> int:
+    """``bp-helper``: ``bp-helper token`` alone is answered here, every other command by
+    :func:`bp_helper.commands.cli.main`."""
+    return _main("token", argv)
 
 
 def _main(program: str, argv: "Sequence[str] | None") -> int:
@@ -86,12 +89,14 @@ def _main(program: str, argv: "Sequence[str] | None") -> int:
 
 def _answer(program: str, args: list[str], seen: list[bytes]) -> bytes | None:
     """The answer to a cached ``get``; ``None`` (or an exception) sends it to the full path."""
-    flags = _flags(args)
+    flags = _flags(args) if program != "token" else ({} if args == ["token"] else None)
     if flags is None or os.environ.get(FULL_PATH) or sys.stdin is None:
         return None
     from bp_helper import process  # no core dumps before a token is read
 
     process.prepare()
+    if program == "token":  # the invocation's profile: no host, no request
+        return (_cached(flags, None, None)[1] + "\n").encode()
     stdin = sys.stdin.buffer
     if program == "git":
         values = rules.parse_git(rules.read_lines(stdin, seen))
@@ -202,14 +207,17 @@ class _Profile:
         items = found[0].split(",") if isinstance(found[0], str) else found[0]
         if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
             raise Miss("hosts is not a list of strings")
-        hosts = [basics.plain_host(i) for i in items if i.strip()]
-        if not hosts or None in hosts:
+        hosts = [h for h in map(basics.plain_host, (i for i in items if i.strip())) if h]
+        if not hosts or len(hosts) != len([i for i in items if i.strip()]):
             raise Miss("hosts only the full path may judge")
-        return [h for h in hosts if h is not None]
+        return hosts
 
 
-def _cached(flags: dict[str, str], wanted: str, username: str | None) -> tuple[str, str, float]:
-    """The account, access token and expiry of the fresh token for ``wanted``."""
+def _cached(
+    flags: dict[str, str], wanted: str | None, username: str | None
+) -> tuple[str, str, float]:
+    """The account, access token and expiry of the fresh token for ``wanted`` (``None``: of
+    the invocation's profile, as ``bp-helper token`` asks)."""
     environ = os.environ
     if table.SETTINGS["token"][1][0] in environ:  # BIOPRODICT_TOKEN: the full path
         raise Miss("a token in the environment")
@@ -222,6 +230,9 @@ def _cached(flags: dict[str, str], wanted: str, username: str | None) -> tuple[s
             raise Miss("a profile the config file lacks")
     else:
         names = list(dict.fromkeys(["default", *sorted(profiles)]))
+    if wanted is None:  # the invocation's profile (flag, BIOPRODICT_PROFILE, else default)
+        name = names[0]
+        return _token(_Profile(name, {**flags, "profile": name}, environ, profiles.get(name, {})))
     by_index = index is not None and not explicit and not any(map(base.raw, table.HOST_SETTINGS))
     if by_index:  # the profiles the config file alone binds to the host, as the full path
         assert index is not None
@@ -361,9 +372,13 @@ def _full_path(program: str, args: list[str], seen: list[bytes]) -> int:
         from bp_helper.protocols import git
 
         return git.main(args)
-    from bp_helper.protocols import docker
+    if program == "docker":
+        from bp_helper.protocols import docker
 
-    return docker.main(args)
+        return docker.main(args)
+    from bp_helper.commands import cli
+
+    return cli.main(args)
 
 
 class _Replay(io.RawIOBase):

@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HELPERS = {
     "git-credential-bioprodict": "bp_helper.protocols.git",
     "docker-credential-bioprodict": "bp_helper.protocols.docker",
+    "bp-helper": "bp_helper.commands.cli",
 }
 SKIP = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*")
 
@@ -88,7 +89,6 @@ def test_wheel_holds_license_metadata_and_the_typed_marker(wheel: Path) -> None:
     assert metadata.get_all("Project-URL")
     assert metadata["Requires-Python"] == ">=3.11"
     assert "bioprodict = bp_helper_integrations.httpie_plugin:BioProdictAuthPlugin" in entry_points
-    assert "bp-helper = " in entry_points
     for program, script in scripts.items():  # plain scripts, not console-script wrappers
         assert f"{program} = " not in entry_points
         assert script.startswith(b"#!python\n")  # the installer names the interpreter
@@ -116,13 +116,15 @@ def test_the_installed_wheel_runs(venv: Path, sandbox: Sandbox, tmp_path: Path) 
     )  # fmt: skip
     assert f"password={token}\n" in answer.stdout
     requests = {
-        "git-credential-bioprodict": f"protocol=https\nhost={sandbox.netloc}\n\n",
-        "docker-credential-bioprodict": sandbox.netloc,
+        "git-credential-bioprodict": ("get", f"protocol=https\nhost={sandbox.netloc}\n\n"),
+        "docker-credential-bioprodict": ("get", sandbox.netloc),
+        "bp-helper": ("token", ""),
     }
-    for program, request in requests.items():  # the launcher pip wrote, then bp_helper.quick
+    for program, (action, request) in requests.items():  # pip's launcher, then bp_helper.quick
         script = bin_dir / program
         assert script.read_text().splitlines()[0] == f"#!{bin_dir / 'python'}"
-        done = run(bin_dir / "python", "-X", "importtime", script, "get", input=request, env=env)
+        importtime = (bin_dir / "python", "-X", "importtime", script, action)
+        done = run(*importtime, input=request, env=env)
         assert token in done.stdout
         modules = imported_modules(done.stderr)
         assert "bp_helper.quick" in modules

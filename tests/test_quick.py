@@ -45,7 +45,12 @@ ALLOWED = frozenset(
         "resource",  # no core dumps
     }
 )
-FULL = {GIT: "bp_helper.protocols.git", DOCKER: "bp_helper.protocols.docker"}
+BP = "bp-helper"
+FULL = {
+    GIT: "bp_helper.protocols.git",
+    DOCKER: "bp_helper.protocols.docker",
+    BP: "bp_helper.commands.cli",
+}
 
 
 class Run:
@@ -126,10 +131,15 @@ def test_a_cached_get_imports_only_its_allow_list(
         first = run(home, GIT, ["get"], git_request(sandbox))  # parses it, keeps the parse
         assert FULL[GIT] in first.modules and b"password=" in first.stdout
     before = baseline(home)
-    for program, data in ((GIT, git_request(sandbox)), (DOCKER, sandbox.netloc.encode())):
-        done = run(home, program, ["get"], data)
+    token = home.stored()["access_token"]
+    for program, args, data in (
+        (GIT, ["get"], git_request(sandbox)),
+        (DOCKER, ["get"], sandbox.netloc.encode()),
+        (BP, ["token"], b""),
+    ):
+        done = run(home, program, args, data)
         assert done.status == 0 and done.stderr == [], done.stderr
-        assert b"password=" in done.stdout or b'"Secret": "' in done.stdout
+        assert token.encode() in done.stdout
         assert "bp_helper.quick" in done.modules  # the report is real
         assert done.modules - before <= ALLOWED, sorted(done.modules - before - ALLOWED)
         assert FULL[program] not in done.modules  # the full path is not even imported
@@ -194,10 +204,18 @@ MISSES: dict[str, tuple[Callable[[Sandbox, Home], None], str, list[str], str]] =
     "docker, unbound": (_nothing, DOCKER, ["get"], "registry.example.org"),
     "docker, list": (_nothing, DOCKER, ["list"], ""),
     "docker, over the limit": (_nothing, DOCKER, ["get"], "a" * 70000),
+    "token --json": (_nothing, BP, ["token", "--json"], ""),
+    "token, expired": (_expired, BP, ["token"], ""),
+    "token, logged out": (_logged_out, BP, ["token"], ""),
+    "token, config file not yet cached": (_config_not_yet_cached, BP, ["token"], ""),
+    "token, another profile": (_nothing, BP, ["--profile", "other", "token"], ""),
 }
 
 
-HEALED = ("expired token", "config file not yet cached")
+HEALED = (
+    "expired token", "config file not yet cached", "token, expired",
+    "token, config file not yet cached",
+)  # fmt: skip
 
 
 @pytest.mark.parametrize("case", sorted(MISSES))
@@ -218,6 +236,31 @@ def test_every_miss_falls_through_to_the_full_paths_answer(
     if case in HEALED:  # the full path left a fresh token or a config cache: now a hit
         after = run(home, program, args, data)
         assert FULL[program] not in after.modules and after.outcome == full.outcome
+
+
+GET = "protocol=https\nhost={netloc}\n"
+HITS: dict[str, tuple[str, list[str], str, dict[str, str]]] = {
+    # name: (program, arguments, request, environment)
+    "hosts listed": (GIT, ["get"], GET, {"BIOPRODICT_HOSTS": "x.org, {netloc}"}),
+    "username": (GIT, ["get"], "protocol=https\nhost={netloc}\nusername=alice\n", {}),
+    "authtype": (GIT, ["get"], "protocol=https\nhost={netloc}\ncapability[]=authtype\n", {}),
+    "basic challenge": (GIT, ["get"], GET + "capability[]=authtype\nwwwauth[]=Basic x\n", {}),
+    "explicit profile": (GIT, ["--profile=default", "get"], "protocol=https\nhost={netloc}\n", {}),
+    "docker URL": (DOCKER, ["get"], "https://{netloc}/v2/", {}),
+    "token, profile in the environment": (BP, ["token"], "", {"BIOPRODICT_PROFILE": "default"}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(HITS))
+def test_hits_answer_as_the_full_path(sandbox: Sandbox, home: Home, case: str) -> None:
+    program, args, request, env = HITS[case]
+    login(home)
+    data = request.format(netloc=sandbox.netloc).encode()
+    env = {name: value.format(netloc=sandbox.netloc) for name, value in env.items()}
+    hit = run(home, program, args, data, env)
+    full = run(home, program, args, data, {**env, quick.FULL_PATH: "1"})
+    assert FULL[program] not in hit.modules and FULL[program] in full.modules
+    assert hit.outcome == full.outcome and hit.status == 0 and hit.stdout
 
 
 def test_the_full_path_switch_takes_the_full_path(sandbox: Sandbox, home: Home) -> None:
