@@ -38,7 +38,7 @@ TYPE_CHECKING = False  # type checkers treat this name as true; no `typing` impo
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-    from typing import Any, BinaryIO
+    from typing import Any
 
 FULL_PATH = "BP_HELPER_FULL_PATH"  # see the module docstring
 
@@ -68,6 +68,8 @@ def _main(program: str, argv: "Sequence[str] | None") -> int:
     seen: list[bytes] = []  # what was read of stdin, for the full path
     try:
         answer = _answer(program, args, seen)
+    except KeyboardInterrupt as exc:  # Ctrl-C while waiting for input: as the full path says it
+        return _exit_with(exc)
     except Exception:  # any doubt: the full path decides, and says what is wrong
         answer = None
     if answer is None:
@@ -76,15 +78,18 @@ def _main(program: str, argv: "Sequence[str] | None") -> int:
         sys.stdout.buffer.write(answer)
         sys.stdout.buffer.flush()
     except OSError as exc:  # a closed pipe, /dev/full: the one exit point reports it
-        from bp_helper.errors import exit_status
-
-        caught = exc
-
-        def failed() -> int:
-            raise caught
-
-        return exit_status(failed)
+        return _exit_with(exc)
     return 0
+
+
+def _exit_with(exc: BaseException) -> int:
+    """The exit status (and the one line) of the one exit point for ``exc``."""
+    from bp_helper.errors import exit_status
+
+    def failed() -> int:
+        raise exc
+
+    return exit_status(failed)
 
 
 def _answer(program: str, args: list[str], seen: list[bytes]) -> bytes | None:
@@ -366,7 +371,7 @@ def _token(profile: _Profile) -> tuple[str, str, float]:
 def _full_path(program: str, args: list[str], seen: list[bytes]) -> int:
     """The full implementation, reading ``seen`` first and then the rest of stdin."""
     if seen and sys.stdin is not None:
-        replay = io.BufferedReader(_Replay(b"".join(seen), sys.stdin.buffer))
+        replay = io.BufferedReader(rules.Replay(b"".join(seen), sys.stdin.buffer))
         sys.stdin = io.TextIOWrapper(replay)
     if program == "git":
         from bp_helper.protocols import git
@@ -379,22 +384,3 @@ def _full_path(program: str, args: list[str], seen: list[bytes]) -> int:
     from bp_helper.commands import cli
 
     return cli.main(args)
-
-
-class _Replay(io.RawIOBase):
-    """``prefix``, then what is left of ``rest``."""
-
-    def __init__(self, prefix: bytes, rest: "BinaryIO") -> None:
-        self.prefix = prefix
-        self.rest = rest
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: "Any") -> int:
-        if self.prefix:
-            data, self.prefix = self.prefix[: len(buffer)], self.prefix[len(buffer) :]
-        else:
-            data = self.rest.read1(len(buffer))  # type: ignore[attr-defined]
-        buffer[: len(data)] = data
-        return len(data)

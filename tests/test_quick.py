@@ -8,9 +8,12 @@ these tests add what those cannot see: which path answered.
 from __future__ import annotations
 
 import json
+import platform
 import re
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -347,3 +350,40 @@ def test_plain_path_is_what_pathlib_makes_of_it(value: str) -> None:
     except quick.Miss:
         return
     assert plain == str(Path(value).expanduser())
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or platform.machine() != "x86_64",
+    reason="watches /proc/PID/syscall for read(2), number 0 on x86-64 Linux",
+)
+@pytest.mark.parametrize("program", [GIT, DOCKER])
+def test_interrupted_while_waiting_for_input_as_the_full_path(home: Home, program: str) -> None:
+    """Ctrl-C before the request is complete: one line and exit 130 on either path."""
+    outcomes = []
+    for env in ({}, {quick.FULL_PATH: "1"}):
+        proc = subprocess.Popen(
+            [executable(program), "get"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**home.env, **env},
+            cwd=home.root,
+        )
+        assert proc.stdin is not None
+        proc.stdin.write(b"protocol=https\n")  # and then nothing: it waits for the rest
+        proc.stdin.flush()
+        signal_when_waiting(proc)
+        out, err = proc.communicate(timeout=60)
+        outcomes.append((proc.returncode, out, err))
+    assert outcomes[0] == outcomes[1] == (130, b"", b"bp-helper: interrupted\n")
+
+
+def signal_when_waiting(proc: subprocess.Popen[bytes]) -> None:
+    """SIGINT once the program blocks reading its standard input (not while it starts)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        syscall = Path(f"/proc/{proc.pid}/syscall").read_text().split()
+        if syscall[:2] == ["0", "0x0"]:  # blocked in read(2) on fd 0 (x86-64, Linux)
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)

@@ -7,6 +7,7 @@ half of ``json``, without the ``re`` that ``json`` imports). A broken rule raise
 cached path into "let the full path answer".
 """
 
+import io
 from _json import encode_basestring_ascii
 
 # No `from __future__ import annotations` (one import less on the cached path): names
@@ -14,7 +15,7 @@ from _json import encode_basestring_ascii
 TYPE_CHECKING = False  # type checkers treat this name as true; no `typing` import
 
 if TYPE_CHECKING:
-    from typing import BinaryIO
+    from typing import Any, BinaryIO
 
 MAX_LINE = 65535  # bytes in one line, its newline included (git's documented limit)
 MAX_INPUT = 1 << 20  # bytes in one request
@@ -178,3 +179,23 @@ def docker_credentials(url: str, account: str, secret: str) -> bytes:
     fields = (("ServerURL", url), ("Username", account), ("Secret", secret))
     inner = ", ".join(f'"{key}": {encode_basestring_ascii(value)}' for key, value in fields)
     return f"{{{inner}}}\n".encode()
+
+
+class Replay(io.RawIOBase):
+    """``prefix``, then what is left of ``rest``: the request as the cached path read it, for
+    the full path when the cached path declines it."""
+
+    def __init__(self, prefix: bytes, rest: "BinaryIO") -> None:
+        self.prefix = prefix
+        self.rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: "Any") -> int:
+        if self.prefix:
+            data, self.prefix = self.prefix[: len(buffer)], self.prefix[len(buffer) :]
+        else:
+            data = self.rest.read1(len(buffer))  # type: ignore[attr-defined]
+        buffer[: len(data)] = data
+        return len(data)
