@@ -13,7 +13,9 @@ the cache says only that they are there, and :class:`~bp_helper.config.settings.
 parses the file again when it needs one (to refresh or log in, never on the cached path). A
 cache that cannot be read, is not ours, or holds anything unexpected is ignored and written
 anew; one that cannot be written costs only speed. Only a file that parsed cleanly is cached,
-so a broken config fails with the same error every time.
+so a broken config fails with the same error every time. The cached path
+(:mod:`bp_helper.quick`) reads a config file's settings from here too, with the same checks
+(:func:`bp_helper.basics.cache_holds`), and leaves writing it to this module.
 
 The host index lets :func:`bp_helper.config.profiles.bound_profiles` resolve only the
 profiles that may serve a host instead of every profile in the file, so the cost of a
