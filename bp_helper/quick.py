@@ -329,6 +329,8 @@ def _token(profile: _Profile) -> tuple[str, str, float]:
     ):
         raise Miss("a profile without its client")
     token_url = profile.text("token_url")
+    if basics.plain_netloc(token_url) is None:  # one the full path's check may refuse
+        raise Miss("a token URL only the full path may judge")
     account = profile.value("username")
     if account is not None and not isinstance(account, str):
         raise Miss("a username that is not a string")

@@ -169,10 +169,19 @@ def _foreign_token(sandbox: Sandbox, home: Home) -> None:
     home.env["BIOPRODICT_TOKEN_URL"] = sandbox.token_url.replace("/oauth/", "/other/")
 
 
+def _plain_http_token_url(sandbox: Sandbox, home: Home) -> None:
+    """A token URL the settings refuse, which the token file names all the same."""
+    url = sandbox.token_url.replace("https://", "http://")
+    data = home.stored()
+    home.store_file().write_text(json.dumps({**data, "token_url": url}))
+    home.env.update(BIOPRODICT_TOKEN_URL=url, BIOPRODICT_HOSTS=sandbox.netloc)
+
+
 def _nothing(sandbox: Sandbox, home: Home) -> None:
     pass
 
 
+GET_REQUEST = "protocol=https\nhost={netloc}\n"
 MISSES: dict[str, tuple[Callable[[Sandbox, Home], None], str, list[str], str]] = {
     # name: (setup, program, arguments, request: {netloc} is the sandbox's)
     "--debug": (_nothing, GIT, ["--debug", "get"], "protocol=https\nhost={netloc}\n"),
@@ -192,6 +201,7 @@ MISSES: dict[str, tuple[Callable[[Sandbox, Home], None], str, list[str], str]] =
         "protocol=https\nhost={netloc}\n",
     ),
     "token of another token URL": (_foreign_token, GIT, ["get"], "protocol=https\nhost={netloc}\n"),
+    "token URL the settings refuse": (_plain_http_token_url, GIT, ["get"], GET_REQUEST),
     "another user": (_nothing, GIT, ["get"], "protocol=https\nhost={netloc}\nusername=bob\n"),
     "plain http": (_nothing, GIT, ["get"], "protocol=http\nhost={netloc}\n"),
     "unbound host": (_nothing, GIT, ["get"], "protocol=https\nhost=example.org\n"),
