@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -397,3 +398,32 @@ def signal_when_waiting(proc: subprocess.Popen[bytes]) -> None:
             break
         time.sleep(0.01)
     proc.send_signal(signal.SIGINT)
+
+
+@pytest.mark.parametrize(
+    ("change", "held"),
+    [
+        ({}, True),
+        ({"profiles": {"a": []}}, False),
+        ({"profiles": []}, False),
+        ({"hosts": {"h": "a"}}, False),
+        ({"hosts": {"h": ["a", 1]}}, False),
+        ({"hosts": []}, False),
+        ({"unsure": ["a", None]}, False),
+        ({"unsure": {}}, False),
+        ({"crc32": 0}, False),
+        ({"identity": [1, 2, 3, 4, 6]}, False),
+        ({"config": "/elsewhere.toml"}, False),
+        ({"version": 2}, False),
+    ],
+)
+def test_the_config_cache_holds_only_a_well_formed_parse_of_that_file(
+    change: dict[str, object], held: bool
+) -> None:
+    raw = b'[profiles.a]\nhosts = ["h"]\n'
+    data = {
+        "version": basics.CACHE_FORMAT, "config": "/c.toml", "identity": [1, 2, 3, 4, 5],
+        "size": len(raw), "crc32": zlib.crc32(raw), "profiles": {"a": {"hosts": ["h"]}},
+        "hosts": {"h": ["a"]}, "unsure": [],
+    }  # fmt: skip
+    assert basics.cache_holds({**data, **change}, "/c.toml", raw, [1, 2, 3, 4, 5]) is held
