@@ -3,15 +3,17 @@
 Every rule here is the one copy: the full path imports it from here (``files``, ``tokens``,
 ``config.paths``, ``config.settings``, ``config.cache``), and so does the cached path, which
 answers a cached ``get`` before anything heavier is imported. So this module imports only
-``os``, ``sys`` and ``_json`` (the C half of ``json``), and ``zlib`` when there is a config
-file: no ``re``, ``pathlib``, ``json``, ``typing`` or ``urllib``. Paths are strings here; callers
-that hold a ``Path`` pass it on.
+``os``, ``sys``, ``_json`` (the C half of ``json``) and :mod:`bp_helper.crc` (``zlib`` only
+for a large config file): no ``re``, ``pathlib``, ``json``, ``typing`` or ``urllib``. Paths
+are strings here; callers that hold a ``Path`` pass it on.
 """
 
 import os
 import stat
 import sys
 from _json import make_scanner
+
+from bp_helper.crc import crc32
 
 # No `from __future__ import annotations` (one import less on the cached path): names
 # imported only for type checkers are quoted.
@@ -160,15 +162,13 @@ def cache_file_name(config_path: str) -> str:
 def cache_holds(data: "Any", config_path: str, raw: bytes, identity: list[int]) -> bool:
     """Is ``data`` (a parsed cache file) the well-formed parse of ``raw``, the content of the
     config file ``config_path`` whose identity is ``identity``?"""
-    import zlib  # only with a config file: a library of its own to load
-
     if not (
         isinstance(data, dict)
         and data.get("version") == CACHE_FORMAT
         and data.get("config") == config_path
         and data.get("identity") == identity
         and data.get("size") == len(raw)
-        and data.get("crc32") == zlib.crc32(raw)
+        and data.get("crc32") == crc32(raw)
     ):
         return False
     profiles, hosts, unsure = (data.get(key) for key in ("profiles", "hosts", "unsure"))

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bp_helper import basics, quick
+from bp_helper import basics, crc, quick
 from bp_helper.config import quick_table, table
 from bp_helper.config.hosts import bound_form, netloc_of, normalize_host
 from bp_helper.protocols import docker, rules
@@ -45,7 +45,8 @@ ALLOWED = frozenset(
         "bp_helper.protocols",
         "bp_helper.protocols.rules",
         "_json",  # the C scanner and encoder, without json (which imports re)
-        "zlib",  # the config cache's CRC-32 (with a config file)
+        "bp_helper.crc",  # the config cache's CRC-32 (with a config file)
+        "zlib",  # the same, for a large config file
         "resource",  # no core dumps
     }
 )
@@ -352,6 +353,11 @@ def test_the_c_scanner_reads_json_as_json_does(document: object, around: str) ->
     except Exception:
         return  # the full path reads it
     assert json.dumps(found, sort_keys=True) == json.dumps(expected, sort_keys=True)
+
+
+@given(st.binary(max_size=crc.SMALL + 8))
+def test_crc32_is_zlibs(data: bytes) -> None:
+    assert crc.crc32(data) == zlib.crc32(data)
 
 
 @given(st.text(st.sampled_from("a/.~ "), max_size=10))

@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import json
 import os
-import zlib
 from pathlib import Path
 
 from bp_helper import log
 from bp_helper.basics import CACHE_FORMAT, cache_file_name, cache_holds
 from bp_helper.config.table import CONFIG_KEYS, SETTINGS, hosts_of_table
+from bp_helper.crc import crc32
 from bp_helper.errors import BpError
 from bp_helper.files import atomic_write, ensure_private_dir, read_private_file, unsafe_dir_reason
 from bp_helper.lean import TYPE_CHECKING, Record
@@ -113,7 +113,7 @@ class ConfigCache:
             "config": self.config_path,
             "identity": identity,
             "size": len(raw),
-            "crc32": zlib.crc32(raw),
+            "crc32": crc32(raw),
             "profiles": {name: _withheld(table) for name, table in parsed.profiles.items()},
             "hosts": parsed.hosts,
             "unsure": parsed.unsure,
