@@ -1,7 +1,5 @@
 """bp-helper: OAuth access tokens for the Bio-Prodict (3DM) APIs, cached and refreshed."""
 
-from __future__ import annotations
-
 from bp_helper.version import __version__
 
 TYPE_CHECKING = False  # type checkers treat this name as true; no `typing` import

@@ -32,9 +32,11 @@ from bp_helper.config.settings import Settings
 from bp_helper.engine.service import TokenService
 from bp_helper.errors import EXIT_FAILURE, BpError, LoginRequired
 from bp_helper.lean import TYPE_CHECKING, Record
+from bp_helper.protocols import rules
 from bp_helper.protocols.wire import (
     MAX_LINE,
     InvalidRequest,
+    Refused,
     check_plain,
     check_value,
     decode,
@@ -81,17 +83,17 @@ class StoreRequest(Record):
 
 def parse_server(data: bytes) -> Server:
     """The server URL that docker sends for ``get`` and ``erase``."""
-    if len(data) > MAX_LINE:
-        raise InvalidRequest(f"a server URL of more than {MAX_LINE} bytes")
-    return _server(decode(data, "the server URL").strip(" \t\n"))
+    try:
+        return _server(rules.server_text(data))
+    except Refused as exc:
+        raise InvalidRequest(exc.problem) from None
 
 
 def _server(url: str) -> Server:
-    check_plain(url, "the server URL")  # no control characters, tabs included
-    if not url:
-        raise InvalidRequest("no server URL")
-    if " " in url:
-        raise InvalidRequest("the server URL contains a space")
+    try:
+        rules.checked_server(url)
+    except Refused as exc:
+        raise InvalidRequest(exc.problem) from None
     try:
         parts = urlsplit(url if "://" in url else f"https://{url}")
     except ValueError:
@@ -128,8 +130,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def format_credentials(server: Server, token: StoredToken) -> bytes:
-    answer = {"ServerURL": server.url, "Username": token.account, "Secret": token.access_token}
-    return json.dumps(answer).encode() + b"\n"
+    return rules.docker_credentials(server.url, token.account, token.access_token)
 
 
 def format_listing(usernames: Mapping[str, str]) -> bytes:
