@@ -6,13 +6,10 @@ import contextlib
 import os
 import re
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 from bp_helper.errors import StoreError
-from bp_helper.lean import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 MAX_PRIVATE_FILE = 1 << 20
 

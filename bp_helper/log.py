@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import re
 import sys
-
-from bp_helper.lean import TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import logging

@@ -11,21 +11,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-
-from bp_helper.lean import TYPE_CHECKING, Record
-
-if TYPE_CHECKING:
-    from typing import Any
+from typing import Any, NamedTuple
 
 FORMAT_VERSION = 1
 
 
-class StoredToken(Record):
-    """What a profile keeps between runs. ``expires_at`` is persisted, never recomputed.
-
-    A :class:`~bp_helper.lean.Record` (a NamedTuple) rather than a dataclass: importing
-    ``dataclasses`` or ``typing`` costs the cached path several milliseconds.
-    """
+class StoredToken(NamedTuple):
+    """What a profile keeps between runs. ``expires_at`` is persisted, never recomputed."""
 
     access_token: str
     expires_at: float

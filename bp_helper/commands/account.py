@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import sys
+from typing import Any
 
 from bp_helper import log
 from bp_helper.commands.formatting import describe_user, refresh_note
@@ -14,14 +15,9 @@ from bp_helper.config.table import BY_NAME
 from bp_helper.engine.grants import Grant
 from bp_helper.engine.store import TokenStore
 from bp_helper.errors import EXIT_USAGE, BpError, UsageError
-from bp_helper.lean import TYPE_CHECKING
 from bp_helper.route import profile_route
 from bp_helper.times import format_time, relative
 from bp_helper.tokens import StoredToken
-
-if TYPE_CHECKING:
-    from typing import Any
-
 
 # -- the options of each command (registered by bp_helper.commands.cli) ----------------------
 

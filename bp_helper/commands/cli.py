@@ -10,16 +10,13 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from bp_helper import log
-from bp_helper.lean import TYPE_CHECKING
-from bp_helper.version import __version__
-
-if TYPE_CHECKING:
-    from typing import Any
 from bp_helper.config.settings import Settings
 from bp_helper.config.table import SETTINGS, Setting, switch
 from bp_helper.errors import UsageError, exit_status
+from bp_helper.version import __version__
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 

@@ -27,22 +27,19 @@ import json
 import os
 import zlib
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from bp_helper import log
 from bp_helper.config.table import CONFIG_KEYS, SETTINGS, hosts_of_table
 from bp_helper.errors import BpError
 from bp_helper.files import atomic_write, ensure_private_dir, read_private_file, unsafe_dir_reason
-from bp_helper.lean import TYPE_CHECKING, Record
-
-if TYPE_CHECKING:
-    from typing import Any
 
 FORMAT_VERSION = 1
 # Config keys whose values the cache does not hold (see the module docstring).
 SECRET_KEYS = frozenset(s.key for s in SETTINGS if s.secret and s.key)
 
 
-class ParsedConfig(Record):
+class ParsedConfig(NamedTuple):
     """The profiles of a config file and which hosts the file alone binds them to."""
 
     profiles: dict[str, dict[str, Any]]

@@ -7,10 +7,10 @@ protocol front-ends and the Python/HTTPie adapters ask here before answering.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from bp_helper.errors import BpError, ConfigError
-from bp_helper.lean import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bp_helper.config.settings import Settings

@@ -24,6 +24,7 @@ import os
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from bp_helper import log
 from bp_helper.config.cache import ConfigCache, ParsedConfig, index
@@ -31,11 +32,6 @@ from bp_helper.config.paths import user_state_dir
 from bp_helper.config.table import BY_NAME, CONFIG_KEYS, SECRET_ENVIRONMENT
 from bp_helper.errors import ConfigError
 from bp_helper.files import others_may_write
-from bp_helper.lean import TYPE_CHECKING, Record
-
-if TYPE_CHECKING:
-    from typing import Any
-
 
 MAX_CONFIG = 64 * 1024  # bytes
 
@@ -98,7 +94,7 @@ def _others_may_write(path: Path, st: os.stat_result) -> str | None:
     return others_may_write(path, st)
 
 
-class Resolved(Record):
+class Resolved(NamedTuple):
     """A setting's value and where it came from (``None`` value: not set anywhere)."""
 
     name: str

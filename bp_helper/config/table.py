@@ -10,18 +10,16 @@ how a raw value is checked and converted, and whether it is a secret (never show
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bp_helper.config.hosts import check_token_url, netloc_of, normalize_host
 from bp_helper.errors import ConfigError
-from bp_helper.lean import TYPE_CHECKING, Record
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-    from typing import Any
-
     from bp_helper.config.settings import Settings
 
-    Convert = Callable[[Any, str], Any]
+Convert = Callable[[Any, str], Any]
 
 DEFAULT_TOKEN_URL = "https://api.bio-prodict.nl/oauth/oauth/token"
 PASSWORD = "password"
@@ -151,7 +149,7 @@ def _token_url_host(settings: Settings) -> list[str]:
     return [netloc_of(settings.value("token_url"))]
 
 
-class Setting(Record):
+class Setting(NamedTuple):
     """One setting: where it may come from, its default, its check, and how docs name it."""
 
     name: str

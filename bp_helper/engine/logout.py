@@ -3,8 +3,9 @@ the profile's refusal and failure notes. Called while holding the profile's lock
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bp_helper import log
-from bp_helper.lean import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bp_helper.engine.store import TokenStore

@@ -21,12 +21,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from bp_helper import log
 from bp_helper.config.settings import Settings
 from bp_helper.engine.store import TokenStore
 from bp_helper.errors import BpError, ConfigError, TokenRequestError
-from bp_helper.lean import TYPE_CHECKING
 from bp_helper.secrets.prompt import choose_prompter
 from bp_helper.tokens import StoredToken, sendable
 

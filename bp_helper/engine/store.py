@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from bp_helper import log
 from bp_helper.errors import StoreError
@@ -28,11 +29,7 @@ from bp_helper.files import (
     remove_leftovers,
     unsafe_dir_reason,
 )
-from bp_helper.lean import TYPE_CHECKING
 from bp_helper.tokens import FORMAT_VERSION, StoredToken, parse_file
-
-if TYPE_CHECKING:
-    from typing import Any
 
 
 def _other_accounts(data: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
 from bp_helper import log
@@ -31,7 +32,6 @@ from bp_helper.config.profiles import candidate_profiles
 from bp_helper.config.settings import Settings
 from bp_helper.engine.service import TokenService
 from bp_helper.errors import EXIT_FAILURE, BpError, LoginRequired
-from bp_helper.lean import TYPE_CHECKING, Record
 from bp_helper.protocols.wire import (
     MAX_LINE,
     InvalidRequest,
@@ -65,7 +65,7 @@ docker's credential helper for Bio-Prodict access tokens. Configure it in
   {{"credHelpers": {{"api.bio-prodict.nl": "bioprodict"}}}}"""
 
 
-class Server(Record):
+class Server(NamedTuple):
     """A server as docker names it: ``host[:port]`` or an URL; https unless it says otherwise."""
 
     url: str  # as given, echoed back in answers
@@ -73,7 +73,7 @@ class Server(Record):
     netloc: str
 
 
-class StoreRequest(Record):
+class StoreRequest(NamedTuple):
     server: Server
     username: str
     secret: str

@@ -23,11 +23,11 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, NamedTuple
 
 from bp_helper import log
 from bp_helper.config.settings import Settings
 from bp_helper.errors import BpError, LoginRequired
-from bp_helper.lean import TYPE_CHECKING, Record
 from bp_helper.protocols.wire import (
     MAX_INPUT,
     MAX_LINE,
@@ -58,7 +58,7 @@ git's credential helper for Bio-Prodict access tokens. Configure it with
 then git asks it for a token when a bound host wants a password."""
 
 
-class GitRequest(Record):
+class GitRequest(NamedTuple):
     """What git asks about: a protocol and host, and perhaps a username or a credential."""
 
     protocol: str

@@ -13,11 +13,11 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
 from bp_helper import log
 from bp_helper.config.table import SETTINGS
 from bp_helper.errors import UsageError, exit_status
-from bp_helper.lean import TYPE_CHECKING, Record
 from bp_helper.protocols.wire import standard_input
 from bp_helper.version import __version__
 
@@ -30,7 +30,7 @@ VALUED = {s.flag: s.name for s in SETTINGS if s.helpers and s.flag}
 SWITCHES = frozenset({"--debug", "--help", "-h", "--version"})
 
 
-class Invocation(Record):
+class Invocation(NamedTuple):
     action: str | None
     flags: dict[str, str] = {}  # noqa: RUF012 -- never mutated
     switches: frozenset[str] = frozenset()

@@ -11,12 +11,9 @@ from __future__ import annotations
 import io
 import re
 import sys
+from typing import BinaryIO
 
 from bp_helper.errors import EXIT_USAGE, BpError
-from bp_helper.lean import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from typing import BinaryIO
 
 MAX_LINE = 65535  # bytes in one line, its newline included (git's documented limit)
 MAX_INPUT = 1 << 20  # bytes in one request

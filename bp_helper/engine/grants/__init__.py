@@ -15,10 +15,10 @@ These modules are on the cached path: they import the network stack, the keyring
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from bp_helper.config.table import GRANTS
 from bp_helper.errors import ConfigError
-from bp_helper.lean import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bp_helper.config.settings import Settings

@@ -9,11 +9,12 @@ token URL, client and audience.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bp_helper import log
 from bp_helper.config.table import CLIENT_CREDENTIALS
 from bp_helper.engine.grants import Grant
 from bp_helper.errors import ConfigError, TokenRequestError
-from bp_helper.lean import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bp_helper.engine.machine_grant import MachineTokenClient

@@ -9,6 +9,8 @@ old access token is still valid hands out the old one.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bp_helper import log
 from bp_helper.config.table import PASSWORD
 from bp_helper.engine.grants import Grant
@@ -19,7 +21,6 @@ from bp_helper.errors import (
     StoreError,
     TokenRequestError,
 )
-from bp_helper.lean import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bp_helper.engine.login import PasswordLogin
