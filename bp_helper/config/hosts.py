@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from bp_helper.errors import BpError, ConfigError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # settings imports this module (through table)
     from bp_helper.config.settings import Settings
 
 

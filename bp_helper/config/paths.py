@@ -6,6 +6,8 @@ import os
 import sys
 from pathlib import Path
 
+import platformdirs
+
 APP = "bp-helper"
 
 
@@ -20,7 +22,7 @@ def user_state_dir() -> Path:
 
 
 def _xdg_dir(variable: str, fallback: str) -> Path | None:
-    """The XDG answer on Linux without importing platformdirs (7 ms of the cached path).
+    """The XDG answer on Linux, as the lean path finds the folders without platformdirs.
 
     Same rule as platformdirs (a test holds them equal): an absolute ``$XDG_*`` wins, else
     the fallback under an absolute home. Anything else is left to platformdirs.
@@ -37,6 +39,4 @@ def _xdg_dir(variable: str, fallback: str) -> Path | None:
 
 
 def _platformdirs(kind: str) -> Path:
-    import platformdirs
-
     return Path(getattr(platformdirs, kind)(APP, appauthor=False))

@@ -21,6 +21,8 @@ parsed only when it changed since the last run (see :mod:`bp_helper.config.cache
 from __future__ import annotations
 
 import os
+import stat
+import tomllib
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
@@ -41,8 +43,6 @@ def read_capped(path: Path, limit: int) -> bytes | None:
 
     Never blocks on a FIFO or a device (``/dev/zero``), never reads more than ``limit + 1``.
     """
-    import stat
-
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -322,8 +322,6 @@ def _likely_mistakes(data: dict[str, Any], path: Path) -> None:
 def _parse_toml(path: Path, raw: bytes) -> dict[str, dict[str, Any]]:
     """The ``[profiles.NAME]`` tables of the config file's ``raw`` content, or a
     :class:`ConfigError`."""
-    import tomllib  # only when the config file changed since it was last parsed
-
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -10,13 +10,15 @@ how a raw value is checked and converted, and whether it is a secret (never show
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bp_helper.config.hosts import check_token_url, netloc_of, normalize_host
+from bp_helper.config.paths import user_config_dir
 from bp_helper.errors import ConfigError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # settings imports this module
     from bp_helper.config.settings import Settings
 
 Convert = Callable[[Any, str], Any]
@@ -76,8 +78,6 @@ def host_list(value: Any, where: str) -> list[str]:
 
 def command(value: Any, where: str) -> str | list[str]:
     if isinstance(value, str) and value.strip():
-        import shlex  # only when a *_command string is configured
-
         try:
             shlex.split(value)
         except ValueError as exc:  # "No closing quotation", "No escaped character"
@@ -115,8 +115,6 @@ def profile_name(value: Any, where: str) -> str:
 
 
 def _config_file(settings: Settings) -> str:
-    from bp_helper.config.paths import user_config_dir
-
     return str(user_config_dir() / "config.toml")
 
 

@@ -17,12 +17,10 @@ The resolver takes the ``ca_bundle`` row's config key before its environment var
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
+from bp_helper.config.settings import Settings
 from bp_helper.errors import ConfigError
-
-if TYPE_CHECKING:
-    from bp_helper.config.settings import Settings
 
 DEFAULT = "default"
 
