@@ -9,6 +9,9 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+import filelock
+
+from bp_helper import log
 from bp_helper.errors import StoreError
 
 MAX_PRIVATE_FILE = 1 << 20
@@ -84,8 +87,6 @@ def ensure_private_dir(folder: Path) -> None:
     if problem:
         raise StoreError(f"refusing to use {folder}: it {problem}")
     if stat.S_IMODE(st.st_mode) & 0o077:
-        from bp_helper import log
-
         log.warn(f"{folder} had mode {stat.S_IMODE(st.st_mode):04o}; set it to 0700")
         os.chmod(folder, 0o700)
 
@@ -122,8 +123,6 @@ def edit_lock(path: Path, timeout: float = 30.0) -> Iterator[None]:
     Edits read the file again inside the lock, so that parallel edits all land instead of
     the last rename undoing the others. The kernel releases the lock if we die.
     """
-    import filelock
-
     lock = filelock.FileLock(str(path.parent / f".{path.name}.lock"), mode=0o600)
     try:
         lock.acquire(timeout=timeout)
