@@ -14,11 +14,14 @@ profile, not per account: the accounts share the file, so any change rewrites al
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import filelock
 
 from bp_helper import log
 from bp_helper.errors import StoreError
@@ -57,8 +60,6 @@ def _pauses() -> Iterator[None]:
 
 
 def _thread_lock(path: Path) -> Any:
-    import threading  # not on the cached path
-
     return _thread_locks.setdefault(path, threading.Lock())  # atomic under the GIL
 
 
@@ -219,15 +220,11 @@ class TokenStore:
             next(pauses)
 
     def _file_lock(self) -> Any:
-        import filelock
-
         ensure_private_dir(self.directory)
         return filelock.FileLock(str(self.lock_path), mode=0o600, thread_local=False)
 
     def _try(self, lock: Any) -> bool:
         """Take ``lock`` if it is free, at once; a lock file that cannot be opened is an error."""
-        import filelock
-
         try:
             lock.acquire(timeout=0)
         except filelock.Timeout:
