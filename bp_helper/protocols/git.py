@@ -20,14 +20,16 @@ joins them to host binding and the :class:`~bp_helper.engine.service.TokenServic
 
 from __future__ import annotations
 
+import argparse
 import math
 import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from bp_helper import log
 from bp_helper.config.settings import Settings
 from bp_helper.errors import BpError, LoginRequired
+from bp_helper.protocols.program import run
 from bp_helper.protocols.wire import (
     MAX_INPUT,
     MAX_LINE,
@@ -41,10 +43,6 @@ from bp_helper.protocols.wire import (
 from bp_helper.route import route
 from bp_helper.secrets.prompt import choose_prompter
 from bp_helper.tokens import StoredToken
-
-if TYPE_CHECKING:
-    import argparse
-    from typing import Any, BinaryIO
 
 ACTIONS = ("get", "store", "erase")
 # Attributes with one value; everything else but capability[] is ignored.
@@ -203,6 +201,4 @@ def cmd_git(args: argparse.Namespace, settings: Settings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``git-credential-bioprodict``."""
-    from bp_helper.protocols.program import run
-
     return run("git-credential-bioprodict", USAGE, serve, argv)
