@@ -10,12 +10,21 @@ from typing import Any
 
 from bp_helper import log
 from bp_helper.commands.formatting import describe_user, refresh_note
+from bp_helper.commands.overview import print_all_profiles
+from bp_helper.commands.switch import use_everywhere
 from bp_helper.config.settings import Settings
 from bp_helper.config.table import BY_NAME
 from bp_helper.engine.grants import Grant
+from bp_helper.engine.logout import forget_profile
 from bp_helper.engine.store import TokenStore
 from bp_helper.errors import EXIT_USAGE, BpError, UsageError
 from bp_helper.route import profile_route
+from bp_helper.secrets.oskeyring import OsKeyring
+from bp_helper.secrets.profile_keyring import ProfileKeyring
+from bp_helper.secrets.prompt import choose_prompter
+from bp_helper.secrets.report import keyring_kind, secret_report
+from bp_helper.secrets.report import report as whereabouts_report
+from bp_helper.secrets.sources import MAX_SECRET, strip_line
 from bp_helper.times import format_time, relative
 from bp_helper.tokens import StoredToken
 
@@ -87,8 +96,6 @@ def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
     if args.password_stdin:
         if sys.stdin is None or sys.stdin.isatty():
             raise UsageError("--password-stdin needs the password on standard input")
-        from bp_helper.secrets.sources import MAX_SECRET, strip_line
-
         given = sys.stdin.read(MAX_SECRET + 1)
         if len(given) > MAX_SECRET:
             raise UsageError(
@@ -110,8 +117,6 @@ def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
         print(line)
     print(f"Access token valid until {format_time(token.expires_at)}; {refresh_note(token)}.")
     if token.audience is None:  # a person's account (a machine token has an audience)
-        from bp_helper.commands.switch import use_everywhere
-
         use_everywhere(settings, token.account)  # the account every front-end uses, like gh's
     stored = service.store.load()
     if stored is not None and stored.password_in_keyring:
@@ -121,10 +126,6 @@ def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_logout(args: argparse.Namespace, settings: Settings) -> int:
     if args.all:
-        from bp_helper.engine.logout import forget_profile
-        from bp_helper.secrets.oskeyring import OsKeyring
-        from bp_helper.secrets.profile_keyring import ProfileKeyring
-
         directory = settings.store_dir / "tokens"
         names = TokenStore.profiles(directory)
         keyring = OsKeyring(settings.value("keyring_timeout"))
@@ -150,8 +151,6 @@ def cmd_logout(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     if args.all:
-        from bp_helper.commands.overview import print_all_profiles
-
         return print_all_profiles(settings, as_json=args.json)
     report = status_report(settings)
     status = EXIT_USAGE if report["problems"] else 0  # each is a configuration error
@@ -198,10 +197,6 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
 def status_report(settings: Settings) -> dict[str, Any]:
     """What ``status`` shows; secrets appear only as "(set)"."""
-    from bp_helper.secrets.prompt import choose_prompter
-    from bp_helper.secrets.report import keyring_kind, secret_report
-    from bp_helper.secrets.report import report as whereabouts_report
-
     problems: list[str] = []
     shown: dict[str, dict[str, Any]] = {}
     profile = settings.resolve("profile")

@@ -1,18 +1,22 @@
 """``bp-helper``: the command line, and the one place where errors become one line.
 
-Commands live in their own modules and are imported only when chosen, so that
-``bp-helper token`` with a fresh cached token stays close to the cost of starting Python.
+Commands live in their own modules: :data:`HANDLERS` names each command's function as
+``module:function``, imported when that command runs, so that ``bp-helper --help``,
+``--version`` and shell completion (``completion --profiles`` runs on every Tab) import no
+command they do not run.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import importlib
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bp_helper import log
+from bp_helper.commands import mistakes
 from bp_helper.config.settings import Settings
 from bp_helper.config.table import SETTINGS, Setting, switch
 from bp_helper.errors import UsageError, exit_status
@@ -35,9 +39,7 @@ class _Parser(argparse.ArgumentParser):
         self.commands = {}
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        from bp_helper.commands.mistakes import parser_error
-
-        raise parser_error(message, self.prog)
+        raise mistakes.parser_error(message, self.prog)
 
     commands: dict[str, _Parser]
 
@@ -47,14 +49,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 class _Formatter(argparse.HelpFormatter):
-    """argparse's formatter, sized without importing shutil (2 ms of the cached path)."""
+    """argparse's formatter, as wide as the terminal."""
 
     def __init__(self, prog: str) -> None:
-        try:
-            width = os.get_terminal_size(sys.stdout.fileno()).columns
-        except (OSError, ValueError, AttributeError):
-            columns = os.environ.get("COLUMNS", "")
-            width = int(columns) if columns.isdigit() else 80
+        width = shutil.get_terminal_size().columns
         super().__init__(prog, width=max(width - 2, 40))
 
 
@@ -142,11 +140,9 @@ def _no_options(p: argparse.ArgumentParser) -> None:
 
 def _lazy_options(module: str) -> Options:
     """The options of a command whose module defines ``options(parser)`` (or, given as
-    ``module:function``, that function), imported only when that command's parser is built."""
+    ``module:function``, that function), imported when that command's parser is built."""
 
     def options(p: argparse.ArgumentParser) -> None:
-        import importlib
-
         name, _, function = module.partition(":")
         getattr(importlib.import_module(name), function or "options")(p)
 
@@ -232,7 +228,7 @@ COMMAND_SETTINGS: dict[str, tuple[str, ...]] = {
     "sandbox": (),
     "demo": (),
 }
-# name -> "module:function" that runs it; imported only when that command is chosen.
+# name -> "module:function" that runs it, imported when that command runs (see the docstring).
 HANDLERS: dict[str, str] = {
     "login": "bp_helper.commands.account:cmd_login",
     "token": "bp_helper.commands.account:cmd_token",
@@ -323,17 +319,13 @@ def _check_command_word(argv: list[str], at: int | None) -> None:
     unknown = [w for w in words if w.startswith("-") and w not in ("-", "--")]
     unknown = [w for w in unknown if w.partition("=")[0] not in GLOBAL_OPTIONS]
     if unknown or (at is not None and argv[at] not in COMMANDS):
-        from bp_helper.commands import mistakes
-
         if unknown:
             raise mistakes.unknown_option(unknown[0], sorted(GLOBAL_OPTIONS), "bp-helper")
         raise mistakes.unknown_command(argv[at] if at is not None else "", list(COMMANDS))
 
 
 def _handler(name: str) -> Handler:
-    """The command's function, imported only now: ``HANDLERS`` names it as ``module:function``."""
-    import importlib
-
+    """The command's function: ``HANDLERS`` names it as ``module:function``."""
     module, _, function = HANDLERS[name].partition(":")
     handler: Handler = getattr(importlib.import_module(module), function)
     return handler
@@ -361,9 +353,7 @@ def _run(argv: list[str]) -> int:
         where = f"bp-helper {args.command}" if args.command else "bp-helper"
         options = [word for word in unknown if word.startswith("-") and word != "-"]
         if options:
-            from bp_helper.commands.mistakes import unknown_option
-
-            raise unknown_option(options[0], known, where)
+            raise mistakes.unknown_option(options[0], known, where)
         raise UsageError(
             f"unrecognized arguments (not repeated here); the options of `{where}` are "
             f"{', '.join(known)} (see `{where} --help`)"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 
 from bp_helper import log
+from bp_helper.commands.config_edit import cmd_config
 from bp_helper.commands.formatting import describe_user
 from bp_helper.config.settings import Settings
 from bp_helper.config.table import PASSWORD
@@ -55,8 +56,6 @@ def use_everywhere(settings: Settings, account: str) -> None:
     variable that still picks another account."""
     configured = settings.profile_table.get("username")
     if isinstance(configured, str) and configured and configured != account:
-        from bp_helper.commands.config_edit import cmd_config
-
         try:
             cmd_config(argparse.Namespace(action="set", key="username", value=account), settings)
         except BpError as exc:  # the account is the store's default all the same
