@@ -9,8 +9,6 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-import filelock
-
 from bp_helper import log
 from bp_helper.errors import StoreError
 
@@ -123,6 +121,10 @@ def edit_lock(path: Path, timeout: float = 30.0) -> Iterator[None]:
     Edits read the file again inside the lock, so that parallel edits all land instead of
     the last rename undoing the others. The kernel releases the lock if we die.
     """
+    # filelock (about 20 ms to import) only where a lock is taken: `bp-helper --help`,
+    # `--version` and completion import this module through the settings and take none.
+    import filelock
+
     lock = filelock.FileLock(str(path.parent / f".{path.name}.lock"), mode=0o600)
     try:
         lock.acquire(timeout=timeout)

@@ -21,8 +21,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import filelock
-
 from bp_helper import log
 from bp_helper.errors import StoreError
 from bp_helper.files import (
@@ -220,11 +218,15 @@ class TokenStore:
             next(pauses)
 
     def _file_lock(self) -> Any:
+        import filelock  # where a lock is taken (see bp_helper.files.edit_lock)
+
         ensure_private_dir(self.directory)
         return filelock.FileLock(str(self.lock_path), mode=0o600, thread_local=False)
 
     def _try(self, lock: Any) -> bool:
         """Take ``lock`` if it is free, at once; a lock file that cannot be opened is an error."""
+        import filelock
+
         try:
             lock.acquire(timeout=0)
         except filelock.Timeout:
