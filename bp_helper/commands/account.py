@@ -28,47 +28,6 @@ from bp_helper.secrets.sources import MAX_SECRET, strip_line
 from bp_helper.times import format_time, relative
 from bp_helper.tokens import StoredToken
 
-# -- the options of each command (registered by bp_helper.commands.cli) ----------------------
-
-
-def login_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--password-stdin", action="store_true", help="read the password from standard input"
-    )
-    p.add_argument(
-        "--remember-password",
-        action="store_true",
-        help="keep the password in the OS keyring for later logins (needs the keyring extra)",
-    )
-
-
-def logout_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--all", action="store_true", help="forget the tokens of every profile")
-    p.add_argument(
-        "--username",
-        dest="account",
-        metavar="NAME",
-        help="forget only this account of the profile (default: every account)",
-    )
-
-
-def token_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--renew",
-        action="store_true",
-        help="drop the cached access token and get a new one (after a server revoked it)",
-    )
-    p.add_argument(
-        "--json",
-        action="store_true",
-        help="print access_token, expires_at, username, profile and token_type as JSON",
-    )
-
-
-def status_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--all", action="store_true", help="every profile: its hosts and login state")
-
 
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     service = profile_route(settings).service()

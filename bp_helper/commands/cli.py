@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bp_helper import log
-from bp_helper.commands import mistakes
+from bp_helper.commands import mistakes, options
 from bp_helper.config.settings import Settings
 from bp_helper.config.table import SETTINGS, Setting, switch
 from bp_helper.errors import UsageError, exit_status
@@ -138,36 +138,24 @@ def _no_options(p: argparse.ArgumentParser) -> None:
     pass
 
 
-def _lazy_options(module: str) -> Options:
-    """The options of a command whose module defines ``options(parser)`` (or, given as
-    ``module:function``, that function), imported when that command's parser is built."""
-
-    def options(p: argparse.ArgumentParser) -> None:
-        name, _, function = module.partition(":")
-        getattr(importlib.import_module(name), function or "options")(p)
-
-    return options
-
-
-ACCOUNT = "bp_helper.commands.account"
 # name -> (help, options): the commands of `bp-helper`, in the order --help lists them.
 COMMANDS: dict[str, tuple[str, Options]] = {
     "login": (
         "log in with username and password and store the tokens",
-        _lazy_options(f"{ACCOUNT}:login_options"),
+        options.login_options,
     ),
-    "token": ("print a valid access token on stdout", _lazy_options(f"{ACCOUNT}:token_options")),
+    "token": ("print a valid access token on stdout", options.token_options),
     "status": (
         "show login state, token expiry and where each setting came from",
-        _lazy_options(f"{ACCOUNT}:status_options"),
+        options.status_options,
     ),
     "logout": (
         "forget the stored tokens (and remembered password) of the profile",
-        _lazy_options(f"{ACCOUNT}:logout_options"),
+        options.logout_options,
     ),
     "switch": (
         "make an account already logged in the one the profile uses (no password asked)",
-        _lazy_options("bp_helper.commands.switch"),
+        options.switch_options,
     ),
     "doctor": (
         "check config, secrets, keyring, storage, clock and connectivity",
@@ -175,15 +163,15 @@ COMMANDS: dict[str, tuple[str, Options]] = {
     ),
     "setup": (
         "configure git, docker or podman/skopeo to use the helpers for the profile's hosts",
-        _lazy_options("bp_helper.commands.setup"),
+        options.setup_options,
     ),
     "config": (
         "set, get, unset or list keys of the config file (secrets never from argv)",
-        _lazy_options("bp_helper.commands.config_edit"),
+        options.config_options,
     ),
     "completion": (
         "print a shell completion script (bash, zsh or fish)",
-        _lazy_options("bp_helper.commands.completion"),
+        options.completion_options,
     ),
     "sandbox": ("run a local stand-in of the Bio-Prodict token server", _sandbox_options),
     "demo": ("a self-contained walkthrough on the sandbox server", _no_options),
@@ -283,7 +271,7 @@ def build_parser(only: str | None = None) -> _Parser:
     parser.add_argument("--version", action="version", version=f"bp-helper {__version__}")
     _common_options(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name, (help, options) in COMMANDS.items():
+    for name, (help, add_options) in COMMANDS.items():
         if only is None or name == only:
             usage = "bp-helper [options] curl [curl arguments...]" if name == "curl" else None
             command = sub.add_parser(name, help=help, description=help, usage=usage)
@@ -291,7 +279,7 @@ def build_parser(only: str | None = None) -> _Parser:
             for setting in SETTINGS:
                 if setting.flag and setting.flag_of == name:
                     _setting_option(command, setting, None)
-            options(command)
+            add_options(command)
             parser.commands[name] = command
     return parser
 

@@ -13,23 +13,11 @@ import argparse
 import shlex
 
 from bp_helper.commands.cli import build_parser
-from bp_helper.commands.config_edit import KEYS
+from bp_helper.commands.options import CONFIG_KEYS
 from bp_helper.config.settings import Settings
 from bp_helper.config.table import SETTINGS
 from bp_helper.engine.store import TokenStore
 from bp_helper.errors import BpError, UsageError
-
-SHELLS = ("bash", "zsh", "fish")
-
-
-def options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("shell", nargs="?", choices=SHELLS, metavar="bash|zsh|fish")
-    p.add_argument("--profiles", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--accounts", action="store_true", help=argparse.SUPPRESS)
-    p.epilog = (
-        'bash: eval "$(bp-helper completion bash)" in ~/.bashrc; zsh: the same with zsh in '
-        "~/.zshrc; fish: bp-helper completion fish > ~/.config/fish/completions/bp-helper.fish"
-    )
 
 
 def cmd_completion(args: argparse.Namespace, settings: Settings) -> int:
@@ -61,7 +49,7 @@ def command_words() -> dict[str, list[str]]:
                 words[""].append(name)
                 words[name] = _words(sub)
     if "config" in words:
-        words["config"] += list(KEYS)
+        words["config"] += list(CONFIG_KEYS)
     return words
 
 

@@ -15,35 +15,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bp_helper.commands.options import CONFIG_KEYS as KEYS
 from bp_helper.config import toml_edit
 from bp_helper.config.settings import Settings, read_config_file
-from bp_helper.config.table import SETTINGS, Setting
+from bp_helper.config.table import Setting
 from bp_helper.errors import ConfigError, UsageError
 from bp_helper.files import atomic_write, edit_lock, edit_target, make_dirs, others_may_write
 from bp_helper.log import add_secret
 from bp_helper.secrets.prompt import choose_prompter
 from bp_helper.secrets.sources import strip_line
-
-ACTIONS = ("set", "get", "unset", "list", "path")
-KEYS: dict[str, Setting] = {s.key: s for s in SETTINGS if s.key}
-
-
-def options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", choices=ACTIONS, metavar="set|get|unset|list|path")
-    p.add_argument("key", nargs="?", metavar="KEY", help=f"one of: {', '.join(KEYS)}")
-    p.add_argument(
-        "value",
-        nargs="?",
-        metavar="VALUE",
-        help="the new value (secret keys: from standard input or a hidden prompt, never here)",
-    )
-    p.add_argument(
-        "--all", action="store_true", help="with unset: remove the whole [profiles.NAME] table"
-    )
-    p.epilog = (
-        "Edits [profiles.NAME] (--profile, default: default) of the config file, keeping "
-        "comments and other tables. Lists (hosts) are comma-separated."
-    )
 
 
 def cmd_config(args: argparse.Namespace, settings: Settings) -> int:

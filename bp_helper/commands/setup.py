@@ -39,20 +39,6 @@ GIT_HELPER = f"git-credential-{HELPER}"
 DOCKER_HELPER = f"docker-credential-{HELPER}"
 
 
-def options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("tool", choices=("git", "docker", "containers"), metavar="git|docker|containers")
-    p.add_argument("--remove", action="store_true", help="take out what setup added")
-    p.add_argument(
-        "--all", action="store_true", help="with --remove: for every profile and host (uninstall)"
-    )
-    p.epilog = (
-        "git: credential.https://HOST.helper in the global git config; docker: credHelpers "
-        "in ~/.docker/config.json ($DOCKER_CONFIG); containers: credHelpers in "
-        "$REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json or (root) "
-        "/run/containers/0/auth.json."
-    )
-
-
 def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
     if args.all and not args.remove:
         raise UsageError(f"--all goes with --remove: `bp-helper setup {args.tool} --remove --all`")

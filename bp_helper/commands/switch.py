@@ -22,14 +22,6 @@ from bp_helper.engine.service import TokenService
 from bp_helper.errors import BpError, UsageError
 
 
-def options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("user", metavar="USER", help="an account of the profile that has logged in")
-    p.epilog = (
-        "No password is asked: USER must have logged in to the profile before "
-        "(`bp-helper status` lists its accounts). A configured username is updated."
-    )
-
-
 def cmd_switch(args: argparse.Namespace, settings: Settings) -> int:
     profile = settings.profile
     if settings.value("grant") != PASSWORD:  # only people log in to accounts
