@@ -37,7 +37,7 @@ from bp_helper.secrets.profile_keyring import ProfileKeyring
 from bp_helper.secrets.prompt import Prompter, choose_prompter
 from bp_helper.tokens import StoredToken, sendable
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the network stack (see TokenService.client)
     from bp_helper.engine.client import TokenClient
 
 
