@@ -1,9 +1,10 @@
-"""The config file, parsed once per change: what the cached path needs, without ``tomllib``.
+"""The config file, parsed once per change: what the lean path of a cached answer reads.
 
 Parsing TOML costs a cached ``get`` about a third of its time (``tomllib`` imports ``typing``
 and ``datetime`` and compiles its patterns). So the profiles parsed from a config file are
-kept in ``<state dir>/bp-helper/config-cache/`` (one JSON file per config file path, 0600 in a
-0700 folder, written atomically, apart from the token store), keyed by the file's identity
+kept in ``<state dir>/bp-helper/config-cache/`` (one JSON file per config file path, named by
+:func:`cache_file_name`, 0600 in a 0700 folder, written atomically, apart from the token
+store), keyed by the file's identity
 (device, inode, size, mtime and ctime) and the CRC-32 of its content, with a host index: for
 each ``host[:port]``, the profiles that the config file alone binds to it. The file is read
 every time (it is small), so an edit is seen even when it keeps the size and falls within
@@ -13,7 +14,9 @@ the cache says only that they are there, and :class:`~bp_helper.config.settings.
 parses the file again when it needs one (to refresh or log in, never on the cached path). A
 cache that cannot be read, is not ours, or holds anything unexpected is ignored and written
 anew; one that cannot be written costs only speed. Only a file that parsed cleanly is cached,
-so a broken config fails with the same error every time.
+so a broken config fails with the same error every time. Other files in the folder (those
+of an earlier naming, or of config files since removed) are never read: each is a few
+hundred bytes, left as they are.
 
 The host index lets :func:`bp_helper.config.profiles.bound_profiles` resolve only the
 profiles that may serve a host instead of every profile in the file, so the cost of a
@@ -23,6 +26,7 @@ environment variable sets ``hosts``, ``token_url`` or ``grant`` (they apply to e
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import zlib
@@ -67,14 +71,14 @@ def index(profiles: dict[str, dict[str, Any]]) -> ParsedConfig:
 class ConfigCache:
     """The cached parse of one config file's text, in ``<state dir>/config-cache/``.
 
-    One cache file per config file path (named by a hash of it), so that programs using
+    One cache file per config file path (:func:`cache_file_name`), so that programs using
     different config files (``--config``, ``BIOPRODICT_CONFIG``) do not undo each other's.
     """
 
     def __init__(self, state_dir: Path, config_path: Path) -> None:
         self.directory = state_dir / "config-cache"
         self.config_path = str(config_path)
-        self.path = self.directory / f"{_fnv1a(os.fsencode(self.config_path)):016x}.json"
+        self.path = self.directory / cache_file_name(self.config_path)
 
     def load(self, raw: bytes, identity: list[int]) -> ParsedConfig | None:
         """The parse of ``raw`` if the cache holds it; ``None`` otherwise (then parse it).
@@ -157,9 +161,7 @@ def _well_formed(data: dict[str, Any]) -> bool:
     )
 
 
-def _fnv1a(data: bytes) -> int:
-    """64-bit FNV-1a: a stable file name for a path, without importing ``hashlib``."""
-    value = 0xCBF29CE484222325
-    for byte in data:
-        value = ((value ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-    return value
+def cache_file_name(config_path: str) -> str:
+    """The cache file of the config file ``config_path``: the first 128 bits of the SHA-256
+    of the path, in hex. A cache names its config file too, and is believed only for it."""
+    return f"{hashlib.sha256(os.fsencode(config_path)).hexdigest()[:32]}.json"
