@@ -1,22 +1,21 @@
 """The config file, parsed once per change: what the lean path of a cached answer reads.
 
 Parsing TOML costs a cached ``get`` about a third of its time (``tomllib`` imports ``typing``
-and ``datetime`` and compiles its patterns). So the profiles parsed from a config file are
-kept in ``<state dir>/bp-helper/config-cache/`` (one JSON file per config file path, named by
+and ``datetime`` and compiles its patterns). So the profiles parsed from a config file are kept
+in ``<state dir>/bp-helper/config-cache/`` (one JSON file per config file path, named by
 :func:`cache_file_name`, 0600 in a 0700 folder, written atomically, apart from the token
-store), keyed by the file's identity
-(device, inode, size, mtime and ctime) and the CRC-32 of its content, with a host index: for
-each ``host[:port]``, the profiles that the config file alone binds to it. The file is read
-every time (it is small), so an edit is seen even when it keeps the size and falls within
-one tick of the clock, the trap of keys made of sizes and times alone. What goes is the
-parse. Secret values (``client_secret``) and the values of unknown keys are not copied:
-the cache says only that they are there, and :class:`~bp_helper.config.settings.Settings`
-parses the file again when it needs one (to refresh or log in, never on the cached path). A
-cache that cannot be read, is not ours, or holds anything unexpected is ignored and written
-anew; one that cannot be written costs only speed. Only a file that parsed cleanly is cached,
-so a broken config fails with the same error every time. Other files in the folder (those
-of an earlier naming, or of config files since removed) are never read: each is a few
-hundred bytes, left as they are.
+store), keyed by the file's identity (device, inode, size, mtime and ctime) and the CRC-32 of
+its content, with a host index: for each ``host[:port]``, the profiles that the config file
+alone binds to it. The file is read every time (it is small), so an edit is seen even when it
+keeps the size and falls within one tick of the clock, the trap of keys made of sizes and times
+alone. What goes is the parse. Secret values (``client_secret``) and the values of unknown keys
+are not copied: the cache says only that they are there, and
+:class:`~bp_helper.config.settings.Settings` parses the file again when it needs one (to
+refresh or log in, never to hand out a stored token). A cache that cannot be read, is not ours,
+or holds anything unexpected is ignored and written anew; one that cannot be written costs only
+speed. Only a file that parsed cleanly is cached, so a broken config fails with the same error
+every time. Other files in the folder (those of an earlier naming, or of config files since
+removed) are never read: each is a few hundred bytes, left as they are.
 
 The host index lets :func:`bp_helper.config.profiles.bound_profiles` resolve only the
 profiles that may serve a host instead of every profile in the file, so the cost of a
