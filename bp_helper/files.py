@@ -6,8 +6,10 @@ import contextlib
 import os
 import re
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
+from bp_helper import log
 from bp_helper.basics import (  # the rules the cached path shares
     MAX_PRIVATE_FILE,
     others_may_write,
@@ -15,10 +17,6 @@ from bp_helper.basics import (  # the rules the cached path shares
     unsafe_dir_reason,
 )
 from bp_helper.errors import StoreError
-from bp_helper.lean import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 __all__ = [
     "MAX_PRIVATE_FILE",
@@ -105,8 +103,6 @@ def ensure_private_dir(folder: Path) -> None:
     if problem:
         raise StoreError(f"refusing to use {folder}: it {problem}")
     if stat.S_IMODE(st.st_mode) & 0o077:
-        from bp_helper import log
-
         log.warn(f"{folder} had mode {stat.S_IMODE(st.st_mode):04o}; set it to 0700")
         os.chmod(folder, 0o700)
 
@@ -143,6 +139,8 @@ def edit_lock(path: Path, timeout: float = 30.0) -> Iterator[None]:
     Edits read the file again inside the lock, so that parallel edits all land instead of
     the last rename undoing the others. The kernel releases the lock if we die.
     """
+    # filelock (about 20 ms to import) only where a lock is taken: `bp-helper --help`,
+    # `--version` and completion import this module through the settings and take none.
     import filelock
 
     lock = filelock.FileLock(str(path.parent / f".{path.name}.lock"), mode=0o600)

@@ -11,24 +11,17 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from bp_helper.basics import TOKEN_FORMAT, check_token_file, token_values
 from bp_helper.basics import fresh as fresh_for
 from bp_helper.basics import sendable as sendable
-from bp_helper.lean import TYPE_CHECKING, Record
-
-if TYPE_CHECKING:
-    from typing import Any
 
 FORMAT_VERSION = TOKEN_FORMAT
 
 
-class StoredToken(Record):
-    """What a profile keeps between runs. ``expires_at`` is persisted, never recomputed.
-
-    A :class:`~bp_helper.lean.Record` (a NamedTuple) rather than a dataclass: importing
-    ``dataclasses`` or ``typing`` costs the cached path several milliseconds.
-    """
+class StoredToken(NamedTuple):
+    """What a profile keeps between runs. ``expires_at`` is persisted, never recomputed."""
 
     access_token: str
     expires_at: float

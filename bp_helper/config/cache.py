@@ -1,4 +1,4 @@
-"""The config file, parsed once per change: what the cached path needs, without ``tomllib``.
+"""The config file, parsed once per change: what the lean path of a cached answer reads.
 
 Parsing TOML costs a cached ``get`` about a third of its time (``tomllib`` imports ``typing``
 and ``datetime`` and compiles its patterns). So the profiles parsed from a config file are
@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from bp_helper import log
 from bp_helper.basics import CACHE_FORMAT, cache_file_name, cache_holds
@@ -35,17 +36,13 @@ from bp_helper.config.table import CONFIG_KEYS, SETTINGS, hosts_of_table
 from bp_helper.crc import crc32
 from bp_helper.errors import BpError
 from bp_helper.files import atomic_write, ensure_private_dir, read_private_file, unsafe_dir_reason
-from bp_helper.lean import TYPE_CHECKING, Record
-
-if TYPE_CHECKING:
-    from typing import Any
 
 FORMAT_VERSION = CACHE_FORMAT
 # Config keys whose values the cache does not hold (see the module docstring).
 SECRET_KEYS = frozenset(s.key for s in SETTINGS if s.secret and s.key)
 
 
-class ParsedConfig(Record):
+class ParsedConfig(NamedTuple):
     """The profiles of a config file and which hosts the file alone binds them to."""
 
     profiles: dict[str, dict[str, Any]]
@@ -73,7 +70,7 @@ def index(profiles: dict[str, dict[str, Any]]) -> ParsedConfig:
 class ConfigCache:
     """The cached parse of one config file's text, in ``<state dir>/config-cache/``.
 
-    One cache file per config file path (named by a hash of it), so that programs using
+    One cache file per config file path (:func:`cache_file_name`), so that programs using
     different config files (``--config``, ``BIOPRODICT_CONFIG``) do not undo each other's.
     """
 

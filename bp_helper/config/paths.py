@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import platformdirs
+
 from bp_helper.basics import APP, xdg_dir
 
 __all__ = ["APP", "user_config_dir", "user_state_dir"]
@@ -20,13 +22,11 @@ def user_state_dir() -> Path:
 
 
 def _xdg_dir(variable: str, fallback: str) -> Path | None:
-    """The XDG answer on Linux without importing platformdirs (see :func:`~bp_helper.basics
-    .xdg_dir`, which the cached path shares)."""
+    """The XDG answer on Linux, the rule the cached path shares (see :func:`~bp_helper.basics
+    .xdg_dir`); platformdirs answers elsewhere."""
     folder = xdg_dir(variable, fallback)
     return None if folder is None else Path(folder)
 
 
 def _platformdirs(kind: str) -> Path:
-    import platformdirs
-
     return Path(getattr(platformdirs, kind)(APP, appauthor=False))

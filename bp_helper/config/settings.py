@@ -21,9 +21,11 @@ parsed only when it changed since the last run (see :mod:`bp_helper.config.cache
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from bp_helper import log
 from bp_helper.basics import MAX_CONFIG, config_file_problem, raw_setting
@@ -32,10 +34,6 @@ from bp_helper.config.cache import ConfigCache, ParsedConfig, index
 from bp_helper.config.paths import user_state_dir
 from bp_helper.config.table import BY_NAME, CONFIG_KEYS, SECRET_ENVIRONMENT
 from bp_helper.errors import ConfigError
-from bp_helper.lean import TYPE_CHECKING, Record
-
-if TYPE_CHECKING:
-    from typing import Any
 
 
 def read_config_file(path: Path) -> tuple[bytes, os.stat_result]:
@@ -62,7 +60,7 @@ def read_config_file(path: Path) -> tuple[bytes, os.stat_result]:
     return raw, st
 
 
-class Resolved(Record):
+class Resolved(NamedTuple):
     """A setting's value and where it came from (``None`` value: not set anywhere)."""
 
     name: str
@@ -284,8 +282,6 @@ def _likely_mistakes(data: dict[str, Any], path: Path) -> None:
 def _parse_toml(path: Path, raw: bytes) -> dict[str, dict[str, Any]]:
     """The ``[profiles.NAME]`` tables of the config file's ``raw`` content, or a
     :class:`ConfigError`."""
-    import tomllib  # only when the config file changed since it was last parsed
-
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -9,18 +9,19 @@ how a raw value is checked and converted, and whether it is a secret (never show
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
+
 from bp_helper.basics import seconds_in_range, valid_profile_name
 from bp_helper.config.hosts import check_token_url, netloc_of, normalize_host
+from bp_helper.config.paths import user_config_dir
 from bp_helper.errors import ConfigError
-from bp_helper.lean import TYPE_CHECKING, Record
 
-if TYPE_CHECKING:
-    from collections.abc import Callable
-    from typing import Any
-
+if TYPE_CHECKING:  # settings imports this module
     from bp_helper.config.settings import Settings
 
-    Convert = Callable[[Any, str], Any]
+Convert = Callable[[Any, str], Any]
 
 DEFAULT_TOKEN_URL = "https://api.bio-prodict.nl/oauth/oauth/token"
 PASSWORD = "password"
@@ -76,8 +77,6 @@ def host_list(value: Any, where: str) -> list[str]:
 
 def command(value: Any, where: str) -> str | list[str]:
     if isinstance(value, str) and value.strip():
-        import shlex  # only when a *_command string is configured
-
         try:
             shlex.split(value)
         except ValueError as exc:  # "No closing quotation", "No escaped character"
@@ -115,8 +114,6 @@ def profile_name(value: Any, where: str) -> str:
 
 
 def _config_file(settings: Settings) -> str:
-    from bp_helper.config.paths import user_config_dir
-
     return str(user_config_dir() / "config.toml")
 
 
@@ -161,7 +158,7 @@ the default is None where the table computes it (the names in COMPUTED).
 '''
 
 
-class Setting(Record):
+class Setting(NamedTuple):
     """One setting: where it may come from, its default, its check, and how docs name it."""
 
     name: str

@@ -14,10 +14,12 @@ profile, not per account: the accounts share the file, so any change rewrites al
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from bp_helper import log
 from bp_helper.errors import StoreError
@@ -28,11 +30,7 @@ from bp_helper.files import (
     remove_leftovers,
     unsafe_dir_reason,
 )
-from bp_helper.lean import TYPE_CHECKING
 from bp_helper.tokens import FORMAT_VERSION, StoredToken, parse_file
-
-if TYPE_CHECKING:
-    from typing import Any
 
 
 def _other_accounts(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -60,8 +58,6 @@ def _pauses() -> Iterator[None]:
 
 
 def _thread_lock(path: Path) -> Any:
-    import threading  # not on the cached path
-
     return _thread_locks.setdefault(path, threading.Lock())  # atomic under the GIL
 
 
@@ -222,7 +218,7 @@ class TokenStore:
             next(pauses)
 
     def _file_lock(self) -> Any:
-        import filelock
+        import filelock  # where a lock is taken (see bp_helper.files.edit_lock)
 
         ensure_private_dir(self.directory)
         return filelock.FileLock(str(self.lock_path), mode=0o600, thread_local=False)

@@ -20,22 +20,20 @@ joins them to host binding and the :class:`~bp_helper.engine.service.TokenServic
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Mapping
+from typing import Any, BinaryIO, NamedTuple
 
 from bp_helper import log
 from bp_helper.config.settings import Settings
 from bp_helper.errors import BpError, LoginRequired
-from bp_helper.lean import TYPE_CHECKING, Record
 from bp_helper.protocols import rules
+from bp_helper.protocols.program import run
 from bp_helper.protocols.wire import InvalidRequest, Refused, read_lines, standard_input
 from bp_helper.route import route
 from bp_helper.secrets.prompt import choose_prompter
 from bp_helper.tokens import StoredToken
-
-if TYPE_CHECKING:
-    import argparse
-    from typing import Any, BinaryIO
 
 ACTIONS = ("get", "store", "erase")
 
@@ -47,7 +45,7 @@ git's credential helper for Bio-Prodict access tokens. Configure it with
 then git asks it for a token when a bound host wants a password."""
 
 
-class GitRequest(Record):
+class GitRequest(NamedTuple):
     """What git asks about: a protocol and host, and perhaps a username or a credential."""
 
     protocol: str
@@ -156,6 +154,4 @@ def cmd_git(args: argparse.Namespace, settings: Settings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``git-credential-bioprodict``."""
-    from bp_helper.protocols.program import run
-
     return run("git-credential-bioprodict", USAGE, serve, argv)

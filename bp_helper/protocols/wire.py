@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import io
 import sys
+from typing import BinaryIO
 
 from bp_helper.errors import EXIT_USAGE, BpError
-from bp_helper.lean import TYPE_CHECKING
 from bp_helper.protocols import rules
 from bp_helper.protocols.rules import MAX_INPUT, MAX_LINE, Refused
-
-if TYPE_CHECKING:
-    from typing import BinaryIO
 
 __all__ = ["MAX_INPUT", "MAX_LINE", "InvalidRequest", "Refused"]
 
