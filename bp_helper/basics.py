@@ -3,17 +3,15 @@
 Every rule here is the one copy: the full path imports it from here (``files``, ``tokens``,
 ``config.paths``, ``config.settings``, ``config.cache``), and so does the cached path, which
 answers a cached ``get`` before anything heavier is imported. So this module imports only
-``os``, ``sys``, ``_json`` (the C half of ``json``) and :mod:`bp_helper.crc` (``zlib`` only
-for a large config file): no ``re``, ``pathlib``, ``json``, ``typing`` or ``urllib``. Paths
-are strings here; callers that hold a ``Path`` pass it on.
+``os``, ``stat``, ``sys`` and ``_json`` (the C half of ``json``): no ``re``, ``pathlib``,
+``json``, ``typing``, ``urllib``, ``zlib`` or ``hashlib``. Paths are strings here; callers that
+hold a ``Path`` pass it on.
 """
 
 import os
 import stat
 import sys
 from _json import make_scanner
-
-from bp_helper.crc import crc32
 
 # No `from __future__ import annotations` (one import less on the cached path): names
 # imported only for type checkers are quoted.
@@ -26,7 +24,8 @@ if TYPE_CHECKING:
 APP = "bp-helper"
 MAX_PRIVATE_FILE = 1 << 20
 TOKEN_FORMAT = 1  # the token store's file format (bp_helper.tokens.FORMAT_VERSION)
-CACHE_FORMAT = 1  # the config cache's file format (bp_helper.config.cache)
+CACHE_FORMAT = 2  # the config cache's file format (bp_helper.config.cache)
+DIGEST_PRIME = (1 << 61) - 1
 MAX_CONFIG = 64 * 1024  # bytes of a config file
 
 # -- private files (bp_helper.files) ------------------------------------------------------------
@@ -146,17 +145,18 @@ def xdg_dir(variable: str, fallback: str) -> str | None:
     return os.path.join(os.path.expanduser(fallback), APP)
 
 
-def fnv1a(data: bytes) -> int:
-    """64-bit FNV-1a: a stable file name for a path, without importing ``hashlib``."""
-    value = 0xCBF29CE484222325
-    for byte in data:
-        value = ((value ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-    return value
+def digest(data: bytes) -> int:
+    """A stable 61-bit digest of ``data`` that needs no module: its bytes read as one number,
+    modulo the prime 2**61 - 1. It names a config file's cache and tells an edit of the file
+    from the content the cache was made of (inputs of one length collide only when their
+    difference is a multiple of the prime). Not a defence against whoever can write the file:
+    they own its settings already."""
+    return int.from_bytes(data, "little") % DIGEST_PRIME
 
 
 def cache_file_name(config_path: str) -> str:
     """The config cache's file for the config file ``config_path`` (one per path)."""
-    return f"{fnv1a(os.fsencode(config_path)):016x}.json"
+    return f"{digest(os.fsencode(config_path)):016x}.json"
 
 
 def cache_holds(data: "Any", config_path: str, raw: bytes, identity: list[int]) -> bool:
@@ -168,7 +168,7 @@ def cache_holds(data: "Any", config_path: str, raw: bytes, identity: list[int]) 
         and data.get("config") == config_path
         and data.get("identity") == identity
         and data.get("size") == len(raw)
-        and data.get("crc32") == crc32(raw)
+        and data.get("digest") == digest(raw)
     ):
         return False
     profiles, hosts, unsure = (data.get(key) for key in ("profiles", "hosts", "unsure"))

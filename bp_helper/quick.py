@@ -3,7 +3,7 @@ and ``bp-helper token`` answered from a fresh stored token, before anything heav
 
 git and docker start a helper for every request, so its start-up is what users wait for.
 This module answers the common case, a fresh token in the store (for a host the settings
-bind), with ``os``, ``sys`` and the C halves of ``json`` and ``zlib``: no ``re``,
+bind), with ``os``, ``sys`` and the C half of ``json``: no ``re``,
 ``pathlib``, ``typing``, ``tomllib``, ``urllib`` or ``requests``. Its rules are not its own:
 input limits and answers come from :mod:`bp_helper.protocols.rules`, file, path, settings
 and token rules from :mod:`bp_helper.basics`, the settings table from

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bp_helper.config.cache import ConfigCache, cache_file_name
+from bp_helper.basics import cache_file_name
+from bp_helper.config.cache import ConfigCache
 from bp_helper.config.settings import Settings
 from bp_helper.errors import BpError, ConfigError
 from bp_helper.route import route
@@ -114,7 +115,7 @@ def test_a_corrupt_or_foreign_cache_is_ignored(sandbox: Sandbox, home: Home) -> 
 
 
 def _fnv1a_name(path: str) -> str:
-    """The cache file name before SHA-256 (64-bit FNV-1a of the path): what an upgrade finds."""
+    """An earlier release's cache file name (FNV-1a of the path): what an upgrade finds."""
     value = 0xCBF29CE484222325
     for byte in os.fsencode(path):
         value = ((value ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF

@@ -184,18 +184,6 @@ def test_skopeo_reads_the_token_through_the_configured_helper(
     assert got.stdout.strip() == "alice"
 
 
-def test_setup_is_not_on_the_cached_path(tooled: Home) -> None:
-    """`bp-helper token` builds only its own parser: setup's module is never imported."""
-    env = {"PYTHONVERBOSE": "1", "BIOPRODICT_TOKEN": "abc"}
-    done = tooled.bp("token", env=env)
-    assert done.returncode == 0, done.stderr
-    assert "bp_helper.commands.account" in done.stderr  # the verbose import log is there
-    for module in ("setup", "config_edit", "completion", "overview", "toml_edit"):
-        assert f"bp_helper.commands.{module}" not in done.stderr
-        assert f"bp_helper.config.{module}" not in done.stderr
-    assert done.stdout.strip() == "abc"
-
-
 # -- without the sandbox: hosts from the config ----------------------------------------------
 
 TWO_PROFILES = (

@@ -4,7 +4,8 @@ Parsing TOML costs a cached ``get`` about a third of its time (``tomllib`` impor
 and ``datetime`` and compiles its patterns). So the profiles parsed from a config file are
 kept in ``<state dir>/bp-helper/config-cache/`` (one JSON file per config file path, 0600 in a
 0700 folder, written atomically, apart from the token store), keyed by the file's identity
-(device, inode, size, mtime and ctime) and the CRC-32 of its content, with a host index: for
+(device, inode, size, mtime and ctime) and a digest of its content (:func:`~bp_helper.basics
+.digest`), with a host index: for
 each ``host[:port]``, the profiles that the config file alone binds to it. The file is read
 every time (it is small), so an edit is seen even when it keeps the size and falls within
 one tick of the clock, the trap of keys made of sizes and times alone. What goes is the
@@ -31,9 +32,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from bp_helper import log
-from bp_helper.basics import CACHE_FORMAT, cache_file_name, cache_holds
+from bp_helper.basics import CACHE_FORMAT, cache_file_name, cache_holds, digest
 from bp_helper.config.table import CONFIG_KEYS, SETTINGS, hosts_of_table
-from bp_helper.crc import crc32
 from bp_helper.errors import BpError
 from bp_helper.files import atomic_write, ensure_private_dir, read_private_file, unsafe_dir_reason
 
@@ -110,7 +110,7 @@ class ConfigCache:
             "config": self.config_path,
             "identity": identity,
             "size": len(raw),
-            "crc32": crc32(raw),
+            "digest": digest(raw),
             "profiles": {name: _withheld(table) for name, table in parsed.profiles.items()},
             "hosts": parsed.hosts,
             "unsure": parsed.unsure,
