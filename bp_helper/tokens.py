@@ -61,9 +61,12 @@ class StoredToken(Record):
         """Usable for at least ``margin`` more seconds (at most half the token's lifetime)."""
         if not self.access_token:
             return False
-        now = time.time() if now is None else now
+        return (time.time() if now is None else now) < self.due_at(margin)
+
+    def due_at(self, margin: float) -> float:
+        """When a refresh is due: ``margin`` seconds before expiry, at most half the lifetime."""
         lifetime = max(self.expires_at - self.obtained_at, 0.0)
-        return now < self.expires_at - min(margin, lifetime / 2)
+        return self.expires_at - min(margin, lifetime / 2)
 
     def expired(self, now: float | None = None) -> bool:
         return not self.access_token or (time.time() if now is None else now) >= self.expires_at

@@ -96,6 +96,27 @@ class TokenStore:
             log.warn(f"ignoring token file {self.path}: {exc}; it is replaced at the next login")
             return None
 
+    def identity(self) -> tuple[int, ...] | None:
+        """What changes whenever the token file or its folder is replaced, written, moved,
+        chmod-ed or chown-ed: device, inode, size, mtime, ctime, mode and owner of both, as
+        ``lstat`` sees them (a symbolic link is itself). ``None`` if either is missing.
+
+        A record :meth:`load` returned after this identity was taken may be handed out again
+        while the identity stays the same: everything ``load`` checks (type, owner, mode) is
+        part of it, so a change to any of them makes the next caller read the file again.
+        """
+        try:
+            folder = os.lstat(self.directory)
+            file = os.lstat(self.path)
+        except OSError:
+            return None
+        return (
+            *(folder.st_dev, folder.st_ino, folder.st_mode, folder.st_uid),
+            *(folder.st_mtime_ns, folder.st_ctime_ns),
+            *(file.st_dev, file.st_ino, file.st_mode, file.st_uid, file.st_size),
+            *(file.st_mtime_ns, file.st_ctime_ns),
+        )
+
     def accounts(self) -> list[StoredToken]:
         """Every account of the profile, the default one first; ``[]`` for none (or a bad file)."""
         try:

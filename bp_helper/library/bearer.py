@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from bp_helper import log
@@ -66,6 +67,7 @@ class BoundTokens:
         self.username = username
         self.refuse_unbound = refuse_unbound
         self._services: dict[tuple[str, str], TokenService | None] = {}
+        self._kept: dict[TokenService, _Kept] = {}  # the token last handed out, per service
 
     def service_for(self, url: str) -> TokenService | None:
         """The token service of the profile bound to ``url``'s host, or ``None``."""
@@ -81,6 +83,19 @@ class BoundTokens:
             self._services[key] = found.service() if found is not None else None
         return self._services[key]
 
+    def ready(self, url: str) -> tuple[TokenService, str] | NotReady | None:
+        """:meth:`token_for`'s answer if it is at hand: ``url``'s route is known and its token
+        kept (:meth:`cached_token`), or no profile is bound there; else :data:`NOT_READY`.
+        Never reads the config or the store, never waits: fit for an event loop."""
+        try:
+            service = self._services[(urlsplit(url).scheme.lower(), netloc_of(url))]
+        except (KeyError, BpError, ValueError):
+            return NOT_READY
+        if service is None:
+            return NOT_READY if self.refuse_unbound else None
+        hit = self.cached_token(service)
+        return NOT_READY if hit is None else (service, hit)
+
     def token_for(self, url: str) -> tuple[TokenService, str] | None:
         """The service and access token to send to ``url``; ``None``: send no token there.
 
@@ -94,7 +109,65 @@ class BoundTokens:
                 raise HostNotBound(refusal(url, named))
             log.debug(f"{origin(url)}: no token sent")  # the route said which is not bound
             return None
-        return service, service.get().access_token
+        hit = self.cached_token(service)
+        if hit is not None:
+            return service, hit
+        token = service.get().access_token
+        self._remember(service, token)
+        return service, token
+
+    def cached_token(self, service: TokenService) -> str | None:
+        """The access token handed out for ``service`` before, if it may go out again without
+        reading the store: not due for a refresh, and the token file (and its folder) still
+        the one it was read from (:meth:`~bp_helper.engine.store.TokenStore.identity`).
+        Looks at the clock and two ``lstat`` calls; reads, waits for and asks nothing."""
+        kept = self._kept.get(service)
+        if kept is None or time.time() >= kept.due_at:
+            return None
+        if service.store.identity() != kept.identity:
+            return None
+        return kept.access_token
+
+    def _remember(self, service: TokenService, handed_out: str) -> None:
+        """Keep ``handed_out`` for :meth:`cached_token` if it is the store's fresh token (not
+        ``BIOPRODICT_TOKEN``'s, nor an old one handed out during an outage)."""
+        identity = service.store.identity()  # before the read: a change after it is seen
+        stored = service.cached()
+        if identity is None or stored is None or stored.access_token != handed_out:
+            self._kept.pop(service, None)
+            return
+        due_at = stored.due_at(service.settings.value("refresh_margin"))
+        self._kept[service] = _Kept(handed_out, due_at, identity)
+
+    def renewed(
+        self,
+        service: TokenService,
+        sent_token: str,
+        answered_authorization: str | None,
+        challenge: str,
+    ) -> str | None:
+        """:func:`renewed_token`, after which the next request reads the store again if the
+        401 said the token is bad (it may have been revoked: the store decides)."""
+        if answered_authorization == f"Bearer {sent_token}" and token_rejected(challenge):
+            self._kept.pop(service, None)
+        return renewed_token(service, sent_token, answered_authorization, challenge)
+
+
+class NotReady:
+    """What :meth:`BoundTokens.ready` answers when the token is not at hand without reading
+    or waiting (:data:`NOT_READY`)."""
+
+
+NOT_READY = NotReady()
+
+
+class _Kept(NamedTuple):
+    """An access token :class:`BoundTokens` handed out, with when it is due and the token
+    file's identity when it was read."""
+
+    access_token: str
+    due_at: float
+    identity: tuple[int, ...]
 
 
 def token_rejected(challenge: str) -> bool:
