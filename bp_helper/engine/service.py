@@ -10,8 +10,10 @@ account) makes a new grant. Which stored token is the profile's is the grant's t
 
 A failed refresh keeps the refresh token unless the server rejected it; a transient
 failure while the old access token is still valid hands out the old token. Callers that
-waited for the lock while its holder's request failed that way share the holder's outcome
-instead of repeating the request (see :mod:`bp_helper.engine.notes`).
+waited for the lock while its holder failed to get a new token share the holder's outcome
+(that old token, or its error) instead of repeating the attempt one after the other, unless
+the failure was the holder's own: no terminal to ask, a prompt cancelled (see
+:mod:`bp_helper.engine.notes`). Waiting sleeps on the lock (see :mod:`bp_helper.engine.store`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,18 @@ from functools import cached_property
 from bp_helper import log
 from bp_helper.config.settings import Settings
 from bp_helper.engine.store import TokenStore
-from bp_helper.errors import BpError, ConfigError, TokenRequestError
+from bp_helper.errors import (
+    AudienceRejected,
+    BpError,
+    Cancelled,
+    ClientRejected,
+    ConfigError,
+    CredentialsRejected,
+    LoginRefusedRecently,
+    LoginRequired,
+    StoreError,
+    TokenRequestError,
+)
 from bp_helper.lean import TYPE_CHECKING
 from bp_helper.secrets.prompt import choose_prompter
 from bp_helper.tokens import StoredToken, sendable
@@ -36,6 +49,22 @@ if TYPE_CHECKING:  # imported where used: the cached path needs none of them
     from bp_helper.engine.notes import FailureNote, RefusalNote
     from bp_helper.secrets.profile_keyring import ProfileKeyring
     from bp_helper.secrets.prompt import Prompter
+
+
+# What a caller that waited for the lock raises for the failure its holder shared, by the
+# name of the holder's error class (a class not listed here: a BpError).
+_SHARED_KINDS: dict[str, type[BpError]] = {
+    kind.__name__: kind
+    for kind in (
+        AudienceRejected,
+        ClientRejected,
+        ConfigError,
+        CredentialsRejected,
+        LoginRefusedRecently,
+        StoreError,
+        TokenRequestError,
+    )
+}
 
 
 class TokenService:
@@ -201,24 +230,38 @@ class TokenService:
         if token is not None:
             log.debug("another process refreshed the token meanwhile")
             return token
-        failure = self.failures.since(since, self.settings.value("token_url"))
+        failure = self.failures.since(
+            since, self.settings.value("token_url"), self.settings.client_id, self.grant.account
+        )
         if failure is None:
             return None
         previous = self.stored()
-        if previous is not None and not previous.expired():
-            log.warn(f"{failure}; using the current token until it expires")
+        if failure.transient and previous is not None and not previous.expired():
+            log.warn(f"{failure.message}; using the current token until it expires")
             return previous
         log.debug("the token request this caller waited for failed: sharing its error")
-        raise TokenRequestError(failure)
+        raise _SHARED_KINDS.get(failure.kind, BpError)(failure.message)
 
     @contextmanager
-    def _failure_shared(self) -> Iterator[None]:
-        """Record a transient failure for the callers that wait for this lock."""
+    def _failure_shared(self, only_transient: bool = False) -> Iterator[None]:
+        """Record a failure for the callers that wait for this lock: a transient one, and
+        (unless ``only_transient``) any other that theirs would repeat. Not one that depends
+        on this caller: no terminal to ask (:class:`LoginRequired`), a prompt cancelled."""
         try:
             yield
-        except TokenRequestError as exc:
-            if exc.transient:
-                self.failures.remember(self.settings.value("token_url"), exc.message)
+        except (LoginRequired, Cancelled):
+            raise
+        except BpError as exc:
+            transient = isinstance(exc, TokenRequestError) and exc.transient
+            if transient or not only_transient:
+                self.failures.remember(
+                    self.settings.value("token_url"),
+                    exc.message,
+                    kind=type(exc).__name__,
+                    transient=transient,
+                    client_id=self.settings.client_id,
+                    account=self.grant.account,
+                )
             raise
 
     def login(
@@ -230,7 +273,7 @@ class TokenService:
     ) -> StoredToken:
         """A new login, whatever is cached (and whatever was refused before), as the grant
         makes it: for a password grant, the account becomes the profile's default."""
-        with self.store.lock(self.lock_timeout), self._failure_shared():
+        with self.store.lock(self.lock_timeout), self._failure_shared(only_transient=True):
             return self.grant.login(self, username, password, twofactor, remember_password)
 
     def save(self, token: StoredToken, default: bool = False) -> None:
