@@ -13,6 +13,7 @@ profile, not per account: the accounts share the file, so any change rewrites al
 
 from __future__ import annotations
 
+import _thread
 import fcntl
 import os
 import time
@@ -52,9 +53,7 @@ if hasattr(os, "register_at_fork"):  # not on Windows, which does not fork
 
 
 def _thread_lock(path: Path) -> Any:
-    import threading  # not on the cached path
-
-    return _thread_locks.setdefault(path, threading.Lock())  # atomic under the GIL
+    return _thread_locks.setdefault(path, _thread.allocate_lock())  # atomic under the GIL
 
 
 def _flock(fd: int, how: int, timeout: float) -> bool:
@@ -75,19 +74,22 @@ def _flock(fd: int, how: int, timeout: float) -> bool:
 
 
 class _LockWaiter:
-    """A helper thread blocked in ``flock`` for a caller that waits at most so long."""
+    """A helper thread blocked in ``flock`` for a caller that waits at most so long.
+
+    Built on ``_thread`` (``threading`` costs a waiting process more to import than the
+    rest of its wait).
+    """
 
     def __init__(self, fd: int, how: int) -> None:
-        import threading  # not on the cached path
-
         self.fd = os.dup(fd)  # the same open file: a lock taken through it is the caller's
         self.how = how
         self.error: OSError | None = None
         self.taken = False
         self.abandoned = False
-        self.state = threading.Lock()
-        self.done = threading.Event()
-        threading.Thread(target=self._block, name="bp-helper lock waiter", daemon=True).start()
+        self.state = _thread.allocate_lock()
+        self.done = _thread.allocate_lock()
+        self.done.acquire()  # released by the helper when it is done
+        _thread.start_new_thread(self._block, ())
 
     def _block(self) -> None:
         try:
@@ -99,12 +101,12 @@ class _LockWaiter:
                 fcntl.flock(self.fd, fcntl.LOCK_UN)  # the caller gave up: let the next one in
             self.taken = self.error is None and not self.abandoned
             os.close(self.fd)
-            self.done.set()
+            self.done.release()
 
     def wait(self, timeout: float) -> bool:
-        self.done.wait(timeout)
+        finished = self.done.acquire(timeout=timeout)
         with self.state:
-            if not self.done.is_set():
+            if not finished and not self.taken and self.error is None:
                 self.abandoned = True
                 return False
         if self.error is not None:
