@@ -11,8 +11,8 @@ An explicit ``bp-helper login`` always tries, and a successful login clears the 
 A token request that failed for a reason that says nothing about the credentials (the
 server is down, slow or answers garbage) is written to ``<profile>.failed`` by the caller
 that made it, before it lets go of the profile's lock; so is any other failure to get a
-new token that would fail theirs too (the server refused the client, a local error), for
-the same client and account. Callers that were already waiting for that lock share the
+new token that would fail theirs too (the server refused the client, a full disk), for the
+same client and account. Callers that were already waiting for that lock share the
 failure instead of repeating it one after the other: a burst of callers during an outage
 makes one retry cycle, and nobody waits out the lock timeout. Callers that start later try
 again themselves.
@@ -112,7 +112,7 @@ class FailureNote(_Note):
     """The last token request of one profile that failed for everyone (``<profile>.failed``).
 
     A transient failure (the server is down) concerns every account that uses the token URL;
-    any other (the server refused the client, a local error) only the same client and account.
+    any other (the server refused the client, a full disk) only the same client and account.
     """
 
     suffix = "failed"

@@ -12,8 +12,8 @@ A failed refresh keeps the refresh token unless the server rejected it; a transi
 failure while the old access token is still valid hands out the old token. Callers that
 waited for the lock while its holder failed to get a new token share the holder's outcome
 (that old token, or its error) instead of repeating the attempt one after the other, unless
-the failure was the holder's own: no terminal to ask, a prompt cancelled (see
-:mod:`bp_helper.engine.notes`). Waiting sleeps on the lock (see :mod:`bp_helper.engine.store`).
+the failure may be the holder's own: its settings, no terminal to ask, a prompt cancelled
+(see :mod:`bp_helper.engine.notes`). Waiting sleeps on the lock (see :mod:`bp_helper.engine.store`).
 """
 
 from __future__ import annotations
@@ -30,12 +30,10 @@ from bp_helper.engine.store import TokenStore
 from bp_helper.errors import (
     AudienceRejected,
     BpError,
-    Cancelled,
     ClientRejected,
     ConfigError,
     CredentialsRejected,
     LoginRefusedRecently,
-    LoginRequired,
     StoreError,
     TokenRequestError,
 )
@@ -51,14 +49,15 @@ if TYPE_CHECKING:  # imported where used: the cached path needs none of them
     from bp_helper.secrets.prompt import Prompter
 
 
-# What a caller that waited for the lock raises for the failure its holder shared, by the
-# name of the holder's error class (a class not listed here: a BpError).
+# The failures a caller that held the lock shares with those waiting for it, and what they
+# raise for it, by class name: what the server answered, and the store (a full disk). Not
+# what may differ from one caller to the next: its settings and secrets (ConfigError), its
+# terminal (LoginRequired), its Ctrl-C (Cancelled). A subclass is shared as its base here.
 _SHARED_KINDS: dict[str, type[BpError]] = {
     kind.__name__: kind
     for kind in (
         AudienceRejected,
         ClientRejected,
-        ConfigError,
         CredentialsRejected,
         LoginRefusedRecently,
         StoreError,
@@ -245,19 +244,17 @@ class TokenService:
     @contextmanager
     def _failure_shared(self, only_transient: bool = False) -> Iterator[None]:
         """Record a failure for the callers that wait for this lock: a transient one, and
-        (unless ``only_transient``) any other that theirs would repeat. Not one that depends
-        on this caller: no terminal to ask (:class:`LoginRequired`), a prompt cancelled."""
+        (unless ``only_transient``) any other of :data:`_SHARED_KINDS`."""
         try:
             yield
-        except (LoginRequired, Cancelled):
-            raise
         except BpError as exc:
+            kind = next((k for k in type(exc).__mro__ if k.__name__ in _SHARED_KINDS), None)
             transient = isinstance(exc, TokenRequestError) and exc.transient
-            if transient or not only_transient:
+            if kind is not None and (transient or not only_transient):
                 self.failures.remember(
                     self.settings.value("token_url"),
                     exc.message,
-                    kind=type(exc).__name__,
+                    kind=kind.__name__,
                     transient=transient,
                     client_id=self.settings.client_id,
                     account=self.grant.account,
