@@ -146,24 +146,28 @@ class TokenStore:
             return None
 
     def identity(self) -> tuple[int, ...] | None:
-        """What changes whenever the token file or its folder is replaced, written, moved,
-        chmod-ed or chown-ed: device, inode, size, mtime, ctime, mode and owner of both, as
-        ``lstat`` sees them (a symbolic link is itself). ``None`` if either is missing.
+        """What changes whenever the token file is replaced, written, moved, chmod-ed or
+        chown-ed: its device, inode, size, mtime, ctime, mode and owner, as ``lstat`` sees
+        them (a symbolic link is itself). ``None`` if there is no file.
 
         A record :meth:`load` returned after this identity was taken may be handed out again
-        while the identity stays the same: everything ``load`` checks (type, owner, mode) is
-        part of it, so a change to any of them makes the next caller read the file again.
+        while the identity stays the same: everything ``load`` checks of the file (type,
+        owner, mode, size) is part of it, so a change to any of them makes the next caller
+        read it again. (Its folder is checked then too; a folder put in the place of this one
+        holds another file, of another identity.)
         """
         try:
-            folder = os.lstat(self.directory)
-            file = os.lstat(self.path)
+            st = os.lstat(self.path)
         except OSError:
             return None
         return (
-            *(folder.st_dev, folder.st_ino, folder.st_mode, folder.st_uid),
-            *(folder.st_mtime_ns, folder.st_ctime_ns),
-            *(file.st_dev, file.st_ino, file.st_mode, file.st_uid, file.st_size),
-            *(file.st_mtime_ns, file.st_ctime_ns),
+            st.st_dev,
+            st.st_ino,
+            st.st_mode,
+            st.st_uid,
+            st.st_size,
+            st.st_mtime_ns,
+            st.st_ctime_ns,
         )
 
     def accounts(self) -> list[StoredToken]:

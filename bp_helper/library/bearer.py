@@ -68,28 +68,41 @@ class BoundTokens:
         self.refuse_unbound = refuse_unbound
         self._services: dict[tuple[str, str], TokenService | None] = {}
         self._kept: dict[TokenService, _Kept] = {}  # the token last handed out, per service
+        self._keys: dict[tuple[str, str], tuple[str, str]] = {}  # see _key
 
     def service_for(self, url: str) -> TokenService | None:
         """The token service of the profile bound to ``url``'s host, or ``None``."""
-        scheme = urlsplit(url).scheme.lower()
-        try:
-            netloc = netloc_of(url)
-        except (BpError, ValueError):
+        key = self._key(url)
+        if key is None:
             return None
-        key = (scheme, netloc)
         if key not in self._services:
             flags = {"profile": self.profile} if self.profile else {}
-            found = route(Settings(flags), scheme, netloc, self.username)
+            found = route(Settings(flags), *key, self.username)
             self._services[key] = found.service() if found is not None else None
         return self._services[key]
+
+    def _key(self, url: str) -> tuple[str, str] | None:
+        """``url``'s scheme and :func:`netloc_of`, remembered per scheme and netloc as written
+        (of which they are a function); ``None`` for a URL without a valid host and port."""
+        parts = urlsplit(url)
+        written = (parts.scheme, parts.netloc)
+        if written not in self._keys:
+            try:
+                key = (parts.scheme.lower(), netloc_of(url))
+            except (BpError, ValueError):
+                return None
+            if len(self._keys) > 1000:  # a program that meets ever new hosts
+                self._keys.clear()
+            self._keys[written] = key
+        return self._keys[written]
 
     def ready(self, url: str) -> tuple[TokenService, str] | NotReady | None:
         """:meth:`token_for`'s answer if it is at hand: ``url``'s route is known and its token
         kept (:meth:`cached_token`), or no profile is bound there; else :data:`NOT_READY`.
         Never reads the config or the store, never waits: fit for an event loop."""
         try:
-            service = self._services[(urlsplit(url).scheme.lower(), netloc_of(url))]
-        except (KeyError, BpError, ValueError):
+            service = self._services[self._key(url) or ("", "")]
+        except (KeyError, ValueError):
             return NOT_READY
         if service is None:
             return NOT_READY if self.refuse_unbound else None
