@@ -20,6 +20,7 @@ from bp_helper.config.settings import Settings
 from bp_helper.engine.service import TokenService
 from bp_helper.errors import BpError, HostNotBound
 from bp_helper.route import route
+from bp_helper.tokens import StoredToken
 
 # error="..." in a Bearer challenge (RFC 6750 section 3)
 _CHALLENGE_ERROR = re.compile(r'\berror\s*=\s*"?([A-Za-z_]+)', re.IGNORECASE)
@@ -125,9 +126,10 @@ class BoundTokens:
         hit = self.cached_token(service)
         if hit is not None:
             return service, hit
-        token = service.get().access_token
-        self._remember(service, token)
-        return service, token
+        before = service.store.identity()
+        token = service.get()
+        self._remember(service, token, before)
+        return service, token.access_token
 
     def cached_token(self, service: TokenService) -> str | None:
         """The access token handed out for ``service`` before, if it may go out again without
@@ -141,16 +143,23 @@ class BoundTokens:
             return None
         return kept.access_token
 
-    def _remember(self, service: TokenService, handed_out: str) -> None:
-        """Keep ``handed_out`` for :meth:`cached_token` if it is the store's fresh token (not
-        ``BIOPRODICT_TOKEN``'s, nor an old one handed out during an outage)."""
-        identity = service.store.identity()  # before the read: a change after it is seen
-        stored = service.cached()
-        if identity is None or stored is None or stored.access_token != handed_out:
+    def _remember(
+        self, service: TokenService, token: StoredToken, before: tuple[int, ...] | None
+    ) -> None:
+        """Keep ``token`` for :meth:`cached_token` if it is what the store held at identity
+        ``before`` and still holds: the file did not change while ``get`` read it, and the
+        token is fresh (not one handed out during an outage) and not ``BIOPRODICT_TOKEN``'s.
+        Else keep nothing: the next request reads the store again."""
+        margin = service.settings.value("refresh_margin")
+        if (
+            before is None
+            or service.settings.value("token")
+            or not token.fresh(margin)
+            or service.store.identity() != before
+        ):
             self._kept.pop(service, None)
             return
-        due_at = stored.due_at(service.settings.value("refresh_margin"))
-        self._kept[service] = _Kept(handed_out, due_at, identity)
+        self._kept[service] = _Kept(token.access_token, token.due_at(margin), before)
 
     def renewed(
         self,
