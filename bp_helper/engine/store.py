@@ -61,7 +61,7 @@ def _flock(fd: int, how: int, timeout: float) -> bool:
 
     When someone else holds the lock, the caller sleeps rather than polls: a helper thread
     blocks in ``flock`` (woken by the kernel when the lock is let go) while the caller waits
-    on an event for at most ``timeout``. A helper that gets the lock after the caller gave
+    for it, on a thread lock, for at most ``timeout``. A helper that gets the lock after the caller gave
     up lets go of it at once. Threads and processes alike; no signals.
     """
     try:
