@@ -1,18 +1,23 @@
 """bp-helper benchmark: medians and ratios, all measured in one run against the sandbox.
 
-    python benchmarks/bench.py           # full run (about a minute)
-    python benchmarks/bench.py --quick   # a few repetitions: checks that it works (CI)
+    python benchmarks/bench.py             # full run (a few minutes)
+    python benchmarks/bench.py --quick     # a few repetitions: checks that it works (CI)
+    python benchmarks/bench.py --this-venv # the running venv's executables, not a fresh install
 
-What it reports:
+The executables measured are, by default, a regular (non-editable) install of this checkout
+made by pip into a temporary venv whose other packages are links to this venv's: nothing is
+downloaded. What it reports (docs/benchmarks.md says what each row means):
 
-- start-up: cached ``bp-helper token`` and cached ``git-credential-bioprodict get`` against
-  ``python -c pass`` in the same venv and against ``git credential-store get`` (C);
-- the desktop case: cached ``git-credential-bioprodict get`` with the settings in a config
-  file of 3 profiles, and of 101 profiles, instead of environment variables;
-- HTTPie: ``http --offline`` start-up in this venv (plugin installed) against a venv with
-  the same packages but bp-helper (links made in a temporary folder; nothing downloaded);
-- burst: 32 callers on an expired token (threads in one process, and processes), their wall
-  time against a single refresh, and how many token requests the server saw.
+- start-up: cached ``git-credential-bioprodict get`` (settings in the environment, and in a
+  config file of 3 and of 101 profiles), cached ``docker-credential-bioprodict get`` and
+  ``bp-helper token`` against ``python -c pass`` and ``python -S -c pass`` of the same venv and
+  ``git credential-store get`` (C); least CPU time; whether a cached get imports ``re``;
+- in-process: ``BioProdictAuth`` and ``HttpxAuth`` (sync, async) per request with a cached
+  token against a static header, mocked transport; worker threads of async ``HttpxAuth``;
+- HTTPie: ``http --offline`` start-up with the bp-helper plugin against HTTPie alone;
+- waiters: callers on an expired token (32 threads in one process; processes of
+  ``bp-helper token``), their wall time against one refresh, their CPU against a cached get's,
+  and how many token requests the server saw.
 
 It measures; it never fails on a number. Targets are printed beside the figures.
 """
@@ -20,25 +25,72 @@ It measures; it never fails on a number. Targets are printed beside the figures.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import importlib.util
 import os
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+from in_process import async_worker_threads, httpx_batches, requests_batches
+from installs import imported_modules, importer, linked_venv, regular_install
+
+from bp_helper import token
 from bp_helper.config.settings import Settings
 from bp_helper.engine.service import TokenService
 from bp_helper.testing import DEMO_USERS, Sandbox
 
-BIN = Path(sys.executable).parent
+CHECKOUT = Path(__file__).resolve().parent.parent
+THIS_VENV = Path(sys.executable).parent
 ALICE = DEMO_USERS["alice"]
-BIOPRODICT_TOKEN_EXE = BIN / "bp-helper"
+TARGET = 1.3  # cached get against python -c pass (issue 18)
+
+
+@dataclass(frozen=True)
+class Timing:
+    wall: float  # seconds: the median of the runs (interleaved), or of the one burst
+    cpu: float  # CPU seconds (user + system) of the children: the least run's, or per process
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def interleaved(actions: Mapping[str, Callable[[], object]], runs: int) -> dict[str, Timing]:
+    """Each action's timing, run in turns so that machine noise hits all alike."""
+    walls: dict[str, list[float]] = {name: [] for name in actions}
+    cpus: dict[str, list[float]] = {name: [] for name in actions}
+    for action in actions.values():
+        action()  # warm the page cache
+    for _ in range(runs):
+        for name, action in actions.items():
+            cpu, started = children_cpu(), time.perf_counter()
+            action()
+            walls[name].append(time.perf_counter() - started)
+            cpus[name].append(children_cpu() - cpu)
+    return {name: Timing(statistics.median(walls[name]), min(cpus[name])) for name in actions}
+
+
+def command(
+    argv: Sequence[str], env: dict[str, str], stdin: str | None = None
+) -> Callable[[], None]:
+    def run() -> None:
+        subprocess.run(argv, input=stdin, env=env, capture_output=True, text=True, check=True)
+
+    return run
+
+
+def ms(seconds: float, width: int = 7) -> str:
+    return f"{seconds * 1000:{width}.1f} ms"
 
 
 def burst_child(count: int) -> None:
@@ -48,7 +100,7 @@ def burst_child(count: int) -> None:
 
     def caller() -> None:
         barrier.wait()
-        tokens.append(TokenService(Settings()).get().access_token)
+        tokens.append(token())
 
     threads = [threading.Thread(target=caller) for _ in range(count)]
     for thread in threads:
@@ -63,213 +115,215 @@ def burst_child(count: int) -> None:
     print(wall)
 
 
-def interleaved_medians(actions: dict[str, Callable[[], object]], runs: int) -> dict[str, float]:
-    """Median seconds of each action, run in turns so that machine noise hits all alike."""
-    samples: dict[str, list[float]] = {name: [] for name in actions}
-    for action in actions.values():
-        action()  # warm the page cache
-    for _ in range(runs):
-        for name, action in actions.items():
-            started = time.perf_counter()
-            action()
-            samples[name].append(time.perf_counter() - started)
-    return {name: statistics.median(values) for name, values in samples.items()}
-
-
-def command(
-    argv: Sequence[str], env: dict[str, str], stdin: str | None = None
-) -> Callable[[], None]:
-    def run() -> None:
-        subprocess.run(argv, input=stdin, env=env, capture_output=True, text=True, check=True)
-
-    return run
-
-
 class Bench:
-    def __init__(self, sandbox: Sandbox, root: Path, runs: int) -> None:
+    def __init__(self, sandbox: Sandbox, root: Path, runs: int, bin_dir: Path) -> None:
         self.sandbox = sandbox
         self.root = root
         self.runs = runs
+        self.bin = bin_dir
         self.env = {
-            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
             "HOME": str(root),
             "XDG_CONFIG_HOME": str(root / "config"),
             "XDG_STATE_HOME": str(root / "state"),
             **sandbox.env("bp-demo"),
         }
-        self.rows: list[tuple[str, str]] = []
+        self.git_input = f"protocol=https\nhost={sandbox.netloc}\n\n"
+        self.cached_get_cpu = 0.0  # least CPU of a cached get, set by startup()
         os.environ.update(self.env)  # the in-process callers use the same home and sandbox
 
     def report(self, name: str, value: str) -> None:
-        self.rows.append((name, value))
         print(f"{name:58} {value}", flush=True)
 
+    def exe(self, name: str) -> str:
+        return str(self.bin / name)
+
+    def token_requests_during(self, what: str, before: int) -> None:
+        self.report(f"token requests during the {what}", str(len(self.sandbox.requests) - before))
+
     def login(self) -> None:
-        command(
-            [str(BIN / "bp-helper"), "login", "--username", "alice", "--password-stdin"],
-            self.env,
-            ALICE.password,
-        )()
+        argv = [self.exe("bp-helper"), "login", "--username", "alice", "--password-stdin"]
+        command(argv, self.env, ALICE.password)()
 
     def expire(self) -> None:
         """Make the stored access token stale (as if its lifetime had passed)."""
-        settings = Settings(environ=self.env)
-        service = TokenService(settings)
-        token = service.store.load()
-        assert token is not None
-        service.store.save(token.without_access_token())
+        service = TokenService(Settings(environ=self.env))
+        stored = service.store.load()
+        assert stored is not None
+        service.store.save(stored.without_access_token())
 
     def startup(self) -> None:
+        """Cached answers of every front-end that starts a process, beside Python's start-up."""
         self.login()
-        git_input = f"protocol=https\nhost={self.sandbox.netloc}\n\n"
+        python, git = self.exe("python"), self.exe("git-credential-bioprodict")
         store = self.root / "git-credentials"
         store.write_text(f"https://alice:secret@{self.sandbox.netloc}\n")
-        before = len(self.sandbox.requests)
-        times = interleaved_medians(
-            {
-                "python": command([sys.executable, "-c", "pass"], self.env),
-                "token": command([str(BIN / "bp-helper"), "token"], self.env),
-                "git": command(
-                    [str(BIN / "git-credential-bioprodict"), "get"], self.env, git_input
-                ),
-                "docker": command(
-                    [str(BIN / "docker-credential-bioprodict"), "get"],
-                    self.env,
-                    self.sandbox.netloc,
-                ),
-                "c": command(
-                    ["git", "credential-store", f"--file={store}", "get"], self.env, git_input
-                ),
-            },
-            self.runs,
-        )
-        base = times["python"]
-        self.report("python -c pass (same venv)", f"{base * 1000:7.1f} ms")
-        for key, name in (
-            ("token", "bp-helper token, cached"),
-            ("git", "git-credential-bioprodict get, cached"),
-            ("docker", "docker-credential-bioprodict get, cached"),
-        ):
-            self.report(
-                name,
-                f"{times[key] * 1000:7.1f} ms  {times[key] / base:4.2f}x python (target <= 3x)",
-            )
-        self.report(
-            "git credential-store get (C baseline)",
-            f"{times['c'] * 1000:7.1f} ms  the git helper is {times['git'] / times['c']:4.1f}x it",
-        )
-        self.report(
-            "token requests during the cached runs", str(len(self.sandbox.requests) - before)
-        )
-
-    def desktop(self) -> None:
-        """Cached ``get`` with the settings in a config file of 3 and of 101 profiles."""
-        env = {k: v for k, v in self.env.items() if not k.startswith("BIOPRODICT_")}
-        git_input = f"protocol=https\nhost={self.sandbox.netloc}\n\n"
-        actions: dict[str, Callable[[], object]] = {
-            "python": command([sys.executable, "-c", "pass"], self.env)
+        actions = {
+            "python": command([python, "-c", "pass"], self.env),
+            "python -S": command([python, "-S", "-c", "pass"], self.env),
+            "token": command([self.exe("bp-helper"), "token"], self.env),
+            "git": command([git, "get"], self.env, self.git_input),
+            "docker": command(
+                [self.exe("docker-credential-bioprodict"), "get"], self.env, self.sandbox.netloc
+            ),
         }
         for count in (3, 101):
             config = self.root / f"config-{count}.toml"
             config.write_text(desktop_config(self.sandbox, count))
-            env_n = {**env, "BIOPRODICT_CONFIG": str(config)}
-            argv = [str(BIN / "git-credential-bioprodict"), "get"]
+            env = {k: v for k, v in self.env.items() if not k.startswith("BIOPRODICT_")}
+            env["BIOPRODICT_CONFIG"] = str(config)
             answer = subprocess.run(
-                argv, input=git_input, env=env_n, capture_output=True, text=True, check=True
+                [git, "get"], input=self.git_input, env=env, capture_output=True, text=True
             )
-            if "password=" not in answer.stdout:  # the token startup() stored serves it
+            if "password=" not in answer.stdout:  # the token login() stored serves it
                 raise SystemExit(f"bench: no answer with a config file: {answer.stderr}")
-            actions[str(count)] = command(argv, env_n, git_input)
+            actions[f"git {count}"] = command([git, "get"], env, self.git_input)
+        git_c = ["git", "credential-store", f"--file={store}", "get"]
+        actions["c"] = command(git_c, self.env, self.git_input)
         before = len(self.sandbox.requests)
-        times = interleaved_medians(actions, self.runs)
-        base, three = times["python"], times["3"]
-        self.report("python -c pass (same venv), beside the desktop case", f"{base * 1000:7.1f} ms")
+        times = interleaved(actions, self.runs)
+        base, bare = times["python"], times["python -S"]
+        for timing, name in ((base, "python -c pass"), (bare, "python -S -c pass")):
+            self.report(f"{name} (same venv)", f"{ms(timing.wall)}  least CPU {ms(timing.cpu, 0)}")
+        for key, name in (
+            ("token", "bp-helper token, cached"),
+            ("git", "git-credential-bioprodict get, cached"),
+            ("git 3", "git get, cached, config file of 3 profiles"),
+            ("git 101", "git get, cached, config file of 101 profiles"),
+            ("docker", "docker-credential-bioprodict get, cached"),
+        ):
+            wall, cpu = times[key].wall, times[key].cpu
+            self.report(
+                name,
+                f"{ms(wall)}  {wall / base.wall:4.2f}x python (target <= {TARGET}x), "
+                f"{wall / bare.wall:4.2f}x python -S; least CPU {ms(cpu, 0)}",
+            )
+        self.cached_get_cpu = times["git"].cpu
+        c_wall = times["c"].wall
         self.report(
-            "git get, cached, config file of 3 profiles",
-            f"{three * 1000:7.1f} ms  {three / base:4.2f}x python (target <= 2.5x)",
+            "git credential-store get (C baseline)",
+            f"{ms(c_wall)}  the git helper is {times['git'].wall / c_wall:4.1f}x it",
         )
+        self.token_requests_during("cached runs", before)
+        modules = imported_modules([git, "get"], self.env, self.git_input)
+        through = importer(modules, "re")
+        if not modules:
+            verdict = "unknown: -X importtime reported nothing"
+        elif through is None:
+            verdict = "no"
+        elif through == "re":
+            verdict = "yes, by the launcher itself"
+        else:
+            verdict = f"yes, through {through}"
+        python_modules = len(imported_modules([python, "-c", "pass"], self.env))
         self.report(
-            "git get, cached, config file of 101 profiles",
-            f"{times['101'] * 1000:7.1f} ms  {times['101'] / three:4.2f}x 3 profiles "
-            "(target <= 1.25x)",
-        )
-        self.report(
-            "token requests during the desktop runs", str(len(self.sandbox.requests) - before)
+            "a cached git get imports re",
+            f"{verdict}; {len(modules)} modules imported ({python_modules} by python -c pass)",
         )
 
+    def in_process(self, size: int) -> None:
+        """Per request, with a mocked transport: the auth classes against a static header."""
+        url, before = self.sandbox.api_url, len(self.sandbox.requests)
+        static = {"Authorization": f"Bearer {token()}"}
+        with asyncio.Runner() as runner:
+            batches = {
+                **requests_batches(url, static, size),
+                **httpx_batches(url, static, size, runner),
+            }
+            times = {name: t.wall / size for name, t in interleaved(batches, self.runs).items()}
+        for key, name, over in (
+            ("requests static", "requests, static Authorization header", None),
+            ("requests auth", "requests + BioProdictAuth, cached token", "requests static"),
+            ("requests new auth", "requests + a new BioProdictAuth() each", "requests static"),
+            ("httpx static", "httpx, static Authorization header", None),
+            ("httpx auth", "httpx + HttpxAuth, cached token", "httpx static"),
+            ("async static", "httpx async, static Authorization header", None),
+            ("async auth", "httpx async + HttpxAuth, cached token", "async static"),
+        ):
+            value = f"{times[key] * 1e6:7.1f} us per request (mocked transport)"
+            if over is not None:
+                extra = times[key] - times[over]
+                value = f"{times[key] * 1e6:7.1f} us  {extra * 1e6:+7.1f} us over the static header"
+                value += " (target <= 20 us)" if key == "requests auth" else ""
+            self.report(name, value)
+        threads = async_worker_threads(url, size)
+        self.report(
+            f"worker threads in {size} cached async HttpxAuth requests", f"{threads} (target 0)"
+        )
+        self.token_requests_during("in-process runs", before)
+
     def httpie(self) -> None:
-        if not (BIN / "http").exists():
+        if importlib.util.find_spec("httpie") is None:
             self.report("http start-up", "skipped: HTTPie is not installed in this venv")
             return
-        bare = self.without_bp_helper()
+        alone = str(linked_venv(self.root / "httpie-only") / "bin" / "python")
         # -P: not the current folder first on sys.path (a source tree would be importable)
-        http = ["-P", "-m", "httpie"]
-        argv = [*http, "--offline", "--ignore-stdin", "GET", "https://api.bio-prodict.nl/x"]
-        times = interleaved_medians(
+        argv = ["-P", "-m", "httpie", "--offline", "--ignore-stdin", "GET", "https://x.nl/x"]
+        times = interleaved(
             {
-                "without": command([str(bare / "bin" / "python"), *argv], self.env),
-                "with": command([sys.executable, *argv], self.env),
+                "without": command([alone, *argv], self.env),
+                "with": command([self.exe("python"), *argv], self.env),
             },
             self.runs,
         )
-        without, with_plugin = times["without"], times["with"]
-        self.report("http --offline, HTTPie alone", f"{without * 1000:7.1f} ms")
+        without, with_plugin = times["without"].wall, times["with"].wall
+        self.report("http --offline, HTTPie alone", ms(without))
         self.report(
             "http --offline, bp-helper plugin installed",
-            f"{with_plugin * 1000:7.1f} ms  {(with_plugin / without - 1) * 100:+5.1f}% "
-            "(target within 5%)",
+            f"{ms(with_plugin)}  {(with_plugin / without - 1) * 100:+5.1f}% (target within 5%)",
         )
 
-    def without_bp_helper(self) -> Path:
-        """A venv holding this venv's packages (HTTPie's version included) but bp-helper's:
-        links to them, so nothing is installed from a package index."""
-        bare = self.root / "httpie-only"
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
-        ours = Path(sysconfig.get_paths()["purelib"])
-        theirs = bare / ours.relative_to(sys.prefix)
-        for entry in ours.iterdir():
-            if not entry.name.replace("__editable__", "").lstrip("._").startswith("bp_helper"):
-                (theirs / entry.name).symlink_to(entry)
-        return bare
+    def threads(self, callers: int = 32) -> None:
+        """Callers on an expired token, as threads in a child process (apart from the server's
+        threads), against one caller timed the same way."""
 
-    def burst(self, callers: int = 32) -> None:
-        """Callers on an expired token: threads (in a child process, apart from the server's
-        threads) and processes, against one caller timed the same way."""
-        self.login()
-
-        def threads(count: int) -> float:
+        def wall(count: int) -> float:
             self.expire()
             self.sandbox.reset_counters()
-            child = [sys.executable, __file__, "--burst-child", str(count)]
+            child = [self.exe("python"), __file__, "--burst-child", str(count)]
             done = subprocess.run(child, env=self.env, capture_output=True, text=True, check=True)
             return float(done.stdout)
 
-        one = statistics.median(threads(1) for _ in range(max(3, self.runs // 3)))
-        self.report("one caller on an expired token (a refresh)", f"{one * 1000:7.1f} ms")
-        walls = []
-        for _ in range(max(3, self.runs // 3)):
-            walls.append(threads(callers))
-            requests = len(self.sandbox.requests)
-        wall = statistics.median(walls)
+        repeat = max(3, self.runs // 3)
+        one = statistics.median(wall(1) for _ in range(repeat))
+        self.report("one caller on an expired token (a refresh)", ms(one))
+        many = statistics.median(wall(callers) for _ in range(repeat))
         self.report(
             f"{callers} threads on an expired token",
-            f"{wall * 1000:7.1f} ms  {wall / one:4.2f}x one refresh (target < 2x), "
-            f"{requests} token request(s)",
-        )
-        argv = [str(BIOPRODICT_TOKEN_EXE), "token"]
-        cached = self._processes(argv, callers)
-        self.expire()
-        self.sandbox.reset_counters()
-        expired = self._processes(argv, callers)
-        self.report(f"{callers} bp-helper token processes, cached", f"{cached * 1000:7.1f} ms")
-        self.report(
-            f"{callers} bp-helper token processes, expired",
-            f"{expired * 1000:7.1f} ms  {expired / cached:4.2f}x the cached burst, "
+            f"{ms(many)}  {many / one:4.2f}x one refresh (target < 2x), "
             f"{len(self.sandbox.requests)} token request(s)",
         )
 
-    def _processes(self, argv: list[str], count: int) -> float:
-        started = time.perf_counter()
+    def waiters(self, counts: Sequence[int]) -> None:
+        """``bp-helper token`` processes started at once, on a cached and on an expired token."""
+        argv = [self.exe("bp-helper"), "token"]
+        one = statistics.median(self.processes(argv, 1, expired=True).wall for _ in range(3))
+        self.report("one bp-helper token process on an expired token", ms(one))
+        for count in counts:
+            cached = self.processes(argv, count, expired=False)
+            self.report(
+                f"{count} bp-helper token processes, cached",
+                f"{ms(cached.wall)}  CPU {ms(cached.cpu, 0)} per process",
+            )
+            expired = self.processes(argv, count, expired=True)
+            self.report(
+                f"{count} bp-helper token processes, expired",
+                f"{ms(expired.wall)}  {expired.wall / one:5.2f}x one refresh, "
+                f"{expired.wall / cached.wall:4.2f}x the cached burst, "
+                f"{len(self.sandbox.requests)} token request(s)",
+            )
+            self.report(
+                f"{count} processes, expired: CPU per process",
+                f"{ms(expired.cpu)}  {expired.cpu / cached.cpu:4.2f}x the cached burst's, "
+                f"{expired.cpu / self.cached_get_cpu:4.2f}x a cached get's least (target <= 1x)",
+            )
+
+    def processes(self, argv: Sequence[str], count: int, *, expired: bool) -> Timing:
+        """Wall time of ``count`` processes started at once, and their mean CPU time."""
+        if expired:
+            self.expire()
+        self.sandbox.reset_counters()
+        cpu, started = children_cpu(), time.perf_counter()
         procs = [
             subprocess.Popen(argv, env=self.env, stdout=subprocess.DEVNULL) for _ in range(count)
         ]
@@ -277,7 +331,7 @@ class Bench:
         wall = time.perf_counter() - started
         if any(codes):
             raise SystemExit(f"bench: a caller failed: exit codes {codes}")
-        return wall
+        return Timing(wall, (children_cpu() - cpu) / count)
 
 
 def desktop_config(sandbox: Sandbox, count: int) -> str:
@@ -306,21 +360,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few repetitions (CI smoke run)")
     parser.add_argument("--runs", type=int, default=None, help="repetitions per median")
+    parser.add_argument(
+        "--waiters", type=int, default=None, help="bp-helper token processes on an expired token"
+    )
+    parser.add_argument(
+        "--this-venv", action="store_true", help="measure this venv's executables as installed"
+    )
     parser.add_argument("--burst-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.burst_child:
         burst_child(args.burst_child)
         return 0
     runs = args.runs or (3 if args.quick else 30)
+    waiters = args.waiters or (16 if args.quick else 256)
     if shutil.which("git") is None:
         raise SystemExit("bench: git is needed for the C baseline")
     with Sandbox() as sandbox, tempfile.TemporaryDirectory(prefix="bp-bench-") as tmp:
-        bench = Bench(sandbox, Path(tmp), runs)
-        print(f"bp-helper benchmark: {runs} runs per median, {os.cpu_count()} CPUs")
+        root = Path(tmp)
+        bin_dir = THIS_VENV if args.this_venv else regular_install(root, CHECKOUT) / "bin"
+        bench = Bench(sandbox, root, runs, bin_dir)
+        what = "this venv" if args.this_venv else "a regular install of the checkout"
+        print(f"bp-helper benchmark: {what}, {runs} runs per median, {os.cpu_count()} CPUs")
         bench.startup()
-        bench.desktop()
+        bench.in_process(size=20 if args.quick else 200)
         bench.httpie()
-        bench.burst()
+        bench.threads()
+        bench.waiters(sorted({waiters} if args.quick else {32, waiters}))
     return 0
 
 

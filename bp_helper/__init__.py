@@ -1,6 +1,9 @@
-"""bp-helper: OAuth access tokens for the Bio-Prodict (3DM) APIs, cached and refreshed."""
+"""bp-helper: OAuth access tokens for the Bio-Prodict (3DM) APIs, cached and refreshed.
 
-from __future__ import annotations
+This file runs before any module of the package, the lean path of the cached answer
+included, so it imports nothing but the version (not even ``typing``): the public names are
+imported on first use.
+"""
 
 from bp_helper.version import __version__
 
@@ -23,8 +26,8 @@ __all__ = [
     "token",
 ]
 
-# Public name -> the module that defines it, imported on first use, so that `import bp_helper`
-# (and `bp-helper token`) stays cheap and httpx stays an optional extra.
+# Public name -> the module that defines it, imported on first use (see the docstring); httpx
+# is an optional extra, named with its install hint when missing.
 _LAZY = {
     "BioProdictAuth": "bp_helper.library.requests_auth",
     "HttpxAuth": "bp_helper.library.httpx_auth",

@@ -7,7 +7,10 @@ exit with its ``exit_code``; nothing else prints tracebacks.
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable
+
+from bp_helper import log, process
 
 EXIT_OK = 0
 EXIT_FAILURE = 1  # network, server refusal, storage
@@ -116,8 +119,6 @@ def exit_status(body: Callable[[], int]) -> int:
     It also prepares the process (no core dumps, closed standard streams; see
     :mod:`bp_helper.process`) and turns a failed write to stdout into one line.
     """
-    from bp_helper import log, process
-
     process.prepare()
     try:
         status = body()
@@ -142,11 +143,7 @@ def exit_status(body: Callable[[], int]) -> int:
 
 def _internal_error(exc: Exception) -> int:
     """A bug: say so in one line, details only with --debug."""
-    from bp_helper import log
-
     if log.debug_enabled():
-        import traceback
-
         log.debug(traceback.format_exc())
     log.error(f"internal error ({type(exc).__name__}); run with --debug for details")
     return EXIT_FAILURE

@@ -6,15 +6,31 @@ import contextlib
 import os
 import re
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
+from bp_helper import log
+from bp_helper.basics import (  # the rules the cached path shares
+    MAX_PRIVATE_FILE,
+    others_may_write,
+    read_private_file,
+    unsafe_dir_reason,
+)
 from bp_helper.errors import StoreError
-from bp_helper.lean import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-MAX_PRIVATE_FILE = 1 << 20
+__all__ = [
+    "MAX_PRIVATE_FILE",
+    "atomic_write",
+    "edit_lock",
+    "edit_target",
+    "ensure_private_dir",
+    "make_dirs",
+    "others_may_write",
+    "read_private_file",
+    "remove_leftovers",
+    "unsafe_dir_reason",
+    "writable_ancestor",
+]
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
@@ -87,8 +103,6 @@ def ensure_private_dir(folder: Path) -> None:
     if problem:
         raise StoreError(f"refusing to use {folder}: it {problem}")
     if stat.S_IMODE(st.st_mode) & 0o077:
-        from bp_helper import log
-
         log.warn(f"{folder} had mode {stat.S_IMODE(st.st_mode):04o}; set it to 0700")
         os.chmod(folder, 0o700)
 
@@ -125,6 +139,8 @@ def edit_lock(path: Path, timeout: float = 30.0) -> Iterator[None]:
     Edits read the file again inside the lock, so that parallel edits all land instead of
     the last rename undoing the others. The kernel releases the lock if we die.
     """
+    # filelock (about 20 ms to import) only where a lock is taken: `bp-helper --help`,
+    # `--version` and completion import this module through the settings and take none.
     import filelock
 
     lock = filelock.FileLock(str(path.parent / f".{path.name}.lock"), mode=0o600)
@@ -142,32 +158,6 @@ def edit_lock(path: Path, timeout: float = 30.0) -> Iterator[None]:
         lock.release()
 
 
-def others_may_write(path: Path, st: os.stat_result) -> str | None:
-    """Why someone else than you (or root) may have written ``path``, with the fix; else None.
-
-    For what is read as settings (the config file and its folder): a file that another user
-    owns or may write could name a command that the next run would execute.
-    """
-    if st.st_uid not in (0, os.geteuid()):
-        return f"{path} is owned by uid {st.st_uid}, not by you: chown it, or remove it"
-    mode = stat.S_IMODE(st.st_mode)
-    if mode & 0o022 and not (stat.S_ISDIR(st.st_mode) and mode & stat.S_ISVTX):
-        return f"{path} is writable by others (mode {mode:04o}): run chmod go-w {path}"
-    return None
-
-
-def unsafe_dir_reason(st: os.stat_result, check_mode: bool = True) -> str | None:
-    if stat.S_ISLNK(st.st_mode):
-        return "is a symbolic link"
-    if not stat.S_ISDIR(st.st_mode):
-        return "is not a directory"
-    if st.st_uid != os.geteuid():
-        return f"is owned by uid {st.st_uid}, not by you"
-    if check_mode and stat.S_IMODE(st.st_mode) & 0o077:
-        return f"has mode {stat.S_IMODE(st.st_mode):04o} (expected 0700; run chmod 700 on it)"
-    return None
-
-
 def writable_ancestor(folder: Path) -> str | None:
     """Why an ancestor of ``folder`` lets others replace it, or ``None``.
 
@@ -182,38 +172,3 @@ def writable_ancestor(folder: Path) -> str | None:
         if problem:
             return problem
     return None
-
-
-def read_private_file(path: Path) -> bytes | None:
-    """The content of a file only we can read, ``None`` if it does not exist.
-
-    Raises ``ValueError`` with the reason when the file exists but must not be trusted:
-    a symlink, not a regular file, owned by someone else, readable by group or others,
-    or larger than 1 MiB.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        if os.path.islink(path):
-            raise ValueError("it is a symbolic link") from None
-        raise ValueError(exc.strerror or str(exc)) from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ValueError("it is not a regular file")
-        if st.st_uid != os.geteuid():
-            raise ValueError(f"it is owned by uid {st.st_uid}, not by you")
-        if stat.S_IMODE(st.st_mode) & 0o077:
-            raise ValueError(f"it has mode {stat.S_IMODE(st.st_mode):04o} (expected 0600)")
-        if st.st_size > MAX_PRIVATE_FILE:
-            raise ValueError(f"it is too large ({st.st_size} bytes)")
-        chunks = []
-        while chunk := os.read(fd, 65536):
-            chunks.append(chunk)
-            if sum(map(len, chunks)) > MAX_PRIVATE_FILE:
-                raise ValueError("it is too large")
-        return b"".join(chunks)
-    finally:
-        os.close(fd)

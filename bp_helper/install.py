@@ -10,7 +10,10 @@ metadata (``pyproject.toml``), so a new extra needs no edit here.
 
 from __future__ import annotations
 
+import re
+import shlex
 import sys
+from importlib import metadata
 from pathlib import Path
 
 DISTRIBUTION = "bp-helper"
@@ -18,9 +21,6 @@ DISTRIBUTION = "bp-helper"
 
 def extra_packages(extra: str) -> list[str]:
     """The package names an extra of bp-helper adds (``["httpx"]`` for ``httpx``)."""
-    import re
-    from importlib import metadata
-
     try:
         requirements = metadata.requires(DISTRIBUTION) or []
     except metadata.PackageNotFoundError:
@@ -36,8 +36,6 @@ def extra_packages(extra: str) -> list[str]:
 
 def install_command(extra: str) -> str:
     """The command that adds ``extra``'s packages to the environment bp-helper runs in."""
-    import shlex
-
     packages = extra_packages(extra)
     root = Path(sys.prefix)
     if (root / "pipx_metadata.json").exists():  # pipx writes it into each of its venvs

@@ -1,34 +1,29 @@
 """Stderr output: warnings, ``--debug`` traces and error lines, all redacted.
 
-Deliberately not built on the ``logging`` module: this is imported on the cached path, where
-start-up time matters, and every line must pass through :func:`redact`. Programs that use
-bp-helper as a library get its debug lines and warnings in their own logging as well, from
-the logger ``bp_helper`` (redacted the same way), once a library entry point (such as
-:class:`~bp_helper.BioProdictAuth`) has called :func:`use_logging`; the executables never do,
-so their cached path stays without ``logging``.
+Not built on the ``logging`` module: every line must pass through :func:`redact`, and the
+executables print their own one-line formats whatever logging a host program configured.
+Programs that use bp-helper as a library get its debug lines and warnings in their own
+logging as well, from the logger ``bp_helper`` (redacted the same way), once a library entry
+point (such as :class:`~bp_helper.BioProdictAuth`) has called :func:`use_logging`; the
+executables never do.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
-
-from bp_helper.lean import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import logging
+from urllib.parse import quote, quote_plus
 
 _secrets: set[str] = set()
 _debug = False
 _logger: logging.Logger | None = None  # see use_logging
 _warned: set[str] = set()
 
-# Patterns as strings: ``re`` compiles (and caches) them on first use, which the cached path,
-# printing nothing, never makes.
 # A JSON Web Token: what Bio-Prodict's access and refresh tokens are.
-_JWT = r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 # Server text may echo other token-like strings ("Invalid refresh token: 3f2a...").
-_OPAQUE = (
+_OPAQUE = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
     r"|[A-Za-z0-9+/_~=-]{24,}"
 )
@@ -47,13 +42,11 @@ def add_secret(value: str | None) -> None:
     """
     if value and len(value) >= 3:
         _secrets.add(value)
-        # Tokens never need this (no import for them); a value that is not UTF-8 text is
+        # Tokens never need this; a value that is not UTF-8 text is
         # never sent (see bp_helper.engine.client.encodable).
         if not _UNRESERVED.fullmatch(value) and value.encode(errors="replace") == value.encode(
             errors="ignore"
         ):
-            from urllib.parse import quote, quote_plus
-
             _secrets.update((quote(value, safe=""), quote_plus(value), quote(value)))
 
 
@@ -61,7 +54,7 @@ def redact(text: str) -> str:
     """Mask every known secret and every token-like string in ``text``."""
     for secret in sorted(_secrets, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
-    return re.sub(_JWT, REDACTED, text)
+    return _JWT.sub(REDACTED, text)
 
 
 def one_line(text: str, limit: int = TEXT_LIMIT) -> str:
@@ -79,7 +72,7 @@ def one_line(text: str, limit: int = TEXT_LIMIT) -> str:
 def scrub(text: str, limit: int = TEXT_LIMIT) -> str:
     """Untrusted text that may echo a secret (a server's error, an exception) for a message:
     known secrets and token-like strings redacted, then :func:`one_line`."""
-    return one_line(re.sub(_OPAQUE, REDACTED, redact(text)), limit)
+    return one_line(_OPAQUE.sub(REDACTED, redact(text)), limit)
 
 
 def enable_debug(on: bool = True) -> None:
@@ -94,7 +87,7 @@ def debug_enabled() -> bool:
 def debug(message: str) -> None:
     if _debug:
         _emit(f"bp-helper: debug: {message}")
-    _log(10, message)  # logging.DEBUG
+    _log(logging.DEBUG, message)
 
 
 def warn(message: str) -> None:
@@ -102,7 +95,7 @@ def warn(message: str) -> None:
     if message not in _warned:
         _warned.add(message)
         _emit(f"bp-helper: warning: {message}")
-        _log(30, message)  # logging.WARNING
+        _log(logging.WARNING, message)
 
 
 def use_logging() -> None:
@@ -113,8 +106,6 @@ def use_logging() -> None:
     """
     global _logger
     if _logger is None:
-        import logging
-
         logger = logging.getLogger("bp_helper")
         if not logger.handlers:  # a library's logger: no output unless the program asks for it
             logger.addHandler(logging.NullHandler())

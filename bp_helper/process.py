@@ -13,9 +13,6 @@ stdout at ``/dev/null``, as the Python documentation recommends for ``BrokenPipe
 interpreter's own final flush then has nothing to complain about.
 """
 
-from __future__ import annotations
-
-import contextlib
 import errno
 import os
 import sys
@@ -50,8 +47,10 @@ def no_core_dumps() -> None:
         import resource  # not on Windows
     except ImportError:
         return
-    with contextlib.suppress(ValueError, OSError):
+    try:  # noqa: SIM105 -- no contextlib: the cached path (bp_helper.quick) runs this too
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ValueError, OSError):
+        pass
 
 
 def _occupy(fd: int) -> None:

@@ -16,18 +16,15 @@ profile's grant keeps its token under (:attr:`bp_helper.engine.grants.Grant.acco
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bp_helper import log
 from bp_helper.config.hosts import unbound
 from bp_helper.config.profiles import bound_profiles
 from bp_helper.config.settings import Settings
 from bp_helper.engine.grants import grant_of
 from bp_helper.engine.service import TokenService
-from bp_helper.lean import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from bp_helper.secrets.prompt import Prompter
+from bp_helper.secrets.prompt import Prompter
 
 
 class Route:

@@ -11,21 +11,17 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from typing import Any, NamedTuple
 
-from bp_helper.lean import TYPE_CHECKING, Record
+from bp_helper.basics import TOKEN_FORMAT, check_token_file, due_at, token_values
+from bp_helper.basics import fresh as fresh_for
+from bp_helper.basics import sendable as sendable
 
-if TYPE_CHECKING:
-    from typing import Any
-
-FORMAT_VERSION = 1
+FORMAT_VERSION = TOKEN_FORMAT
 
 
-class StoredToken(Record):
-    """What a profile keeps between runs. ``expires_at`` is persisted, never recomputed.
-
-    A :class:`~bp_helper.lean.Record` (a NamedTuple) rather than a dataclass: importing
-    ``dataclasses`` or ``typing`` costs the cached path several milliseconds.
-    """
+class StoredToken(NamedTuple):
+    """What a profile keeps between runs. ``expires_at`` is persisted, never recomputed."""
 
     access_token: str
     expires_at: float
@@ -59,14 +55,12 @@ class StoredToken(Record):
 
     def fresh(self, margin: float, now: float | None = None) -> bool:
         """Usable for at least ``margin`` more seconds (at most half the token's lifetime)."""
-        if not self.access_token:
-            return False
-        return (time.time() if now is None else now) < self.due_at(margin)
+        now = time.time() if now is None else now
+        return fresh_for(self.access_token, self.expires_at, self.obtained_at, margin, now)
 
     def due_at(self, margin: float) -> float:
-        """When a refresh is due: ``margin`` seconds before expiry, at most half the lifetime."""
-        lifetime = max(self.expires_at - self.obtained_at, 0.0)
-        return self.expires_at - min(margin, lifetime / 2)
+        """When a refresh is due (see :func:`bp_helper.basics.due_at`)."""
+        return due_at(self.expires_at, self.obtained_at, margin)
 
     def expired(self, now: float | None = None) -> bool:
         return not self.access_token or (time.time() if now is None else now) >= self.expires_at
@@ -97,38 +91,7 @@ class StoredToken(Record):
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StoredToken:
         """One account's record; ``ValueError`` says what is wrong with it."""
-        kinds: dict[str, tuple[type, ...]] = {
-            "access_token": (str,),
-            "expires_at": (int, float),
-            "obtained_at": (int, float),
-            "username": (str,),
-            "token_url": (str,),
-            "client_id": (str,),
-            "refresh_token": (str, type(None)),
-            "token_type": (str,),
-            "fullname": (str, type(None)),
-            "userid": (int, str, type(None)),
-            "scope": (str, type(None)),
-            "twofactor": (bool,),
-            "login": (str,),
-            "audience": (str, type(None)),
-            "password_in_keyring": (bool,),
-            "refresh_token_in_keyring": (bool,),
-            "extra": (dict,),
-        }
-        values: dict[str, Any] = {}
-        for key, types in kinds.items():
-            if key not in data:
-                continue
-            if not isinstance(data[key], types) or isinstance(data[key], bool) is not (
-                bool in types
-            ):
-                raise ValueError(f"its field {key!r} has the wrong type")
-            values[key] = data[key]
-        try:
-            return cls(**values)
-        except TypeError:
-            raise ValueError("it lacks required fields") from None
+        return cls(**token_values(data))  # the checks are shared with the cached path
 
 
 def parse_file(raw: bytes) -> dict[str, Any]:
@@ -137,22 +100,5 @@ def parse_file(raw: bytes) -> dict[str, Any]:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):  # absurdly deep nesting
         raise ValueError("it is not valid JSON") from None
-    if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
-        raise ValueError("it is not a bp-helper token file of this version")
-    if not isinstance(data.get("accounts", {}), dict):
-        raise ValueError("its field 'accounts' has the wrong type")
-    return data
-
-
-def sendable(access_token: str) -> bool:
-    """Can ``access_token`` go into a header, a protocol line or a config file as it is?
-
-    Printable ASCII without spaces (RFC 6750's b64token is a subset): nothing that could
-    split a line, smuggle a header, or make an HTTP library refuse it, quoting it in full.
-    """
-    return (
-        bool(access_token)
-        and access_token.isascii()
-        and access_token.isprintable()
-        and (" " not in access_token)
-    )
+    check_token_file(data)
+    return data  # type: ignore[no-any-return]

@@ -33,6 +33,7 @@ from bp_helper.config.settings import Settings, without_secrets
 from bp_helper.config.tls import trust
 from bp_helper.errors import BpError, ConfigError, HostNotBound, UsageError
 from bp_helper.route import Route, profile_route, route
+from bp_helper.times import format_time
 from bp_helper.tokens import StoredToken
 
 from .output import deliver
@@ -62,8 +63,6 @@ PROXY_ENVIRONMENT = ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY")
 
 def config_text(token: StoredToken, settings: Settings) -> str:
     """A curl config that sends ``token`` as a Bearer header."""
-    from bp_helper.times import format_time
-
     value = token.access_token
     if any(ord(c) < 0x20 or c == "\x7f" for c in value):
         raise BpError("the access token contains control characters: refusing to use it")

@@ -1,8 +1,8 @@
 """The HTTPie auth plugin: ``http --auth-type=bioprodict URL`` (``-a USERNAME`` is optional).
 
 HTTPie imports every installed auth plugin each time it starts, whatever auth the command
-uses. So this module imports only HTTPie's base class (already loaded by then); bp-helper's
-token machinery is imported when the plugin is actually chosen.
+uses. So this module imports only what HTTPie has loaded by then (its base class,
+requests); bp-helper's token machinery is imported when the plugin is actually chosen.
 
 The token goes only to hosts bound to the profile (see :mod:`bp_helper.config.hosts`); any other
 URL stops HTTPie with an error before a connection is made. ``-a USERNAME`` picks the
@@ -13,13 +13,11 @@ account (between profiles bound to the same host, or the one to log in as). The 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from httpie.plugins import AuthPlugin
-
-if TYPE_CHECKING:
-    from requests import PreparedRequest
-    from requests.auth import AuthBase
+from requests import PreparedRequest
+from requests.auth import AuthBase
 
 
 class BioProdictAuthPlugin(AuthPlugin):  # type: ignore[misc]  # HTTPie has no type hints

@@ -11,6 +11,7 @@ import bp_helper_integrations
 import pytest
 
 import bp_helper
+from bp_helper.quick import FULL_PATH
 from bp_helper.testing import Sandbox
 
 from .support import UNMEASURED, Home
@@ -33,6 +34,28 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if not hasattr(session.config, "workerinput"):  # once, in xdist's controller
         for package in (bp_helper, bp_helper_integrations):
             compileall.compile_dir(package.__path__[0], quiet=1)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``helper_path``: the test runs twice, once as the helpers run (the cached path of
+    :mod:`bp_helper.quick` where it answers) and once with every request on the full path.
+    Tests of the slow tier run once, on the cached path."""
+    if "helper_path" in metafunc.fixturenames:
+        slow = metafunc.definition.get_closest_marker("slow") is not None
+        metafunc.parametrize("helper_path", ["quick"] if slow else ["quick", "full"], indirect=True)
+
+
+@pytest.fixture
+def helper_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The path the helper executables take: "quick", or "full" (BP_HELPER_FULL_PATH=1, which
+    only the tests set: it can only make a helper slower). Request it before ``home``, which
+    copies the variable (``pytestmark = pytest.mark.usefixtures("helper_path")``)."""
+    path: str = request.param
+    if path == "full":
+        monkeypatch.setenv(FULL_PATH, "1")
+    else:
+        monkeypatch.delenv(FULL_PATH, raising=False)
+    return path
 
 
 @pytest.fixture(autouse=True)

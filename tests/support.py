@@ -24,7 +24,11 @@ if TYPE_CHECKING:
 BIN = Path(sys.executable).parent
 TEST_KEYRINGS = Path(__file__).parent / "keyring_backends"
 # COVERAGE_PROCESS_CONFIG: under `pytest --cov` the programs the tests start are measured too.
-PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "COVERAGE_PROCESS_CONFIG")
+# BP_HELPER_FULL_PATH: the helper_path fixture's "full" runs (see bp_helper.quick).
+PASSTHROUGH = (
+    "PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "COVERAGE_PROCESS_CONFIG",
+    "BP_HELPER_FULL_PATH",
+)  # fmt: skip
 # What the cached path (`bp-helper token`, the helpers' `get`) never imports.
 HEAVY = ("requests", "oauthlib", "requests_oauthlib", "keyring", "urllib3")
 # For a program whose own imports or writes a test inspects: coverage stays out of it.

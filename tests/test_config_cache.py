@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bp_helper.config.cache import ConfigCache
+from bp_helper.config.cache import ConfigCache, cache_file_name
 from bp_helper.config.settings import Settings
 from bp_helper.errors import BpError, ConfigError
 from bp_helper.route import route
@@ -111,6 +111,33 @@ def test_a_corrupt_or_foreign_cache_is_ignored(sandbox: Sandbox, home: Home) -> 
         assert (out, err) == (answer, "")
         assert json.loads(cache.read_text()) == good
     assert good["config"] == str(config)
+
+
+def _fnv1a_name(path: str) -> str:
+    """The cache file name before SHA-256 (64-bit FNV-1a of the path): what an upgrade finds."""
+    value = 0xCBF29CE484222325
+    for byte in os.fsencode(path):
+        value = ((value ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return f"{value:016x}.json"
+
+
+def test_a_cache_file_of_the_earlier_naming_is_never_read(sandbox: Sandbox, home: Home) -> None:
+    config = desktop(home, sandbox)
+    login(home)
+    git_get(home, sandbox.netloc)
+    [cache] = cache_files(home)
+    assert cache.name == cache_file_name(str(config))
+    # What the earlier naming left: a cache that would bind another host, if it were read.
+    forged = json.loads(cache.read_text())
+    forged["hosts"][HOST_A] = ["default"]
+    forged["profiles"]["default"]["hosts"] = [sandbox.netloc, HOST_A]
+    cache.unlink()
+    stray = cache.with_name(_fnv1a_name(str(config)))
+    stray.write_text(json.dumps(forged))
+    stray.chmod(0o600)
+    assert git_get(home, HOST_A)[0] == ""  # parsed from the file again, not from the stray
+    assert "password=" in git_get(home, sandbox.netloc)[0]
+    assert cache.exists() and json.loads(stray.read_text()) == forged  # the stray is left
 
 
 def test_config_errors_are_the_same_with_and_without_the_cache(

@@ -116,9 +116,9 @@ def test_a_bad_value_is_said_to_be_for_the_config(bare: Home) -> None:
 
 
 def test_every_config_key_of_the_table_is_settable() -> None:
-    from bp_helper.commands.config_edit import KEYS
+    from bp_helper.commands.options import CONFIG_KEYS
 
-    assert set(KEYS) == {s.key for s in SETTINGS if s.key}
+    assert set(CONFIG_KEYS) == {s.key for s in SETTINGS if s.key}
 
 
 def test_a_secret_on_the_command_line_is_refused_without_echo(bare: Home) -> None:

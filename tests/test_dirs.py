@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import platformdirs
@@ -45,21 +44,6 @@ def test_same_folders_as_platformdirs(monkeypatch: pytest.MonkeyPatch, env: dict
             user_config_dir()
         return
     assert (user_config_dir(), user_state_dir()) == expected
-
-
-def test_linux_lookup_does_not_import_platformdirs() -> None:
-    code = (
-        "import sys; from bp_helper.config.paths import user_state_dir, user_config_dir; "
-        "user_state_dir(); user_config_dir(); print('platformdirs' in sys.modules)"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"HOME": "/home/u", "PATH": "/usr/bin"},
-    )
-    assert done.stdout.strip() == ("False" if sys.platform.startswith("linux") else "True")
 
 
 def test_folders_are_private_under_umask_000(sandbox: Sandbox, home: Home) -> None:

@@ -27,6 +27,9 @@ from .support import (
     login,
 )
 
+# Every test runs against the cached path and the full path (see helper_path in conftest.py).
+pytestmark = pytest.mark.usefixtures("helper_path")
+
 ALICE = DEMO_USERS["alice"]
 NOT_FOUND = b"credentials not found in native keychain\n"
 

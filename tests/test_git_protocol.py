@@ -24,6 +24,9 @@ from .protocol_support import (
 )
 from .support import HEAVY, Home, imported_modules, login, spawn_with_terminal
 
+# Every test runs against the cached path and the full path (see helper_path in conftest.py).
+pytestmark = pytest.mark.usefixtures("helper_path")
+
 ALICE = DEMO_USERS["alice"]
 
 

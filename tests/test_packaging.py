@@ -23,9 +23,17 @@ import pytest
 from bp_helper.testing import DEMO_USERS, Sandbox
 from bp_helper.version import __version__
 
+from .support import imported_modules
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
+# The helper executables, and the module of their full path (which a cached get never imports).
+HELPERS = {
+    "git-credential-bioprodict": "bp_helper.protocols.git",
+    "docker-credential-bioprodict": "bp_helper.protocols.docker",
+    "bp-helper": "bp_helper.commands.cli",
+}
 SKIP = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*")
 
 
@@ -74,13 +82,16 @@ def test_wheel_holds_license_metadata_and_the_typed_marker(wheel: Path) -> None:
         assert "bp_helper_integrations/httpie_plugin.py" in names
         metadata = email.message_from_bytes(archive.read(f"{info}/METADATA"))
         entry_points = archive.read(f"{info}/entry_points.txt").decode()
+        data = f"bp_helper-{__version__}.data/scripts"
+        scripts = {name: archive.read(f"{data}/{name}") for name in HELPERS}
     assert metadata["License-Expression"] == "MIT"
     assert "Typing :: Typed" in metadata.get_all("Classifier", [])
     assert metadata.get_all("Project-URL")
     assert metadata["Requires-Python"] == ">=3.11"
     assert "bioprodict = bp_helper_integrations.httpie_plugin:BioProdictAuthPlugin" in entry_points
-    for program in ("bp-helper", "git-credential-bioprodict", "docker-credential-bioprodict"):
-        assert f"{program} = " in entry_points
+    for program, script in scripts.items():  # plain scripts, not console-script wrappers
+        assert f"{program} = " not in entry_points
+        assert script.startswith(b"#!python\n")  # the installer names the interpreter
 
 
 def test_the_installed_wheel_runs(venv: Path, sandbox: Sandbox, tmp_path: Path) -> None:
@@ -104,3 +115,43 @@ def test_the_installed_wheel_runs(venv: Path, sandbox: Sandbox, tmp_path: Path) 
         input=f"protocol=https\nhost={sandbox.netloc}\n\n", env=env,
     )  # fmt: skip
     assert f"password={token}\n" in answer.stdout
+    requests = {
+        "git-credential-bioprodict": ("get", f"protocol=https\nhost={sandbox.netloc}\n\n"),
+        "docker-credential-bioprodict": ("get", sandbox.netloc),
+        "bp-helper": ("token", ""),
+    }
+    for program, (action, request) in requests.items():  # pip's launcher, then bp_helper.quick
+        script = bin_dir / program
+        assert script.read_text().splitlines()[0] == f"#!{bin_dir / 'python'}"
+        importtime = (bin_dir / "python", "-X", "importtime", script, action)
+        done = run(*importtime, input=request, env=env)
+        assert token in done.stdout
+        modules = imported_modules(done.stderr)
+        assert "bp_helper.quick" in modules
+        assert modules.isdisjoint({"re", "pathlib", "typing", "json", HELPERS[program]})
+
+
+def test_setup_git_writes_a_helper_path_that_answers(
+    venv: Path, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Off PATH, `bp-helper setup git` writes the absolute path of the installed script."""
+    bin_dir = venv / "bin"
+    env = {
+        "PATH": os.environ.get("PATH", ""),  # not the venv's bin
+        "HOME": str(tmp_path),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        **sandbox.env("bp-demo"),
+    }
+    login = ("login", "--username", "alice", "--password-stdin")
+    run(bin_dir / "bp-helper", *login, input=DEMO_USERS["alice"].password, env=env)
+    run(bin_dir / "bp-helper", "setup", "git", env=env)
+    listed = run(shutil.which("git") or "git", "config", "--global", "--list", env=env).stdout
+    helpers = [line.split("=", 1)[1] for line in listed.splitlines() if ".helper=" in line]
+    assert str(bin_dir / "git-credential-bioprodict") in helpers
+    answer = run(
+        bin_dir / "git-credential-bioprodict", "get",
+        input=f"protocol=https\nhost={sandbox.netloc}\n\n", env=env,
+    )  # fmt: skip
+    assert "password=" in answer.stdout

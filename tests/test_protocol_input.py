@@ -22,6 +22,10 @@ from bp_helper.tokens import StoredToken
 from .protocol_support import DOCKER, GIT, assert_refused, run_bytes
 from .support import Home, executable, login
 
+# The tests that run the executables run against the cached path and the full path (see
+# helper_path in conftest.py); the fuzzers call the parsers in-process.
+both_paths = pytest.mark.usefixtures("helper_path")
+
 TOKEN = StoredToken(
     access_token="eyJ.access",
     expires_at=1_900_000_000.75,
@@ -177,6 +181,7 @@ def test_format_credentials() -> None:
 # -- hostile input through the executables -------------------------------------------------
 
 
+@both_paths
 def test_hostile_git_input_is_refused_by_the_executable(sandbox: Sandbox, home: Home) -> None:
     login(home)
     before = home.store_file().read_bytes()
@@ -196,6 +201,7 @@ def test_hostile_git_input_is_refused_by_the_executable(sandbox: Sandbox, home: 
     assert len(sandbox.requests) == 1
 
 
+@both_paths
 def test_hostile_docker_input_is_refused_by_the_executable(sandbox: Sandbox, home: Home) -> None:
     login(home)
     before = home.store_file().read_bytes()
@@ -372,6 +378,7 @@ def test_fuzz_docker_store_json(document: dict[str, object]) -> None:
         assert value and "\r" not in value and "\x00" not in value and "\n" not in value
 
 
+@both_paths
 @pytest.mark.parametrize(
     "argv",
     [

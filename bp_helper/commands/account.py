@@ -6,63 +6,27 @@ import argparse
 import json
 import math
 import sys
+from typing import Any
 
 from bp_helper import log
 from bp_helper.commands.formatting import describe_user, refresh_note
+from bp_helper.commands.overview import print_all_profiles
+from bp_helper.commands.switch import use_everywhere
 from bp_helper.config.settings import Settings
 from bp_helper.config.table import BY_NAME
 from bp_helper.engine.grants import Grant
+from bp_helper.engine.logout import forget_profile
 from bp_helper.engine.store import TokenStore
 from bp_helper.errors import EXIT_USAGE, BpError, UsageError
-from bp_helper.lean import TYPE_CHECKING
 from bp_helper.route import profile_route
+from bp_helper.secrets.oskeyring import OsKeyring
+from bp_helper.secrets.profile_keyring import ProfileKeyring
+from bp_helper.secrets.prompt import choose_prompter
+from bp_helper.secrets.report import keyring_kind, secret_report
+from bp_helper.secrets.report import report as whereabouts_report
+from bp_helper.secrets.sources import MAX_SECRET, strip_line
 from bp_helper.times import format_time, relative
 from bp_helper.tokens import StoredToken
-
-if TYPE_CHECKING:
-    from typing import Any
-
-
-# -- the options of each command (registered by bp_helper.commands.cli) ----------------------
-
-
-def login_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--password-stdin", action="store_true", help="read the password from standard input"
-    )
-    p.add_argument(
-        "--remember-password",
-        action="store_true",
-        help="keep the password in the OS keyring for later logins (needs the keyring extra)",
-    )
-
-
-def logout_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--all", action="store_true", help="forget the tokens of every profile")
-    p.add_argument(
-        "--username",
-        dest="account",
-        metavar="NAME",
-        help="forget only this account of the profile (default: every account)",
-    )
-
-
-def token_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--renew",
-        action="store_true",
-        help="drop the cached access token and get a new one (after a server revoked it)",
-    )
-    p.add_argument(
-        "--json",
-        action="store_true",
-        help="print access_token, expires_at, username, profile and token_type as JSON",
-    )
-
-
-def status_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--all", action="store_true", help="every profile: its hosts and login state")
 
 
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
@@ -91,8 +55,6 @@ def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
     if args.password_stdin:
         if sys.stdin is None or sys.stdin.isatty():
             raise UsageError("--password-stdin needs the password on standard input")
-        from bp_helper.secrets.sources import MAX_SECRET, strip_line
-
         given = sys.stdin.read(MAX_SECRET + 1)
         if len(given) > MAX_SECRET:
             raise UsageError(
@@ -114,8 +76,6 @@ def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
         print(line)
     print(f"Access token valid until {format_time(token.expires_at)}; {refresh_note(token)}.")
     if token.audience is None:  # a person's account (a machine token has an audience)
-        from bp_helper.commands.switch import use_everywhere
-
         use_everywhere(settings, token.account)  # the account every front-end uses, like gh's
     stored = service.store.load()
     if stored is not None and stored.password_in_keyring:
@@ -125,10 +85,6 @@ def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_logout(args: argparse.Namespace, settings: Settings) -> int:
     if args.all:
-        from bp_helper.engine.logout import forget_profile
-        from bp_helper.secrets.oskeyring import OsKeyring
-        from bp_helper.secrets.profile_keyring import ProfileKeyring
-
         directory = settings.store_dir / "tokens"
         names = TokenStore.profiles(directory)
         keyring = OsKeyring(settings.value("keyring_timeout"))
@@ -154,8 +110,6 @@ def cmd_logout(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     if args.all:
-        from bp_helper.commands.overview import print_all_profiles
-
         return print_all_profiles(settings, as_json=args.json)
     report = status_report(settings)
     status = EXIT_USAGE if report["problems"] else 0  # each is a configuration error
@@ -202,10 +156,6 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
 def status_report(settings: Settings) -> dict[str, Any]:
     """What ``status`` shows; secrets appear only as "(set)"."""
-    from bp_helper.secrets.prompt import choose_prompter
-    from bp_helper.secrets.report import keyring_kind, secret_report
-    from bp_helper.secrets.report import report as whereabouts_report
-
     problems: list[str] = []
     shown: dict[str, dict[str, Any]] = {}
     profile = settings.resolve("profile")

@@ -1,25 +1,26 @@
 """``bp-helper``: the command line, and the one place where errors become one line.
 
-Commands live in their own modules and are imported only when chosen, so that
-``bp-helper token`` with a fresh cached token stays close to the cost of starting Python.
+Commands live in their own modules: :data:`HANDLERS` names each command's function as
+``module:function``, imported when that command runs, so that ``bp-helper --help``,
+``--version`` and shell completion (``completion --profiles`` runs on every Tab) import no
+command they do not run.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import importlib
+import shutil
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from bp_helper import log
-from bp_helper.lean import TYPE_CHECKING
-from bp_helper.version import __version__
-
-if TYPE_CHECKING:
-    from typing import Any
+from bp_helper.commands import mistakes, options
 from bp_helper.config.settings import Settings
 from bp_helper.config.table import SETTINGS, Setting, switch
 from bp_helper.errors import UsageError, exit_status
+from bp_helper.version import __version__
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -38,9 +39,7 @@ class _Parser(argparse.ArgumentParser):
         self.commands = {}
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        from bp_helper.commands.mistakes import parser_error
-
-        raise parser_error(message, self.prog)
+        raise mistakes.parser_error(message, self.prog)
 
     commands: dict[str, _Parser]
 
@@ -50,14 +49,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 class _Formatter(argparse.HelpFormatter):
-    """argparse's formatter, sized without importing shutil (2 ms of the cached path)."""
+    """argparse's formatter, as wide as the terminal."""
 
     def __init__(self, prog: str) -> None:
-        try:
-            width = os.get_terminal_size(sys.stdout.fileno()).columns
-        except (OSError, ValueError, AttributeError):
-            columns = os.environ.get("COLUMNS", "")
-            width = int(columns) if columns.isdigit() else 80
+        width = shutil.get_terminal_size().columns
         super().__init__(prog, width=max(width - 2, 40))
 
 
@@ -143,38 +138,24 @@ def _no_options(p: argparse.ArgumentParser) -> None:
     pass
 
 
-def _lazy_options(module: str) -> Options:
-    """The options of a command whose module defines ``options(parser)`` (or, given as
-    ``module:function``, that function), imported only when that command's parser is built."""
-
-    def options(p: argparse.ArgumentParser) -> None:
-        import importlib
-
-        name, _, function = module.partition(":")
-        getattr(importlib.import_module(name), function or "options")(p)
-
-    return options
-
-
-ACCOUNT = "bp_helper.commands.account"
 # name -> (help, options): the commands of `bp-helper`, in the order --help lists them.
 COMMANDS: dict[str, tuple[str, Options]] = {
     "login": (
         "log in with username and password and store the tokens",
-        _lazy_options(f"{ACCOUNT}:login_options"),
+        options.login_options,
     ),
-    "token": ("print a valid access token on stdout", _lazy_options(f"{ACCOUNT}:token_options")),
+    "token": ("print a valid access token on stdout", options.token_options),
     "status": (
         "show login state, token expiry and where each setting came from",
-        _lazy_options(f"{ACCOUNT}:status_options"),
+        options.status_options,
     ),
     "logout": (
         "forget the stored tokens (and remembered password) of the profile",
-        _lazy_options(f"{ACCOUNT}:logout_options"),
+        options.logout_options,
     ),
     "switch": (
         "make an account already logged in the one the profile uses (no password asked)",
-        _lazy_options("bp_helper.commands.switch"),
+        options.switch_options,
     ),
     "doctor": (
         "check config, secrets, keyring, storage, clock and connectivity",
@@ -182,15 +163,15 @@ COMMANDS: dict[str, tuple[str, Options]] = {
     ),
     "setup": (
         "configure git, docker or podman/skopeo to use the helpers for the profile's hosts",
-        _lazy_options("bp_helper.commands.setup"),
+        options.setup_options,
     ),
     "config": (
         "set, get, unset or list keys of the config file (secrets never from argv)",
-        _lazy_options("bp_helper.commands.config_edit"),
+        options.config_options,
     ),
     "completion": (
         "print a shell completion script (bash, zsh or fish)",
-        _lazy_options("bp_helper.commands.completion"),
+        options.completion_options,
     ),
     "sandbox": ("run a local stand-in of the Bio-Prodict token server", _sandbox_options),
     "demo": ("a self-contained walkthrough on the sandbox server", _no_options),
@@ -235,7 +216,7 @@ COMMAND_SETTINGS: dict[str, tuple[str, ...]] = {
     "sandbox": (),
     "demo": (),
 }
-# name -> "module:function" that runs it; imported only when that command is chosen.
+# name -> "module:function" that runs it, imported when that command runs (see the docstring).
 HANDLERS: dict[str, str] = {
     "login": "bp_helper.commands.account:cmd_login",
     "token": "bp_helper.commands.account:cmd_token",
@@ -290,7 +271,7 @@ def build_parser(only: str | None = None) -> _Parser:
     parser.add_argument("--version", action="version", version=f"bp-helper {__version__}")
     _common_options(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name, (help, options) in COMMANDS.items():
+    for name, (help, add_options) in COMMANDS.items():
         if only is None or name == only:
             usage = "bp-helper [options] curl [curl arguments...]" if name == "curl" else None
             command = sub.add_parser(name, help=help, description=help, usage=usage)
@@ -298,7 +279,7 @@ def build_parser(only: str | None = None) -> _Parser:
             for setting in SETTINGS:
                 if setting.flag and setting.flag_of == name:
                     _setting_option(command, setting, None)
-            options(command)
+            add_options(command)
             parser.commands[name] = command
     return parser
 
@@ -326,17 +307,13 @@ def _check_command_word(argv: list[str], at: int | None) -> None:
     unknown = [w for w in words if w.startswith("-") and w not in ("-", "--")]
     unknown = [w for w in unknown if w.partition("=")[0] not in GLOBAL_OPTIONS]
     if unknown or (at is not None and argv[at] not in COMMANDS):
-        from bp_helper.commands import mistakes
-
         if unknown:
             raise mistakes.unknown_option(unknown[0], sorted(GLOBAL_OPTIONS), "bp-helper")
         raise mistakes.unknown_command(argv[at] if at is not None else "", list(COMMANDS))
 
 
 def _handler(name: str) -> Handler:
-    """The command's function, imported only now: ``HANDLERS`` names it as ``module:function``."""
-    import importlib
-
+    """The command's function: ``HANDLERS`` names it as ``module:function``."""
     module, _, function = HANDLERS[name].partition(":")
     handler: Handler = getattr(importlib.import_module(module), function)
     return handler
@@ -364,9 +341,7 @@ def _run(argv: list[str]) -> int:
         where = f"bp-helper {args.command}" if args.command else "bp-helper"
         options = [word for word in unknown if word.startswith("-") and word != "-"]
         if options:
-            from bp_helper.commands.mistakes import unknown_option
-
-            raise unknown_option(options[0], known, where)
+            raise mistakes.unknown_option(options[0], known, where)
         raise UsageError(
             f"unrecognized arguments (not repeated here); the options of `{where}` are "
             f"{', '.join(known)} (see `{where} --help`)"

@@ -12,20 +12,12 @@ from __future__ import annotations
 import argparse
 import shlex
 
+from bp_helper.commands.cli import build_parser
+from bp_helper.commands.options import CONFIG_KEYS
 from bp_helper.config.settings import Settings
-from bp_helper.errors import BpError
-
-SHELLS = ("bash", "zsh", "fish")
-
-
-def options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("shell", nargs="?", choices=SHELLS, metavar="bash|zsh|fish")
-    p.add_argument("--profiles", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--accounts", action="store_true", help=argparse.SUPPRESS)
-    p.epilog = (
-        'bash: eval "$(bp-helper completion bash)" in ~/.bashrc; zsh: the same with zsh in '
-        "~/.zshrc; fish: bp-helper completion fish > ~/.config/fish/completions/bp-helper.fish"
-    )
+from bp_helper.config.table import SETTINGS
+from bp_helper.engine.store import TokenStore
+from bp_helper.errors import BpError, UsageError
 
 
 def cmd_completion(args: argparse.Namespace, settings: Settings) -> int:
@@ -37,14 +29,10 @@ def cmd_completion(args: argparse.Namespace, settings: Settings) -> int:
         print("\n".join(dict.fromkeys(names)))
         return 0
     if args.accounts:  # for `switch USER`: the accounts logged in to the profile
-        from bp_helper.engine.store import TokenStore
-
         store = TokenStore(settings.store_dir / "tokens", settings.profile)
         print("\n".join(token.account for token in store.accounts()))
         return 0
     if args.shell is None:
-        from bp_helper.errors import UsageError
-
         raise UsageError("name the shell: `bp-helper completion bash|zsh|fish`")
     words = command_words()
     print({"bash": bash, "zsh": zsh, "fish": fish}[args.shell](words))
@@ -53,8 +41,6 @@ def cmd_completion(args: argparse.Namespace, settings: Settings) -> int:
 
 def command_words() -> dict[str, list[str]]:
     """``""`` -> global options and command names; each command -> its options and choices."""
-    from bp_helper.commands.cli import build_parser
-
     parser = build_parser()
     words: dict[str, list[str]] = {"": _words(parser)}
     for action in parser._actions:
@@ -63,9 +49,7 @@ def command_words() -> dict[str, list[str]]:
                 words[""].append(name)
                 words[name] = _words(sub)
     if "config" in words:
-        from bp_helper.commands.config_edit import KEYS
-
-        words["config"] += list(KEYS)
+        words["config"] += list(CONFIG_KEYS)
     return words
 
 
@@ -86,8 +70,6 @@ DYNAMIC = {"switch": f'" $({ACCOUNTS})"'}
 
 
 def _valued() -> list[str]:
-    from bp_helper.config.table import SETTINGS
-
     return [s.flag for s in SETTINGS if s.flag and s.metavar] + ["--output", "--port"]
 
 

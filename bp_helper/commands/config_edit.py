@@ -8,37 +8,22 @@ keys never come from the command line: a ``ps`` listing would show them.
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bp_helper.commands.options import CONFIG_KEYS as KEYS
 from bp_helper.config import toml_edit
-from bp_helper.config.settings import Settings
-from bp_helper.config.table import SETTINGS, Setting
+from bp_helper.config.settings import Settings, read_config_file
+from bp_helper.config.table import Setting
 from bp_helper.errors import ConfigError, UsageError
-
-ACTIONS = ("set", "get", "unset", "list", "path")
-KEYS: dict[str, Setting] = {s.key: s for s in SETTINGS if s.key}
-
-
-def options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", choices=ACTIONS, metavar="set|get|unset|list|path")
-    p.add_argument("key", nargs="?", metavar="KEY", help=f"one of: {', '.join(KEYS)}")
-    p.add_argument(
-        "value",
-        nargs="?",
-        metavar="VALUE",
-        help="the new value (secret keys: from standard input or a hidden prompt, never here)",
-    )
-    p.add_argument(
-        "--all", action="store_true", help="with unset: remove the whole [profiles.NAME] table"
-    )
-    p.epilog = (
-        "Edits [profiles.NAME] (--profile, default: default) of the config file, keeping "
-        "comments and other tables. Lists (hosts) are comma-separated."
-    )
+from bp_helper.files import atomic_write, edit_lock, edit_target, make_dirs, others_may_write
+from bp_helper.log import add_secret
+from bp_helper.secrets.prompt import choose_prompter
+from bp_helper.secrets.sources import strip_line
 
 
 def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
@@ -131,8 +116,6 @@ def _setting(key: str | None, action: str) -> Setting:
         raise UsageError(f"`bp-helper config {action}` needs a KEY: one of {', '.join(KEYS)}")
     if key in KEYS:
         return KEYS[key]
-    import difflib
-
     close = difflib.get_close_matches(key, KEYS, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     raise ConfigError(f"unknown config key {key!r}: {hint}keys: {', '.join(KEYS)}")
@@ -148,9 +131,6 @@ def _stored(setting: Setting, raw: str) -> Any:
 
 def _read_secret(setting: Setting, profile: str, current: str) -> tuple[str, bool]:
     """The new secret from standard input, else asked (``True``: it was asked)."""
-    from bp_helper.log import add_secret
-    from bp_helper.secrets.sources import strip_line
-
     if current:
         add_secret(current)
     asked = sys.stdin is None or sys.stdin.isatty()
@@ -160,8 +140,6 @@ def _read_secret(setting: Setting, profile: str, current: str) -> tuple[str, boo
         except UnicodeDecodeError:
             raise UsageError(f"{setting.key} on standard input is not UTF-8 text") from None
     else:
-        from bp_helper.secrets.prompt import choose_prompter
-
         now = f"now {_masked(current)}, Enter keeps it; " if current else ""
         question = f"{setting.label} for profile {profile!r} ({now}not shown): "
         value = choose_prompter(False).ask(question, secret=True)
@@ -172,8 +150,6 @@ def _read_secret(setting: Setting, profile: str, current: str) -> tuple[str, boo
 
 def _load(path: Path) -> str:
     """The config file's text ("" if there is none), checked as every command checks it."""
-    from bp_helper.config.settings import read_config_file
-
     try:
         raw, _ = read_config_file(path)
     except FileNotFoundError:
@@ -210,8 +186,6 @@ def _write(path: Path, change: Callable[[str], str]) -> bool:
     Edits of one file take turns (a lock beside it) and read it inside the lock, so that
     parallel edits all land. A symbolic link is kept: its target is edited.
     """
-    from bp_helper.files import atomic_write, edit_lock, edit_target, make_dirs, others_may_write
-
     target = edit_target(path)
     _load(path)  # a file that must not be read gets no lock file beside it either
     make_dirs(target.parent)

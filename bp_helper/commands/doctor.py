@@ -21,6 +21,8 @@ from functools import cached_property
 
 from bp_helper.config.settings import Settings
 from bp_helper.engine.grants import Grant, grant_of
+from bp_helper.engine.login import profile_command
+from bp_helper.engine.service import TokenService
 from bp_helper.engine.store import TokenStore
 from bp_helper.errors import EXIT_FAILURE, EXIT_USAGE, BpError, TokenRequestError
 from bp_helper.files import read_private_file, unsafe_dir_reason, writable_ancestor
@@ -231,13 +233,9 @@ class Doctor:
         source = found["password"].source
         if source:
             return f"not logged in; `bp-helper token` logs in with the password from {source}"
-        from bp_helper.engine.login import profile_command
-
         raise Fix(f"nobody is logged in: run `{profile_command(settings)} login`")
 
     def server(self) -> str:
-        from bp_helper.engine.service import TokenService
-
         if self.offline:
             return "not checked (--offline)"
         if not self.client_ok:

@@ -1,5 +1,5 @@
 """What the command line says about a mistyped option or command: its name when that is safe
-to say, and the closest known one. Imported only when something was mistyped."""
+to say, and the closest known one."""
 
 from __future__ import annotations
 

@@ -26,31 +26,17 @@ import re
 import shutil
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from bp_helper.config.settings import Settings
+from bp_helper import log
+from bp_helper.commands.git_config import GitConfigEdit, global_git_config
+from bp_helper.config.settings import Settings, read_capped
 from bp_helper.errors import ConfigError, UsageError
-
-if TYPE_CHECKING:
-    from bp_helper.commands.git_config import GitConfigEdit
+from bp_helper.files import MAX_PRIVATE_FILE, atomic_write, edit_lock, edit_target, make_dirs
 
 HELPER = "bioprodict"
 GIT_HELPER = f"git-credential-{HELPER}"
 DOCKER_HELPER = f"docker-credential-{HELPER}"
-
-
-def options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("tool", choices=("git", "docker", "containers"), metavar="git|docker|containers")
-    p.add_argument("--remove", action="store_true", help="take out what setup added")
-    p.add_argument(
-        "--all", action="store_true", help="with --remove: for every profile and host (uninstall)"
-    )
-    p.epilog = (
-        "git: credential.https://HOST.helper in the global git config; docker: credHelpers "
-        "in ~/.docker/config.json ($DOCKER_CONFIG); containers: credHelpers in "
-        "$REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json or (root) "
-        "/run/containers/0/auth.json."
-    )
 
 
 def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
@@ -87,8 +73,6 @@ def git_helper_value(profile: str) -> str:
 def git_setup(hosts: list[str] | None, settings: Settings, *, remove: bool) -> None:
     """Add (or remove) the helper for ``hosts``; ``None`` with ``remove``: every helper line
     of ours, whatever its profile and host. One edit of the file: all of it lands, or none."""
-    from bp_helper.commands.git_config import GitConfigEdit, global_git_config
-
     value = None if remove else git_helper_value(settings.profile)
     with GitConfigEdit(global_git_config()) as config:
         checked = config.git("--list", check=False)  # is the global config valid?
@@ -208,9 +192,6 @@ def containers_auth_file() -> Path:
 
 def _read_json(path: Path) -> tuple[dict[str, Any], str | None, int | None]:
     """The file's object, its raw text (None: no file) and its mode."""
-    from bp_helper.config.settings import read_capped
-    from bp_helper.files import MAX_PRIVATE_FILE
-
     try:
         content = read_capped(path, MAX_PRIVATE_FILE)
         mode = path.stat().st_mode & 0o777
@@ -247,8 +228,6 @@ def _dump_like(data: dict[str, Any], raw: str | None) -> str:
 def json_setup(path: Path, hosts: list[str] | None, *, remove: bool) -> None:
     """Add (or remove) ``credHelpers`` entries for ``hosts``; ``None`` with ``remove``: every
     entry of ours. Under the file's lock, reading it inside; a symlink's target is edited."""
-    from bp_helper.files import edit_lock, edit_target, make_dirs
-
     target = edit_target(path)
     _read_json(target)  # a file that must not be read gets no lock file beside it either
     if not target.parent.is_dir():
@@ -261,8 +240,6 @@ def json_setup(path: Path, hosts: list[str] | None, *, remove: bool) -> None:
 
 
 def _edit_json(path: Path, target: Path, hosts: list[str] | None, *, remove: bool) -> None:
-    from bp_helper.files import atomic_write
-
     data, raw, mode = _read_json(target)
     helpers: dict[str, Any] = dict(data.get("credHelpers", {}))
     changes = []
@@ -302,8 +279,6 @@ def _bin_dir() -> Path:
 
 def _check_on_path(program: str, tool: str) -> None:
     if shutil.which(program) is None:
-        from bp_helper import log
-
         log.warn(
             f"{program} is not on PATH, so {tool} will not find it: add {_bin_dir()} to PATH "
             "(pipx and uv tool install put it in ~/.local/bin)"

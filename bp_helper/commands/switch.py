@@ -13,20 +13,13 @@ from __future__ import annotations
 import argparse
 
 from bp_helper import log
+from bp_helper.commands.config_edit import cmd_config
 from bp_helper.commands.formatting import describe_user
 from bp_helper.config.settings import Settings
 from bp_helper.config.table import PASSWORD
 from bp_helper.engine.login import login_command, profile_command
 from bp_helper.engine.service import TokenService
 from bp_helper.errors import BpError, UsageError
-
-
-def options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("user", metavar="USER", help="an account of the profile that has logged in")
-    p.epilog = (
-        "No password is asked: USER must have logged in to the profile before "
-        "(`bp-helper status` lists its accounts). A configured username is updated."
-    )
 
 
 def cmd_switch(args: argparse.Namespace, settings: Settings) -> int:
@@ -55,8 +48,6 @@ def use_everywhere(settings: Settings, account: str) -> None:
     variable that still picks another account."""
     configured = settings.profile_table.get("username")
     if isinstance(configured, str) and configured and configured != account:
-        from bp_helper.commands.config_edit import cmd_config
-
         try:
             cmd_config(argparse.Namespace(action="set", key="username", value=account), settings)
         except BpError as exc:  # the account is the store's default all the same

@@ -1,4 +1,4 @@
-"""The config file, parsed once per change: what the cached path needs, without ``tomllib``.
+"""The config file, parsed once per change: what the lean path of a cached answer reads.
 
 Parsing TOML costs a cached ``get`` about a third of its time (``tomllib`` imports ``typing``
 and ``datetime`` and compiles its patterns). So the profiles parsed from a config file are
@@ -13,7 +13,9 @@ the cache says only that they are there, and :class:`~bp_helper.config.settings.
 parses the file again when it needs one (to refresh or log in, never on the cached path). A
 cache that cannot be read, is not ours, or holds anything unexpected is ignored and written
 anew; one that cannot be written costs only speed. Only a file that parsed cleanly is cached,
-so a broken config fails with the same error every time.
+so a broken config fails with the same error every time. The cached path
+(:mod:`bp_helper.quick`) reads a config file's settings from here too, with the same checks
+(:func:`bp_helper.basics.cache_holds`), and leaves writing it to this module.
 
 The host index lets :func:`bp_helper.config.profiles.bound_profiles` resolve only the
 profiles that may serve a host instead of every profile in the file, so the cost of a
@@ -25,24 +27,22 @@ from __future__ import annotations
 
 import json
 import os
-import zlib
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from bp_helper import log
+from bp_helper.basics import CACHE_FORMAT, cache_file_name, cache_holds
 from bp_helper.config.table import CONFIG_KEYS, SETTINGS, hosts_of_table
+from bp_helper.crc import crc32
 from bp_helper.errors import BpError
 from bp_helper.files import atomic_write, ensure_private_dir, read_private_file, unsafe_dir_reason
-from bp_helper.lean import TYPE_CHECKING, Record
 
-if TYPE_CHECKING:
-    from typing import Any
-
-FORMAT_VERSION = 1
+FORMAT_VERSION = CACHE_FORMAT
 # Config keys whose values the cache does not hold (see the module docstring).
 SECRET_KEYS = frozenset(s.key for s in SETTINGS if s.secret and s.key)
 
 
-class ParsedConfig(Record):
+class ParsedConfig(NamedTuple):
     """The profiles of a config file and which hosts the file alone binds them to."""
 
     profiles: dict[str, dict[str, Any]]
@@ -70,14 +70,14 @@ def index(profiles: dict[str, dict[str, Any]]) -> ParsedConfig:
 class ConfigCache:
     """The cached parse of one config file's text, in ``<state dir>/config-cache/``.
 
-    One cache file per config file path (named by a hash of it), so that programs using
+    One cache file per config file path (:func:`cache_file_name`), so that programs using
     different config files (``--config``, ``BIOPRODICT_CONFIG``) do not undo each other's.
     """
 
     def __init__(self, state_dir: Path, config_path: Path) -> None:
         self.directory = state_dir / "config-cache"
         self.config_path = str(config_path)
-        self.path = self.directory / f"{_fnv1a(os.fsencode(self.config_path)):016x}.json"
+        self.path = self.directory / cache_file_name(self.config_path)
 
     def load(self, raw: bytes, identity: list[int]) -> ParsedConfig | None:
         """The parse of ``raw`` if the cache holds it; ``None`` otherwise (then parse it).
@@ -99,17 +99,7 @@ class ConfigCache:
         except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError too
             log.debug(f"config cache {self.path} ignored: {exc}")
             return None
-        if not (
-            isinstance(data, dict)
-            and data.get("version") == FORMAT_VERSION
-            and data.get("config") == self.config_path
-            and data.get("identity") == identity
-            and data.get("size") == len(raw)
-            and data.get("crc32") == zlib.crc32(raw)
-        ):
-            return None
-        if not _well_formed(data):
-            log.debug(f"config cache {self.path} ignored: unexpected content")
+        if not cache_holds(data, self.config_path, raw, identity):
             return None
         return ParsedConfig(data["profiles"], data["hosts"], data["unsure"], withheld=True)
 
@@ -120,7 +110,7 @@ class ConfigCache:
             "config": self.config_path,
             "identity": identity,
             "size": len(raw),
-            "crc32": zlib.crc32(raw),
+            "crc32": crc32(raw),
             "profiles": {name: _withheld(table) for name, table in parsed.profiles.items()},
             "hosts": parsed.hosts,
             "unsure": parsed.unsure,
@@ -143,26 +133,3 @@ def _withheld(table: dict[str, Any]) -> dict[str, Any]:
         key: value if key in CONFIG_KEYS and key not in SECRET_KEYS else None
         for key, value in table.items()
     }
-
-
-def _well_formed(data: dict[str, Any]) -> bool:
-    profiles, hosts, unsure = (data.get(key) for key in ("profiles", "hosts", "unsure"))
-    return (
-        isinstance(profiles, dict)
-        and all(isinstance(t, dict) for t in profiles.values())
-        and isinstance(hosts, dict)
-        and all(
-            isinstance(names, list) and all(isinstance(n, str) for n in names)
-            for names in hosts.values()
-        )
-        and isinstance(unsure, list)
-        and all(isinstance(n, str) for n in unsure)
-    )
-
-
-def _fnv1a(data: bytes) -> int:
-    """64-bit FNV-1a: a stable file name for a path, without importing ``hashlib``."""
-    value = 0xCBF29CE484222325
-    for byte in data:
-        value = ((value ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-    return value

@@ -7,12 +7,12 @@ protocol front-ends and the Python/HTTPie adapters ask here before answering.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from bp_helper.errors import BpError, ConfigError
-from bp_helper.lean import TYPE_CHECKING
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # settings imports this module (through table)
     from bp_helper.config.settings import Settings
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
-APP = "bp-helper"
+import platformdirs
+
+from bp_helper.basics import APP, xdg_dir
+
+__all__ = ["APP", "user_config_dir", "user_state_dir"]
 
 
 def user_config_dir() -> Path:
@@ -20,23 +22,11 @@ def user_state_dir() -> Path:
 
 
 def _xdg_dir(variable: str, fallback: str) -> Path | None:
-    """The XDG answer on Linux without importing platformdirs (7 ms of the cached path).
-
-    Same rule as platformdirs (a test holds them equal): an absolute ``$XDG_*`` wins, else
-    the fallback under an absolute home. Anything else is left to platformdirs.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    value = os.environ.get(variable, "")
-    if os.path.isabs(value):
-        return Path(value, APP)
-    home = os.environ.get("HOME")
-    if home is None or not os.path.isabs(home):
-        return None
-    return Path(os.path.expanduser(fallback), APP)
+    """The XDG answer on Linux, the rule the cached path shares (see :func:`~bp_helper.basics
+    .xdg_dir`); platformdirs answers elsewhere."""
+    folder = xdg_dir(variable, fallback)
+    return None if folder is None else Path(folder)
 
 
 def _platformdirs(kind: str) -> Path:
-    import platformdirs
-
     return Path(getattr(platformdirs, kind)(APP, appauthor=False))

@@ -9,12 +9,8 @@ from bp_helper.config.hosts import bound_form, is_bound
 from bp_helper.config.settings import Settings
 from bp_helper.config.table import HOST_SETTINGS
 from bp_helper.errors import BpError
-from bp_helper.lean import TYPE_CHECKING
 
 ENV_TOKEN = "BIOPRODICT_TOKEN"
-
-if TYPE_CHECKING:
-    pass
 
 
 def bound_profiles(settings: Settings, scheme: str, netloc: str) -> list[Settings]:

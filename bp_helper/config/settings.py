@@ -21,45 +21,19 @@ parsed only when it changed since the last run (see :mod:`bp_helper.config.cache
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from bp_helper import log
+from bp_helper.basics import MAX_CONFIG, config_file_problem, raw_setting
+from bp_helper.basics import read_capped as read_capped  # shared with the cached path
 from bp_helper.config.cache import ConfigCache, ParsedConfig, index
 from bp_helper.config.paths import user_state_dir
 from bp_helper.config.table import BY_NAME, CONFIG_KEYS, SECRET_ENVIRONMENT
 from bp_helper.errors import ConfigError
-from bp_helper.files import others_may_write
-from bp_helper.lean import TYPE_CHECKING, Record
-
-if TYPE_CHECKING:
-    from typing import Any
-
-
-MAX_CONFIG = 64 * 1024  # bytes
-
-
-def read_capped(path: Path, limit: int) -> bytes | None:
-    """A regular file's content, ``None`` if it is not one or holds over ``limit`` bytes.
-
-    Never blocks on a FIFO or a device (``/dev/zero``), never reads more than ``limit + 1``.
-    """
-    import stat
-
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        data = b""
-        while len(data) <= limit:
-            chunk = os.read(fd, limit + 1 - len(data))
-            if not chunk:
-                return data
-            data += chunk
-        return None
-    finally:
-        os.close(fd)
 
 
 def read_config_file(path: Path) -> tuple[bytes, os.stat_result]:
@@ -71,7 +45,7 @@ def read_config_file(path: Path) -> tuple[bytes, os.stat_result]:
     try:
         raw = read_capped(path, MAX_CONFIG)
         st = os.stat(path)  # a file replaced in between has another checksum
-        problem = _others_may_write(path, st)
+        problem = config_file_problem(str(path), st)
     except FileNotFoundError:
         raise
     except OSError as exc:
@@ -86,19 +60,7 @@ def read_config_file(path: Path) -> tuple[bytes, os.stat_result]:
     return raw, st
 
 
-def _others_may_write(path: Path, st: os.stat_result) -> str | None:
-    """The config file, its folder and (for a symbolic link) its target's folder."""
-    folders = [path.parent]
-    if os.path.islink(path):
-        folders.append(Path(os.path.realpath(path)).parent)
-    for folder in folders:
-        problem = others_may_write(folder, os.stat(folder))
-        if problem:
-            return problem
-    return others_may_write(path, st)
-
-
-class Resolved(Record):
+class Resolved(NamedTuple):
     """A setting's value and where it came from (``None`` value: not set anywhere)."""
 
     name: str
@@ -161,19 +123,14 @@ class Settings:
         if name in self._cache:
             return self._cache[name]
         setting = BY_NAME[name]
-        result: Resolved | None = None
-        if setting.flag and name in self.flags:
-            result = Resolved(name, self.flags[name], f"flag {setting.flag}")
-        if result is None and setting.config_first:
-            result = self._from_config(name)
-        if result is None:
-            for env in setting.env:
-                if env in self.environ and (self.environ[env] or setting.secret):
-                    result = Resolved(name, self.environ[env], f"env {env}")
-                    break
-        if result is None:
-            result = self._from_config(name)
-        if result is None:
+        s = setting
+        found = raw_setting(
+            s.flag, s.env, s.secret, s.config_first, name, self.flags, self.environ,
+            lambda: self._from_config(name),
+        )  # fmt: skip
+        if found is not None:
+            result = Resolved(name, *found)
+        else:
             default = setting.default(self) if callable(setting.default) else setting.default
             result = Resolved(name, default, "default")
         if result.value is not None:
@@ -184,12 +141,11 @@ class Settings:
             log.debug(f"setting {name} = {result.shown()} (from {result.source})")
         return result
 
-    def _from_config(self, name: str) -> Resolved | None:
+    def _from_config(self, name: str) -> tuple[Any, str] | None:
         setting = BY_NAME[name]
         if not setting.key or setting.key not in self.profile_table:
             return None
-        value = self._table_value(setting.key, setting.secret)
-        return Resolved(name, value, self.profile_source)
+        return self._table_value(setting.key, setting.secret), self.profile_source
 
     # -- the config file ----------------------------------------------------------------
 
@@ -326,8 +282,6 @@ def _likely_mistakes(data: dict[str, Any], path: Path) -> None:
 def _parse_toml(path: Path, raw: bytes) -> dict[str, dict[str, Any]]:
     """The ``[profiles.NAME]`` tables of the config file's ``raw`` content, or a
     :class:`ConfigError`."""
-    import tomllib  # only when the config file changed since it was last parsed
-
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

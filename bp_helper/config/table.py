@@ -9,19 +9,19 @@ how a raw value is checked and converted, and whether it is a secret (never show
 
 from __future__ import annotations
 
-import re
+import shlex
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from bp_helper.basics import seconds_in_range, valid_profile_name
 from bp_helper.config.hosts import check_token_url, netloc_of, normalize_host
+from bp_helper.config.paths import user_config_dir
 from bp_helper.errors import ConfigError
-from bp_helper.lean import TYPE_CHECKING, Record
 
-if TYPE_CHECKING:
-    from collections.abc import Callable
-    from typing import Any
-
+if TYPE_CHECKING:  # settings imports this module
     from bp_helper.config.settings import Settings
 
-    Convert = Callable[[Any, str], Any]
+Convert = Callable[[Any, str], Any]
 
 DEFAULT_TOKEN_URL = "https://api.bio-prodict.nl/oauth/oauth/token"
 PASSWORD = "password"
@@ -30,7 +30,6 @@ CLIENT_CREDENTIALS = "client_credentials"
 GRANTS = (PASSWORD, CLIENT_CREDENTIALS)
 # The settings that say which hosts a profile is bound to (see bp_helper.config.hosts).
 HOST_SETTINGS = ("hosts", "token_url", "grant")
-PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 # -- conversions: (raw value, "name (from source)") -> value, or ConfigError -------------------
@@ -55,7 +54,7 @@ def seconds(limit_zero: bool) -> Convert:
             number = float(value)
         except ValueError as exc:
             raise ConfigError(f"{where} must be a number of seconds") from exc
-        if not 0 <= number <= 86400 or (not limit_zero and number == 0):
+        if not seconds_in_range(number, limit_zero):
             raise ConfigError(f"{where} must be between 0 and 86400 seconds")
         return number
 
@@ -78,8 +77,6 @@ def host_list(value: Any, where: str) -> list[str]:
 
 def command(value: Any, where: str) -> str | list[str]:
     if isinstance(value, str) and value.strip():
-        import shlex  # only when a *_command string is configured
-
         try:
             shlex.split(value)
         except ValueError as exc:  # "No closing quotation", "No escaped character"
@@ -108,7 +105,7 @@ def one_of(*choices: str) -> Convert:
 
 
 def profile_name(value: Any, where: str) -> str:
-    if not PROFILE_NAME.fullmatch(text(value, where)):
+    if not valid_profile_name(text(value, where)):
         raise ConfigError(f"invalid profile name {value!r}: use letters, digits, '.', '_' and '-'")
     return str(value)
 
@@ -117,8 +114,6 @@ def profile_name(value: Any, where: str) -> str:
 
 
 def _config_file(settings: Settings) -> str:
-    from bp_helper.config.paths import user_config_dir
-
     return str(user_config_dir() / "config.toml")
 
 
@@ -151,7 +146,19 @@ def _token_url_host(settings: Settings) -> list[str]:
     return [netloc_of(settings.value("token_url"))]
 
 
-class Setting(Record):
+QUICK_TABLE_HEAD = '''"""The cached path's part of the settings table (bp_helper.quick), as data.
+
+Generated from bp_helper/config/table.py, which is the one place to change (a test holds
+the two equal): ``python -m bp_helper.config.table > bp_helper/config/quick_table.py``,
+then ``ruff format`` it.
+
+SETTINGS: name -> (flag, environment variables, config key, default, secret, config_first);
+the default is None where the table computes it (the names in COMPUTED).
+"""
+'''
+
+
+class Setting(NamedTuple):
     """One setting: where it may come from, its default, its check, and how docs name it."""
 
     name: str
@@ -260,3 +267,38 @@ def markdown_table() -> str:
             )
         rows.append(f"| {s.label} | {flag} | {code(*s.env)} | {code(s.key)} | {default} |")
     return "\n".join(rows) + "\n"
+
+
+def quick_table_data() -> dict[str, Any]:
+    """What the cached path needs of :data:`SETTINGS`, as plain data: the content of
+    :mod:`bp_helper.config.quick_table` (a test holds the two equal)."""
+    return {
+        "SETTINGS": {
+            s.name: (
+                s.flag,
+                s.env,
+                s.key,
+                None if callable(s.default) else s.default,
+                s.secret,
+                s.config_first,
+            )
+            for s in SETTINGS
+        },
+        "COMPUTED": frozenset(s.name for s in SETTINGS if callable(s.default)),
+        "HELPER_FLAGS": {s.flag: s.name for s in SETTINGS if s.helpers and s.flag},
+        "CONFIG_KEYS": CONFIG_KEYS,
+        "HOST_SETTINGS": HOST_SETTINGS,
+        "PASSWORD": PASSWORD,
+    }
+
+
+if __name__ == "__main__":  # the generator: see bp_helper/config/quick_table.py
+    print(QUICK_TABLE_HEAD)
+    for name, value in quick_table_data().items():
+        if isinstance(value, frozenset):
+            print(f"{name} = frozenset({sorted(value)!r})")
+        elif isinstance(value, dict) and name == "SETTINGS":
+            print(f"{name} = {{")
+            print("".join(f"    {k!r}: {v!r},\n" for k, v in value.items()), end="}\n")
+        else:
+            print(f"{name} = {value!r}")

@@ -17,17 +17,15 @@ The resolver takes the ``ca_bundle`` row's config key before its environment var
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
+from bp_helper.config.settings import Settings
 from bp_helper.errors import ConfigError
-from bp_helper.lean import TYPE_CHECKING, Record
-
-if TYPE_CHECKING:
-    from bp_helper.config.settings import Settings
 
 DEFAULT = "default"
 
 
-class Trust(Record):
+class Trust(NamedTuple):
     """The CA file a profile's TLS connections verify against, and where that choice came from."""
 
     path: str | None  # None: the default CA certificates

@@ -11,6 +11,7 @@ and the user is told to edit the file by hand.
 
 from __future__ import annotations
 
+import copy
 import re
 import tomllib
 from typing import Any
@@ -198,8 +199,6 @@ def _without_empty_profiles(data: dict[str, Any]) -> dict[str, Any]:
 def _expected(
     before: dict[str, Any], profile: str, key: str, value: Any | None, path: object
 ) -> dict[str, Any]:
-    import copy
-
     data = copy.deepcopy(before)
     profiles = data.setdefault("profiles", {})
     if not isinstance(profiles, dict) or not isinstance(profiles.get(profile, {}), dict):

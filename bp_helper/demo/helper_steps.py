@@ -11,12 +11,9 @@ import json
 import shlex
 import shutil
 import sys
-from typing import TYPE_CHECKING
 
 from bp_helper.demo.narration import BIN, Walkthrough, call_api
-
-if TYPE_CHECKING:
-    from bp_helper.testing import Sandbox
+from bp_helper.testing import Sandbox
 
 
 def helper(name: str) -> list[str]:

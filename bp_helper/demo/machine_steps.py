@@ -11,13 +11,10 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-from typing import TYPE_CHECKING
 
 from bp_helper.demo.helper_steps import helper
 from bp_helper.demo.narration import Walkthrough, call_api, short
-
-if TYPE_CHECKING:
-    from bp_helper.testing import Sandbox
+from bp_helper.testing import PREDICTION_AUDIENCE, Sandbox
 
 SCRIPT = (
     "import sys, requests, bp_helper; "
@@ -26,8 +23,6 @@ SCRIPT = (
 
 
 def two_profile_config(sandbox: Sandbox, secret_file: str) -> str:
-    from bp_helper.testing import PREDICTION_AUDIENCE
-
     ca = json.dumps(str(sandbox.ca_path))
     return (
         "[profiles.default]            # 3DM: the password grant\n"

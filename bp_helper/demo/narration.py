@@ -8,13 +8,11 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import requests
 
 from bp_helper.errors import BpError
-
-if TYPE_CHECKING:
-    from bp_helper.testing import Sandbox
-
+from bp_helper.testing import Sandbox
 
 BIN = Path(sys.executable).parent
 
@@ -123,8 +121,6 @@ def call_api(
     sandbox: Sandbox, path: str, token: str, *, base: str | None = None, name: str = "sandbox"
 ) -> dict[str, object]:
     """GET ``path`` of the sandbox's API (or of ``base``) with ``token``; its JSON answer."""
-    import requests
-
     response = requests.get(
         (base or sandbox.api_url) + path,
         headers={"Authorization": f"Bearer {token}"},

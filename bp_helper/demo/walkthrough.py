@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bp_helper.config.settings import Settings
 from bp_helper.demo.helper_steps import docker_login_steps, docker_steps, git_steps
@@ -20,17 +20,10 @@ from bp_helper.demo.integration_steps import show_integrations
 from bp_helper.demo.machine_steps import machine_steps
 from bp_helper.demo.narration import DEMO_LIFETIME, Walkthrough, call_api, short
 from bp_helper.errors import BpError
-
-if TYPE_CHECKING:
-    pass
+from bp_helper.testing import DEMO_USERS, Sandbox
 
 
 def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
-    import signal
-    from pathlib import Path
-
-    from bp_helper.testing import Sandbox
-
     sandbox = Sandbox(port=args.port, token_lifetime=args.token_lifetime)
     if args.ca_file:
         sandbox.ca_file = Path(args.ca_file).expanduser().absolute()
@@ -48,8 +41,6 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from bp_helper.testing import DEMO_USERS, Sandbox
-
     alice = DEMO_USERS["alice"]
     print("bp-helper demo: a walkthrough on the local sandbox token server.")
     print("Nothing here touches your own configuration or tokens.")

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -67,8 +68,6 @@ class Probe:
 def http_date(value: str | None) -> float | None:
     if not value:
         return None
-    from email.utils import parsedate_to_datetime
-
     try:
         return parsedate_to_datetime(value).timestamp()
     except (TypeError, ValueError):

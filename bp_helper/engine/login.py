@@ -1,30 +1,30 @@
 """A password login: username, password and two-factor code, then the password grant.
 
-Run by :class:`~bp_helper.engine.service.TokenService` while it holds the profile's lock, and
-imported only then: the cached path never loads it. Where each secret comes from is
+Run by :class:`~bp_helper.engine.service.TokenService` while it holds the profile's lock.
+Where each secret comes from is
 :mod:`bp_helper.secrets.sources`; a refusal is recorded for the backoff
 (:mod:`bp_helper.engine.notes`); the password goes to the OS keyring only when asked to.
 """
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bp_helper import log
+from bp_helper.config.settings import Settings
+from bp_helper.engine.notes import FailureNote, RefusalNote
 from bp_helper.engine.store import TokenStore
 from bp_helper.errors import CredentialsRejected, LoginRequired, UsageError
 from bp_helper.secrets import sources as credentials
+from bp_helper.secrets.profile_keyring import ProfileKeyring
+from bp_helper.secrets.prompt import Prompter
 from bp_helper.tokens import StoredToken
 
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from bp_helper.config.settings import Settings
+if TYPE_CHECKING:  # the network stack (see TokenService.client)
     from bp_helper.engine.client import TokenClient
-    from bp_helper.engine.notes import FailureNote, RefusalNote
-    from bp_helper.secrets.profile_keyring import ProfileKeyring
-    from bp_helper.secrets.prompt import Prompter
 
 
 # Refusals that a new password cannot fix: the account's state (the next step is support).
@@ -33,8 +33,6 @@ ACCOUNT_STATE_WORDS = ("locked", "disabled", "expired")
 
 def login_command(settings: Settings, username: str | None) -> str:
     """The command a hint names: ``bp-helper [--profile P] login [--username U]``."""
-    import shlex
-
     user = f" --username {shlex.quote(username)}" if username else ""
     return f"{profile_command(settings)} login{user}"
 

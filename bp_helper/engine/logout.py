@@ -4,18 +4,14 @@ the profile's refusal and failure notes. Called while holding the profile's lock
 from __future__ import annotations
 
 from bp_helper import log
-from bp_helper.lean import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from bp_helper.engine.store import TokenStore
-    from bp_helper.secrets.profile_keyring import ProfileKeyring
+from bp_helper.engine.notes import FailureNote, RefusalNote
+from bp_helper.engine.store import TokenStore
+from bp_helper.secrets.profile_keyring import ProfileKeyring
 
 
 def forget_profile(store: TokenStore, keyring: ProfileKeyring, account: str | None = None) -> bool:
     """Remove a profile's tokens (every account's, or ``account``'s), their keyring entries
     and the profile's refusal and failure records."""
-    from bp_helper.engine.notes import FailureNote, RefusalNote
-
     for record in store.accounts():
         if account is None or record.account == account:
             removed = keyring.forget_all(record)

@@ -12,23 +12,21 @@ parses, retries, ``expires_at`` on receipt, scrubbing) is the shared request pat
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
+import requests
 from oauthlib.oauth2 import BackendApplicationClient, Client
+from requests_oauthlib import OAuth2Session
 
 from bp_helper import log
+from bp_helper.config.settings import Settings
 from bp_helper.config.table import CLIENT_CREDENTIALS
+from bp_helper.config.tls import Trust, trust
 from bp_helper.engine.answers import Refusal, http_date
 from bp_helper.engine.client import ClientCredentials, TokenClient
 from bp_helper.errors import AudienceRejected, ClientRejected
+from bp_helper.secrets import sources as credentials
 from bp_helper.tokens import StoredToken
-
-if TYPE_CHECKING:
-    import requests
-    from requests_oauthlib import OAuth2Session
-
-    from bp_helper.config.settings import Settings
-    from bp_helper.config.tls import Trust
 
 # The fields of the request, exactly: nothing else is sent.
 FIELDS = ("grant_type", "client_id", "client_secret", "audience")
@@ -121,9 +119,6 @@ class MachineTokenClient(TokenClient):
 
 def machine_client(settings: Settings, audience: str) -> MachineTokenClient:
     """The client of a client-credentials profile, for ``audience``."""
-    from bp_helper.config.tls import trust
-    from bp_helper.secrets import sources as credentials
-
     return MachineTokenClient(
         settings.value("token_url"),
         ClientCredentials(settings.client_id, credentials.client_secret(settings).value),

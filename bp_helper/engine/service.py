@@ -13,7 +13,8 @@ failure while the old access token is still valid hands out the old token. Calle
 waited for the lock while its holder failed to get a new token share the holder's outcome
 (that old token, or its error) instead of repeating the attempt one after the other, unless
 the failure may be the holder's own: its settings, no terminal to ask, a prompt cancelled
-(see :mod:`bp_helper.engine.notes`). Waiting sleeps on the lock (see :mod:`bp_helper.engine.store`).
+(see :mod:`bp_helper.engine.notes`). Waiting sleeps on the lock (see
+:mod:`bp_helper.engine.store`).
 """
 
 from __future__ import annotations
@@ -23,9 +24,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from bp_helper import log
 from bp_helper.config.settings import Settings
+from bp_helper.config.tls import trust
+from bp_helper.engine.grants import Grant, grant_of
+from bp_helper.engine.logout import forget_profile
+from bp_helper.engine.notes import FailureNote, RefusalNote
 from bp_helper.engine.store import TokenStore
 from bp_helper.errors import (
     AudienceRejected,
@@ -37,16 +43,14 @@ from bp_helper.errors import (
     StoreError,
     TokenRequestError,
 )
-from bp_helper.lean import TYPE_CHECKING
-from bp_helper.secrets.prompt import choose_prompter
+from bp_helper.secrets import sources as credentials
+from bp_helper.secrets.oskeyring import OsKeyring
+from bp_helper.secrets.profile_keyring import ProfileKeyring
+from bp_helper.secrets.prompt import Prompter, choose_prompter
 from bp_helper.tokens import StoredToken, sendable
 
-if TYPE_CHECKING:  # imported where used: the cached path needs none of them
+if TYPE_CHECKING:  # the network stack (see TokenService.client)
     from bp_helper.engine.client import TokenClient
-    from bp_helper.engine.grants import Grant
-    from bp_helper.engine.notes import FailureNote, RefusalNote
-    from bp_helper.secrets.profile_keyring import ProfileKeyring
-    from bp_helper.secrets.prompt import Prompter
 
 
 # The failures a caller that held the lock shares with those waiting for it, and what they
@@ -82,8 +86,6 @@ class TokenService:
     @cached_property
     def grant(self) -> Grant:
         """How this profile gets its tokens, as its ``grant`` setting says."""
-        from bp_helper.engine.grants import grant_of
-
         return grant_of(self.settings)
 
     @cached_property
@@ -96,10 +98,7 @@ class TokenService:
 
     @cached_property
     def keyring(self) -> ProfileKeyring:
-        """The profile's keyring entries (``keyring`` itself is imported on first use only)."""
-        from bp_helper.secrets.oskeyring import OsKeyring
-        from bp_helper.secrets.profile_keyring import ProfileKeyring
-
+        """The profile's keyring entries (``keyring``, an extra, is imported on first use)."""
         return ProfileKeyring(
             self.settings.profile,
             OsKeyring(self.settings.value("keyring_timeout")),
@@ -109,14 +108,10 @@ class TokenService:
 
     @cached_property
     def refusals(self) -> RefusalNote:
-        from bp_helper.engine.notes import RefusalNote
-
         return RefusalNote(self.store.directory, self.settings.profile)
 
     @cached_property
     def failures(self) -> FailureNote:
-        from bp_helper.engine.notes import FailureNote
-
         return FailureNote(self.store.directory, self.settings.profile)
 
     @property
@@ -279,9 +274,9 @@ class TokenService:
         self.store.save(self.keyring.for_file(token, replaced=replaced), default=default)
 
     def client(self) -> TokenClient:
-        from bp_helper.config.tls import trust
+        # The network stack (requests, oauthlib) is imported when a token request is made:
+        # curl, curl-config and netrc hand out a stored token without it (tests/test_curl.py).
         from bp_helper.engine.client import ClientCredentials, TokenClient
-        from bp_helper.secrets import sources as credentials
 
         secret = credentials.client_secret(self.settings)
         return TokenClient(
@@ -306,8 +301,6 @@ class TokenService:
         """Forget the profile's tokens (only ``account``'s, if given), what it keeps in the
         keyring, and a refused login."""
         with self.store.lock(self.lock_timeout):
-            from bp_helper.engine.logout import forget_profile
-
             return forget_profile(self.store, self.keyring, account)
 
     def forget_access_token(self, rejected: str | None = None) -> bool:

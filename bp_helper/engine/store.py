@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from bp_helper import log
 from bp_helper.errors import StoreError
@@ -30,11 +31,7 @@ from bp_helper.files import (
     remove_leftovers,
     unsafe_dir_reason,
 )
-from bp_helper.lean import TYPE_CHECKING
 from bp_helper.tokens import FORMAT_VERSION, StoredToken, parse_file
-
-if TYPE_CHECKING:
-    from typing import Any
 
 
 def _other_accounts(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -61,8 +58,8 @@ def _flock(fd: int, how: int, timeout: float) -> bool:
 
     When someone else holds the lock, the caller sleeps rather than polls: a helper thread
     blocks in ``flock`` (woken by the kernel when the lock is let go) while the caller waits
-    for it, on a thread lock, for at most ``timeout``. A helper that gets the lock after the caller gave
-    up lets go of it at once. Threads and processes alike; no signals.
+    for it, on a thread lock, for at most ``timeout``. A helper that gets the lock after the
+    caller gave up lets go of it at once. Threads and processes alike; no signals.
     """
     try:
         fcntl.flock(fd, how | fcntl.LOCK_NB)

@@ -25,6 +25,7 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.utils import DEFAULT_CA_BUNDLE_PATH  # requests' own (certifi's)
 from requests_oauthlib import OAuth2Session
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -223,8 +224,6 @@ def deadline(timeout: float) -> float:
 def tls_failure(host: str, reason: str, trust: Trust) -> str:
     """A failed TLS verification: the CA file that was used, where that choice came from, and
     what to change (the profile's ``ca_bundle``, which wins over the environment)."""
-    from requests.utils import DEFAULT_CA_BUNDLE_PATH  # requests' own (certifi's)
-
     curl_bundle = os.environ.get("CURL_CA_BUNDLE")  # what requests reads when nothing else is
     if trust.path is None and curl_bundle:
         used = f"CA file {curl_bundle} (from env CURL_CA_BUNDLE, which requests reads)"

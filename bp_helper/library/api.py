@@ -19,6 +19,7 @@ from pathlib import Path
 
 from bp_helper import log
 from bp_helper.config.settings import Settings
+from bp_helper.config.tls import trust
 from bp_helper.engine.service import TokenService
 from bp_helper.errors import BpError
 from bp_helper.route import profile_route
@@ -128,6 +129,4 @@ def ca_bundle(profile: str | None = None) -> str | None:
     ``SSL_CERT_FILE`` (see :mod:`bp_helper.config.tls`); ``None``: the default CA
     certificates. Reads settings only (no network).
     """
-    from bp_helper.config.tls import trust
-
     return trust(_service(profile).settings).path

@@ -21,9 +21,12 @@ stdout); refused input gets one line on stderr and nothing on stdout.
 
 from __future__ import annotations
 
+import argparse
+import hmac
 import json
 import sys
 from collections.abc import Callable, Mapping
+from typing import Any, BinaryIO, NamedTuple
 from urllib.parse import urlsplit
 
 from bp_helper import log
@@ -31,10 +34,12 @@ from bp_helper.config.profiles import candidate_profiles
 from bp_helper.config.settings import Settings
 from bp_helper.engine.service import TokenService
 from bp_helper.errors import EXIT_FAILURE, BpError, LoginRequired
-from bp_helper.lean import TYPE_CHECKING, Record
+from bp_helper.protocols import rules
+from bp_helper.protocols.program import run
 from bp_helper.protocols.wire import (
     MAX_LINE,
     InvalidRequest,
+    Refused,
     check_plain,
     check_value,
     decode,
@@ -46,11 +51,7 @@ from bp_helper.secrets.prompt import NoPrompter, choose_prompter
 from bp_helper.tokens import StoredToken
 from bp_helper.version import __version__
 
-if TYPE_CHECKING:
-    import argparse
-    from typing import Any, BinaryIO
-
-    Flags = Mapping[str, Any]
+Flags = Mapping[str, Any]
 
 NOT_FOUND = "credentials not found in native keychain"
 PROGRAM = "docker-credential-bioprodict"
@@ -65,7 +66,7 @@ docker's credential helper for Bio-Prodict access tokens. Configure it in
   {{"credHelpers": {{"api.bio-prodict.nl": "bioprodict"}}}}"""
 
 
-class Server(Record):
+class Server(NamedTuple):
     """A server as docker names it: ``host[:port]`` or an URL; https unless it says otherwise."""
 
     url: str  # as given, echoed back in answers
@@ -73,7 +74,7 @@ class Server(Record):
     netloc: str
 
 
-class StoreRequest(Record):
+class StoreRequest(NamedTuple):
     server: Server
     username: str
     secret: str
@@ -81,17 +82,17 @@ class StoreRequest(Record):
 
 def parse_server(data: bytes) -> Server:
     """The server URL that docker sends for ``get`` and ``erase``."""
-    if len(data) > MAX_LINE:
-        raise InvalidRequest(f"a server URL of more than {MAX_LINE} bytes")
-    return _server(decode(data, "the server URL").strip(" \t\n"))
+    try:
+        return _server(rules.server_text(data))
+    except Refused as exc:
+        raise InvalidRequest(exc.problem) from None
 
 
 def _server(url: str) -> Server:
-    check_plain(url, "the server URL")  # no control characters, tabs included
-    if not url:
-        raise InvalidRequest("no server URL")
-    if " " in url:
-        raise InvalidRequest("the server URL contains a space")
+    try:
+        rules.checked_server(url)
+    except Refused as exc:
+        raise InvalidRequest(exc.problem) from None
     try:
         parts = urlsplit(url if "://" in url else f"https://{url}")
     except ValueError:
@@ -128,8 +129,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def format_credentials(server: Server, token: StoredToken) -> bytes:
-    answer = {"ServerURL": server.url, "Username": token.account, "Secret": token.access_token}
-    return json.dumps(answer).encode() + b"\n"
+    return rules.docker_credentials(server.url, token.account, token.access_token)
 
 
 def format_listing(usernames: Mapping[str, str]) -> bytes:
@@ -220,8 +220,6 @@ def store(stdin: BinaryIO, flags: Flags, environ: Mapping[str, str]) -> bytes:
 
 def _held_token(service: TokenService, secret: str) -> str | None:
     """The account whose access token (or BIOPRODICT_TOKEN) ``secret`` is, if any."""
-    import hmac
-
     candidates = [(t.account, t.access_token) for t in service.store.accounts()]
     env_token = service.settings.value("token")
     if env_token:
@@ -291,6 +289,4 @@ def cmd_docker(args: argparse.Namespace, settings: Settings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``docker-credential-bioprodict``."""
-    from bp_helper.protocols.program import run
-
     return run(PROGRAM, USAGE, serve, argv)

@@ -20,35 +20,22 @@ joins them to host binding and the :class:`~bp_helper.engine.service.TokenServic
 
 from __future__ import annotations
 
-import math
+import argparse
 import sys
 from collections.abc import Mapping
+from typing import Any, BinaryIO, NamedTuple
 
 from bp_helper import log
 from bp_helper.config.settings import Settings
 from bp_helper.errors import BpError, LoginRequired
-from bp_helper.lean import TYPE_CHECKING, Record
-from bp_helper.protocols.wire import (
-    MAX_INPUT,
-    MAX_LINE,
-    InvalidRequest,
-    check_plain,
-    check_value,
-    decode,
-    read_lines,
-    standard_input,
-)
+from bp_helper.protocols import rules
+from bp_helper.protocols.program import run
+from bp_helper.protocols.wire import InvalidRequest, Refused, read_lines, standard_input
 from bp_helper.route import route
 from bp_helper.secrets.prompt import choose_prompter
 from bp_helper.tokens import StoredToken
 
-if TYPE_CHECKING:
-    import argparse
-    from typing import Any, BinaryIO
-
 ACTIONS = ("get", "store", "erase")
-# Attributes with one value; everything else but capability[] is ignored.
-SINGLE = frozenset({"protocol", "host", "path", "username", "password", "credential"})
 
 USAGE = """\
 usage: git-credential-bioprodict [--profile NAME] [--config FILE] [--debug] get|store|erase
@@ -58,7 +45,7 @@ git's credential helper for Bio-Prodict access tokens. Configure it with
 then git asks it for a token when a bound host wants a password."""
 
 
-class GitRequest(Record):
+class GitRequest(NamedTuple):
     """What git asks about: a protocol and host, and perhaps a username or a credential."""
 
     protocol: str
@@ -72,10 +59,7 @@ class GitRequest(Record):
     @property
     def wants_bearer(self) -> bool:
         """Can git send the token as ``Authorization: Bearer``, and will the server take it?"""
-        if "authtype" not in self.capabilities:
-            return False
-        schemes = {challenge.strip().split(" ", 1)[0].lower() for challenge in self.challenges}
-        return not schemes or "bearer" in schemes
+        return rules.wants_bearer(self.capabilities, self.challenges)
 
     @property
     def where(self) -> str:
@@ -88,63 +72,30 @@ def parse_request(data: bytes) -> GitRequest:
     Refused: a line over ``MAX_LINE`` bytes (with its newline), a NUL or CR anywhere, bytes
     that are not UTF-8, a line without ``=``, two different values for one attribute, no
     ``protocol`` or no ``host``, or a control character in either or in ``username`` (it is
-    shown in a terminal prompt).
+    shown in a terminal prompt). The rules are :func:`bp_helper.protocols.rules.parse_git`.
     """
-    if len(data) > MAX_INPUT:
-        raise InvalidRequest(f"more than {MAX_INPUT} bytes of input")
-    values: dict[str, str] = {}
-    capabilities: list[str] = []
-    challenges: list[str] = []
-    for number, raw in enumerate(data.split(b"\n"), 1):
-        if not raw:
-            break  # a blank line (or the end of input) ends the request
-        what = f"line {number}"
-        if len(raw) >= MAX_LINE:
-            raise InvalidRequest(f"{what} is longer than {MAX_LINE} bytes")
-        key, sep, value = check_value(decode(raw, what), what).partition("=")
-        if not sep or not key:
-            raise InvalidRequest(f"{what} is not key=value")
-        if key == "capability[]":
-            if value:
-                capabilities.append(value)
-            else:
-                capabilities.clear()  # an empty array value resets the list
-        elif key == "wwwauth[]":
-            if value:
-                challenges.append(value)
-            else:
-                challenges.clear()
-        elif key in SINGLE and values.setdefault(key, value) != value:
-            raise InvalidRequest(f"two different values for {key!r}")
-    protocol = values.get("protocol")
-    host = values.get("host")
-    if not protocol:
-        raise InvalidRequest("no protocol in the request")
-    if not host:
-        raise InvalidRequest("no host in the request")
+    try:
+        values = rules.parse_git(data)
+    except Refused as exc:
+        raise InvalidRequest(exc.problem) from None
+    single: dict[str, str] = {k: v for k, v in values.items() if isinstance(v, str)}
     return GitRequest(
-        protocol=check_plain(protocol, "protocol").lower(),
-        host=check_plain(host, "host"),
-        username=check_plain(values.get("username", ""), "username") or None,
-        path=values.get("path"),
-        secret=values.get("password") or values.get("credential") or None,
-        capabilities=frozenset(capabilities),
-        challenges=tuple(challenges[:16]),
+        protocol=single["protocol"],
+        host=single["host"],
+        username=single["username"] or None,
+        path=single.get("path"),
+        secret=single.get("password") or single.get("credential") or None,
+        capabilities=frozenset(values["capability[]"]),
+        challenges=tuple(values["wwwauth[]"]),
     )
 
 
 def format_answer(token: StoredToken, bearer: bool) -> bytes:
     """git's answer for ``token``; with ``bearer``, the authtype/credential pair first."""
-    lines: list[str] = []
-    if bearer:
-        lines += ["capability[]=authtype", "authtype=Bearer", f"credential={token.access_token}"]
-    lines += [f"username={token.account}", f"password={token.access_token}"]
-    if math.isfinite(token.expires_at):
-        lines.append(f"password_expiry_utc={int(token.expires_at)}")
-    for line in lines:
-        if any(char in line for char in "\0\r\n"):
-            raise BpError("the stored username or token holds a line break; run `bp-helper login`")
-    return "".join(f"{line}\n" for line in lines).encode()
+    answer = rules.git_answer(token.account, token.access_token, token.expires_at, bearer)
+    if answer is None:
+        raise BpError("the stored username or token holds a line break; run `bp-helper login`")
+    return answer
 
 
 # -- the token side -------------------------------------------------------------------------
@@ -203,6 +154,4 @@ def cmd_git(args: argparse.Namespace, settings: Settings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``git-credential-bioprodict``."""
-    from bp_helper.protocols.program import run
-
     return run("git-credential-bioprodict", USAGE, serve, argv)

@@ -2,10 +2,9 @@
 
 ``git-credential-bioprodict [--profile NAME] [--config FILE] [--debug] ACTION``: git appends
 the action to the helper's configured command line (``credential.helper = "bioprodict
---profile staging"``). ``docker-credential-bioprodict`` reads the same options. There is no
-argparse here: git and docker start these programs for every request, so they import as
-little as they can. :func:`run` turns every error into one line on stderr, as
-:func:`bp_helper.commands.cli.main` does for ``bp-helper``.
+--profile staging"``). ``docker-credential-bioprodict`` reads the same options (the rows of
+the settings table marked ``helpers``). :func:`run` turns every error into one line on stderr,
+as :func:`bp_helper.commands.cli.main` does for ``bp-helper``.
 """
 
 from __future__ import annotations
@@ -13,24 +12,21 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any, BinaryIO, NamedTuple
 
 from bp_helper import log
 from bp_helper.config.table import SETTINGS
 from bp_helper.errors import UsageError, exit_status
-from bp_helper.lean import TYPE_CHECKING, Record
 from bp_helper.protocols.wire import standard_input
 from bp_helper.version import __version__
 
-if TYPE_CHECKING:
-    from typing import Any, BinaryIO
-
-    Serve = Callable[[str, BinaryIO, BinaryIO, Mapping[str, Any], Mapping[str, str]], int]
+Serve = Callable[[str, BinaryIO, BinaryIO, Mapping[str, Any], Mapping[str, str]], int]
 # option -> setting name, for the settings the helper executables take as options
 VALUED = {s.flag: s.name for s in SETTINGS if s.helpers and s.flag}
 SWITCHES = frozenset({"--debug", "--help", "-h", "--version"})
 
 
-class Invocation(Record):
+class Invocation(NamedTuple):
     action: str | None
     flags: dict[str, str] = {}  # noqa: RUF012 -- never mutated
     switches: frozenset[str] = frozenset()

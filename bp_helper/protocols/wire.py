@@ -9,18 +9,14 @@ quotes the input (it may hold a password, or bytes meant for a terminal).
 from __future__ import annotations
 
 import io
-import re
 import sys
+from typing import BinaryIO
 
 from bp_helper.errors import EXIT_USAGE, BpError
-from bp_helper.lean import TYPE_CHECKING
+from bp_helper.protocols import rules
+from bp_helper.protocols.rules import MAX_INPUT, MAX_LINE, Refused
 
-if TYPE_CHECKING:
-    from typing import BinaryIO
-
-MAX_LINE = 65535  # bytes in one line, its newline included (git's documented limit)
-MAX_INPUT = 1 << 20  # bytes in one request
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+__all__ = ["MAX_INPUT", "MAX_LINE", "InvalidRequest", "Refused"]
 
 
 class InvalidRequest(BpError):
@@ -37,48 +33,44 @@ def standard_input() -> BinaryIO:
     return sys.stdin.buffer if sys.stdin is not None else io.BytesIO()
 
 
+# The rules themselves live in bp_helper.protocols.rules, shared with the cached path;
+# here a rule broken is an InvalidRequest.
+
+
 def read_lines(stream: BinaryIO) -> bytes:
     """Lines up to a blank line or the end of input, within MAX_LINE and MAX_INPUT."""
-    chunks: list[bytes] = []
-    total = 0
-    while True:
-        line = stream.readline(MAX_LINE + 1)
-        if len(line) > MAX_LINE:
-            raise InvalidRequest(f"a line is longer than {MAX_LINE} bytes")
-        total += len(line)
-        if total > MAX_INPUT:
-            raise InvalidRequest(f"more than {MAX_INPUT} bytes of input")
-        if line in (b"", b"\n"):
-            return b"".join(chunks)
-        chunks.append(line)
+    try:
+        return rules.read_lines(stream)
+    except Refused as exc:
+        raise InvalidRequest(exc.problem) from None
 
 
 def read_all(stream: BinaryIO, limit: int) -> bytes:
     """Everything up to the end of input, refused when it is over ``limit`` bytes."""
-    data = stream.read(limit + 1)
-    if len(data) > limit:
-        raise InvalidRequest(f"more than {limit} bytes of input")
-    return data
+    try:
+        return rules.read_all(stream, limit)
+    except Refused as exc:
+        raise InvalidRequest(exc.problem) from None
 
 
 def decode(data: bytes, what: str) -> str:
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidRequest(f"{what} is not UTF-8") from None
+        return rules.decode(data, what)
+    except Refused as exc:
+        raise InvalidRequest(exc.problem) from None
 
 
 def check_value(value: str, what: str) -> str:
     """``value`` if it has no NUL, CR or LF: the bytes that split or smuggle protocol lines."""
-    for char, name in (("\0", "a NUL byte"), ("\r", "a carriage return"), ("\n", "a newline")):
-        if char in value:
-            raise InvalidRequest(f"{what} contains {name}")
-    return value
+    try:
+        return rules.check_value(value, what)
+    except Refused as exc:
+        raise InvalidRequest(exc.problem) from None
 
 
 def check_plain(value: str, what: str) -> str:
     """``value`` if it has no control character at all (hosts, protocols, URLs)."""
-    check_value(value, what)
-    if CONTROL.search(value):
-        raise InvalidRequest(f"{what} contains a control character")
-    return value
+    try:
+        return rules.check_plain(value, what)
+    except Refused as exc:
+        raise InvalidRequest(exc.problem) from None

@@ -1,7 +1,7 @@
 """The OS keyring, through the optional ``keyring`` library: bounded, lazy, never fatal.
 
-``keyring`` is imported on first use only (never on the cached ``token`` path). Every call,
-the import and the backend's own start-up included, runs in a daemon thread and is given
+``keyring`` is an extra (``bp-helper[keyring]``), imported on first use. Every call, the
+import and the backend's own start-up included, runs in a daemon thread and is given
 ``timeout`` seconds: a locked collection that waits for an unlock prompt nobody sees, or a
 D-Bus peer that never answers, cannot hang bp-helper.
 
@@ -14,11 +14,14 @@ the same process, so a hanging backend costs at most one timeout.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from bp_helper import log
+from bp_helper.install import install_command
 
 T = TypeVar("T")
 
@@ -104,8 +107,6 @@ class OsKeyring:
     def _call(self, what: str, action: Callable[[Any], T]) -> T:
         if self._broken is not None:
             raise KeyringUnavailable(self._broken)
-        import threading
-
         outcome: list[Any] = []
 
         def work() -> None:
@@ -139,8 +140,6 @@ def _names(item: KeyringEntry) -> tuple[str, str]:
 
 
 def _backend() -> Any:
-    import logging
-
     # keyring reports config problems through `logging`; they reach users as our one line.
     logging.getLogger("keyring").addHandler(logging.NullHandler())
     import keyring
@@ -215,8 +214,6 @@ def describe_backend(backend: Any) -> str:
 def _reason(exc: BaseException) -> str:
     """A short, secret-free reason for a failed keyring call."""
     if isinstance(exc, ImportError) and (exc.name or "").split(".")[0] == "keyring":
-        from bp_helper.install import install_command
-
         return f"the keyring library is not installed; {install_command('keyring')} adds it"
     kind = type(exc).__name__
     module = type(exc).__module__

@@ -1,8 +1,8 @@
 """What a profile keeps in the OS keyring: a remembered password and, optionally, the refresh token.
 
 The token store record says what is there (``password_in_keyring``,
-``refresh_token_in_keyring``), so the cached path, which reads only the record and the
-access token in it, never imports ``keyring``. Entries are named
+``refresh_token_in_keyring``), so handing out a stored access token never asks the keyring
+(which may be locked, slow or absent). Entries are named
 ``service = "bp-helper:<profile>:password"`` (or ``...:refresh-token``), ``username = <3DM
 username>``. A keyring that fails is never fatal and never silent: the operation goes on
 without it and says what that means in one line.

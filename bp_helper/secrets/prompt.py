@@ -7,26 +7,25 @@ everything else just calls ``ask``. Prompts never go to stdout, which belongs to
 
 from __future__ import annotations
 
+import getpass
 import io
 import os
 import sys
+from typing import Any, Protocol
 
 from bp_helper.errors import Cancelled, LoginRequired
-from bp_helper.lean import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from typing import Any, Protocol
 
-    class Prompter(Protocol):
-        @property
-        def interactive(self) -> bool: ...
+class Prompter(Protocol):
+    @property
+    def interactive(self) -> bool: ...
 
-        @property
-        def password_retries(self) -> int:
-            """How many more times a refused password that this prompter asked for is asked."""
-            ...
+    @property
+    def password_retries(self) -> int:
+        """How many more times a refused password that this prompter asked for is asked."""
+        ...
 
-        def ask(self, question: str, *, secret: bool) -> str: ...
+    def ask(self, question: str, *, secret: bool) -> str: ...
 
 
 TTY = "/dev/tty"
@@ -45,8 +44,6 @@ class TerminalPrompter:
     def ask(self, question: str, *, secret: bool) -> str:
         try:
             if secret:
-                import getpass
-
                 answer = getpass.getpass(question)
             else:
                 fd = os.open(TTY, os.O_RDWR | os.O_NOCTTY)

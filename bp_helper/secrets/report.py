@@ -9,17 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bp_helper.config.settings import Settings
 from bp_helper.errors import BpError
 from bp_helper.secrets import sources as credentials
 from bp_helper.secrets.oskeyring import BackendKind, KeyringEntry, KeyringUnavailable, OsKeyring
 from bp_helper.secrets.profile_keyring import ProfileKeyring
+from bp_helper.secrets.prompt import Prompter
 from bp_helper.tokens import StoredToken
-
-if TYPE_CHECKING:
-    from bp_helper.secrets.prompt import Prompter
 
 
 @dataclass(frozen=True)

@@ -23,19 +23,28 @@ output, without its line ending, is the secret.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import selectors
+import shlex
+import signal
+import subprocess
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from bp_helper import log
-from bp_helper.config.settings import Settings
+from bp_helper.config.hosts import netloc_of
+from bp_helper.config.settings import Settings, without_secrets
 from bp_helper.errors import ConfigError, LoginRequired
-
-if TYPE_CHECKING:  # imported where used: `bp-helper token` with a fresh token needs none
-    import subprocess
-
-    from bp_helper.secrets.oskeyring import KeyringEntry, OsKeyring
-    from bp_helper.secrets.prompt import Prompter
+from bp_helper.secrets.oskeyring import (
+    KeyringEntry,
+    KeyringUnavailable,
+    OsKeyring,
+    warn_unavailable,
+)
+from bp_helper.secrets.prompt import Prompter
 
 MAX_SECRET = 64 * 1024  # bytes: far more than any password, secret or code
 
@@ -141,8 +150,6 @@ class KeyringSource:
         return True
 
     def get(self) -> str | None:
-        from bp_helper.secrets.oskeyring import KeyringUnavailable, warn_unavailable
-
         try:
             value = self.keyring.get(self.item)
         except KeyringUnavailable as exc:
@@ -236,8 +243,6 @@ def password_sources(
 
 def where_to(settings: Settings) -> str:
     """The profile and host a login goes to, as prompts name them."""
-    from bp_helper.config.hosts import netloc_of
-
     return f"profile {settings.profile!r}, {netloc_of(settings.value('token_url'))}"
 
 
@@ -278,18 +283,11 @@ def twofactor(settings: Settings, prompter: Prompter | None) -> Secret | None:
 
 def command_argv(command: str | list[str]) -> list[str]:
     """A ``*_command`` setting as argv: a list as it is, a string split as a shell would."""
-    import shlex
-
     return shlex.split(command) if isinstance(command, str) else list(command)
 
 
 def run_secret_command(command: Any, what: str, timeout: float) -> str:
     """Run a ``*_command`` without a shell; its first output line, stripped of the line end."""
-    import os
-    import subprocess
-
-    from bp_helper.config.settings import without_secrets
-
     argv = command_argv(command)
     log.debug(f"running {what}: {argv[0]!r} with {len(argv) - 1} argument(s)")
     try:
@@ -348,11 +346,6 @@ def _collect(proc: subprocess.Popen[bytes], timeout: float, limit: int) -> tuple
     ``subprocess.TimeoutExpired`` when it takes longer, ``OverflowError`` when it prints more:
     either way the caller kills it.
     """
-    import os
-    import selectors
-    import subprocess
-    import time
-
     deadline = time.monotonic() + timeout
     output: dict[int, bytearray] = {}
     with selectors.DefaultSelector() as selector:
@@ -381,10 +374,6 @@ def _collect(proc: subprocess.Popen[bytes], timeout: float, limit: int) -> tuple
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    import contextlib
-    import os
-    import signal
-
     with contextlib.suppress(OSError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()

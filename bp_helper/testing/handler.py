@@ -26,7 +26,7 @@ from bp_helper.testing.replies import (
     spring_error,
 )
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the server imports this module
     from bp_helper.testing.server import Sandbox
 
 __all__ = ["FAULTS", "Fault", "RecordedRequest", "SandboxServer", "fault_reply"]

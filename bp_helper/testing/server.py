@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
+from bp_helper.install import install_command
 from bp_helper.testing.auth0 import (
     AUTH0_TOKEN_PATH,
     MACHINE_TOKEN_LIFETIME,
@@ -29,6 +30,7 @@ from bp_helper.testing.auth0 import (
 )
 from bp_helper.testing.handler import FAULTS, Fault, RecordedRequest, SandboxServer
 from bp_helper.testing.issuer import TOKEN_PATH, DemoClient, DemoUser, TokenIssuer
+from bp_helper.testing.usage import usage
 
 __all__ = ["RecordedRequest", "Sandbox"]
 
@@ -88,10 +90,8 @@ class Sandbox:
                 raise RuntimeError("a Sandbox can be started only once")
             self._used = True
         try:
-            import trustme
+            import trustme  # the sandbox extra
         except ImportError as exc:
-            from bp_helper.install import install_command
-
             raise RuntimeError(f"the sandbox needs trustme: {install_command('sandbox')}") from exc
         ca = trustme.CA(organization_name="bp-helper sandbox")
         identities = ["127.0.0.1", "localhost", "::1"]
@@ -389,6 +389,4 @@ class Sandbox:
 
     def usage(self) -> str:
         """The text ``serve_forever_cli`` prints."""
-        from bp_helper.testing.usage import usage
-
         return usage(self)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from bp_helper.testing.auth0 import DEMO_MACHINE_CLIENTS
 from bp_helper.testing.issuer import DEMO_CLIENTS, DEMO_USERS
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the server imports this module
     from bp_helper.testing.server import Sandbox
 
 

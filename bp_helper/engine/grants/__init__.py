@@ -8,22 +8,23 @@ each names the module of this package that implements it (``password`` ->
 grant what to do and say; none of them asks which grant a profile has. Adding a grant (say,
 the device-code grant) is one module here and one value in the table.
 
-These modules are on the cached path: they import the network stack, the keyring and
-``typing`` only inside the methods that make a request.
+The grant modules import the network stack only inside the methods that make a request (see
+:meth:`~bp_helper.engine.service.TokenService.client`).
 """
 
 from __future__ import annotations
 
-import sys
+import importlib
+from typing import TYPE_CHECKING
 
+from bp_helper.config.settings import Settings
 from bp_helper.config.table import GRANTS
+from bp_helper.engine.login import profile_command
 from bp_helper.errors import ConfigError
-from bp_helper.lean import TYPE_CHECKING
+from bp_helper.tokens import StoredToken
 
-if TYPE_CHECKING:
-    from bp_helper.config.settings import Settings
+if TYPE_CHECKING:  # the service imports this package
     from bp_helper.engine.service import TokenService
-    from bp_helper.tokens import StoredToken
 
 
 class Grant:
@@ -94,8 +95,6 @@ class Grant:
 
     def no_token(self) -> tuple[str, str]:
         """``status``'s line (label, text) when the store holds no token of this grant."""
-        from bp_helper.engine.login import profile_command  # not on the cached path
-
         return "Logged in as", f"nobody (run `{profile_command(self.settings)} login`)"
 
     def login_lines(self, who: str) -> list[str]:
@@ -119,7 +118,6 @@ def grant_of(settings: Settings) -> Grant:
     name = settings.value("grant")
     if name not in GRANTS:  # the table's conversion allows only these
         raise ConfigError(f"unknown grant {name!r}")
-    module = f"{__name__}.{name}"
-    __import__(module)  # no importlib: this is on the cached path
-    grant: type[Grant] = sys.modules[module].GRANT
+    # The value names its module, which subclasses Grant from here: imported by name.
+    grant: type[Grant] = importlib.import_module(f"{__name__}.{name}").GRANT
     return grant(settings)

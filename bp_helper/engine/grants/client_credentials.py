@@ -9,16 +9,17 @@ token URL, client and audience.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bp_helper import log
 from bp_helper.config.table import CLIENT_CREDENTIALS
 from bp_helper.engine.grants import Grant
 from bp_helper.errors import ConfigError, TokenRequestError
-from bp_helper.lean import TYPE_CHECKING
+from bp_helper.tokens import StoredToken
 
 if TYPE_CHECKING:
     from bp_helper.engine.machine_grant import MachineTokenClient
-    from bp_helper.engine.service import TokenService
-    from bp_helper.tokens import StoredToken
+    from bp_helper.engine.service import TokenService  # the service imports the grants
 
 _NOT_USED = f"not used: the profile uses the {CLIENT_CREDENTIALS} grant"
 
@@ -114,7 +115,8 @@ class ClientCredentialsGrant(Grant):
         return token
 
     def client(self) -> MachineTokenClient:
-        from bp_helper.engine.machine_grant import machine_client  # not on the cached path
+        # the network stack, imported when a token request is made (see TokenService.client)
+        from bp_helper.engine.machine_grant import machine_client
 
         return machine_client(self.settings, self.audience)
 

@@ -9,9 +9,13 @@ old access token is still valid hands out the old one.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bp_helper import log
 from bp_helper.config.table import PASSWORD
 from bp_helper.engine.grants import Grant
+from bp_helper.engine.login import PasswordLogin, login_command, login_hint
+from bp_helper.engine.room import room_for_a_write
 from bp_helper.errors import (
     BpError,
     LoginRequired,
@@ -19,12 +23,10 @@ from bp_helper.errors import (
     StoreError,
     TokenRequestError,
 )
-from bp_helper.lean import TYPE_CHECKING
+from bp_helper.tokens import StoredToken
 
-if TYPE_CHECKING:
-    from bp_helper.engine.login import PasswordLogin
+if TYPE_CHECKING:  # the service imports the grants
     from bp_helper.engine.service import TokenService
-    from bp_helper.tokens import StoredToken
 
 
 class PasswordGrant(Grant):
@@ -60,8 +62,6 @@ class PasswordGrant(Grant):
             if refreshed is not None:
                 return refreshed
             previous = service.store.load(wanted)
-        from bp_helper.engine.login import login_command, login_hint  # only now: not cached
-
         username = wanted or (previous.account if previous else None)
         if username:
             again = login_command(self.settings, username)
@@ -76,8 +76,6 @@ class PasswordGrant(Grant):
             raise LoginRequired(f"login needed: {exc.message}; {hint}") from None
 
     def _refresh(self, service: TokenService, previous: StoredToken) -> StoredToken | None:
-        from bp_helper.engine.room import room_for_a_write  # not on the cached path
-
         try:
             with room_for_a_write(service.store.path):  # else a rotated refresh token is lost
                 token = service.client().refresh_grant(previous)
@@ -126,8 +124,6 @@ class PasswordGrant(Grant):
         )
 
     def _password_login(self, service: TokenService, default: bool = False) -> PasswordLogin:
-        from bp_helper.engine.login import PasswordLogin  # not on the cached path
-
         return PasswordLogin(
             settings=self.settings,
             client=service.client(),  # configuration errors before any prompt
