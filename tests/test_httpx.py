@@ -163,10 +163,18 @@ def test_async_requests_with_a_kept_token_stay_on_the_event_loop(
     assert asyncio.run(main("a")) == ([200], threading.get_ident())
     assert workers == ["token_for"]  # the first request reads the store off the loop
     workers.clear()
-    threads_before = threading.active_count()
-    assert asyncio.run(main("bcde"))[0] == [200] * 4
-    assert workers == []
-    assert threading.active_count() == threads_before
+    looked_up_on: list[int] = []  # the threads the kept token was looked up on
+    real_cached_token = BoundTokens.cached_token
+
+    def cached_token(bound: BoundTokens, service: Any) -> str | None:
+        looked_up_on.append(threading.get_ident())
+        return real_cached_token(bound, service)
+
+    monkeypatch.setattr(BoundTokens, "cached_token", cached_token)
+    statuses, loop_thread = asyncio.run(main("bcde"))
+    assert statuses == [200] * 4
+    assert workers == []  # no worker thread
+    assert looked_up_on == [loop_thread] * 4  # the token came from the event loop's thread
     assert sandbox.token_requests("refresh_token") == []
     expire_stored_token(as_user)  # the file changes: read again, refreshed in a worker
     statuses, loop_thread = asyncio.run(main("f"))
