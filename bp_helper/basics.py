@@ -314,10 +314,13 @@ def fresh(
     access_token: str, expires_at: float, obtained_at: float, margin: float, now: float
 ) -> bool:
     """Usable for at least ``margin`` more seconds (at most half the token's lifetime)."""
-    if not access_token:
-        return False
+    return bool(access_token) and now < due_at(expires_at, obtained_at, margin)
+
+
+def due_at(expires_at: float, obtained_at: float, margin: float) -> float:
+    """When a refresh is due: ``margin`` seconds before expiry, at most half the lifetime."""
     lifetime = max(expires_at - obtained_at, 0.0)
-    return now < expires_at - min(margin, lifetime / 2)
+    return expires_at - min(margin, lifetime / 2)
 
 
 def sendable(access_token: str) -> bool:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from bp_helper.basics import TOKEN_FORMAT, check_token_file, token_values
+from bp_helper.basics import TOKEN_FORMAT, check_token_file, due_at, token_values
 from bp_helper.basics import fresh as fresh_for
 from bp_helper.basics import sendable as sendable
 
@@ -57,6 +57,10 @@ class StoredToken(NamedTuple):
         """Usable for at least ``margin`` more seconds (at most half the token's lifetime)."""
         now = time.time() if now is None else now
         return fresh_for(self.access_token, self.expires_at, self.obtained_at, margin, now)
+
+    def due_at(self, margin: float) -> float:
+        """When a refresh is due (see :func:`bp_helper.basics.due_at`)."""
+        return due_at(self.expires_at, self.obtained_at, margin)
 
     def expired(self, now: float | None = None) -> bool:
         return not self.access_token or (time.time() if now is None else now) >= self.expires_at

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import requests
 
@@ -218,3 +219,18 @@ def error_line(outcome: Outcome) -> str:
     else:  # the --debug lines come first
         lines = outcome.stderr.strip().splitlines()
     return lines[-1] if lines else ""
+
+
+def blocked_on(lock_file: Path, pids: set[int]) -> set[int]:
+    """Which of ``pids`` sleep in the kernel waiting for an flock of ``lock_file``
+    (Linux's /proc/locks lists a blocked request as ``-> FLOCK ...`` under the lock it waits
+    for); a caller that polls the lock never shows up there."""
+    inode = lock_file.stat().st_ino
+    found = set()
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if len(fields) > 5 and fields[1] == "->" and fields[2] == "FLOCK":
+            pid, where = int(fields[5]), fields[6]
+            if pid in pids and where.rsplit(":", 1)[-1] == str(inode):
+                found.add(pid)
+    return found

@@ -6,13 +6,18 @@ import io
 import subprocess
 import sys
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 import requests
 
 import bp_helper
-from bp_helper.errors import HostNotBound
+from bp_helper.config.settings import Settings
+from bp_helper.engine.store import TokenStore
+from bp_helper.errors import HostNotBound, LoginRequired
+from bp_helper.library import bearer
 from bp_helper.testing import Sandbox
+from bp_helper.tokens import StoredToken
 
 from .integration_support import Recorder, login
 from .support import Home, in_process_env
@@ -101,6 +106,64 @@ def test_a_token_that_cannot_be_renewed_is_not_retried(
     assert response.status_code == 401
     assert len(sandbox.api_requests) == 1
     assert sandbox.requests == []
+
+
+class LoadCount:
+    """Counts the reads of the token store (a spy: the real read runs)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.reads = 0
+        real = TokenStore.load
+
+        def load(store: TokenStore, account: str | None = None) -> StoredToken | None:
+            self.reads += 1
+            return real(store, account)
+
+        monkeypatch.setattr(TokenStore, "load", load)
+
+
+def test_a_kept_token_is_read_again_only_when_its_file_changes(
+    sandbox: Sandbox, as_user: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-process, the token goes out from memory while the token file stays as it was read;
+    a new token, or a file the store no longer trusts, is seen at the next request."""
+    first = login(as_user)
+    auth = bp_helper.BioProdictAuth()
+    loads = LoadCount(monkeypatch)
+    with requests.Session() as session:
+        session.auth = auth
+        assert session.get(sandbox.api_url + "a", timeout=30).status_code == 200
+        loads.reads = 0
+        for name in "bcd":
+            assert session.get(sandbox.api_url + name, timeout=30).status_code == 200
+        assert loads.reads == 0
+        assert as_user.bp("token", "--renew").returncode == 0  # another process: a new token
+        second = as_user.stored()["access_token"]
+        assert session.get(sandbox.api_url + "e", timeout=30).status_code == 200
+        assert loads.reads > 0
+        sent = [r.headers["authorization"] for r in sandbox.api_requests]
+        assert sent == [f"Bearer {first}"] * 4 + [f"Bearer {second}"]
+        # what the store checks on a read still holds: a file others may read is not used
+        as_user.store_file().chmod(0o644)
+        with pytest.raises(LoginRequired):
+            session.get(sandbox.api_url + "f", timeout=30)
+        assert len(sandbox.api_requests) == 5
+
+
+def test_a_kept_token_due_for_a_refresh_is_read_again(
+    sandbox: Sandbox, as_user: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    login(as_user)
+    auth = bp_helper.BioProdictAuth()
+    assert requests.get(sandbox.api_url + "a", auth=auth, timeout=30).status_code == 200
+    loads = LoadCount(monkeypatch)
+    assert requests.get(sandbox.api_url + "b", auth=auth, timeout=30).status_code == 200
+    assert loads.reads == 0
+    stored = StoredToken.from_json(as_user.store_file().read_bytes())
+    due = stored.due_at(Settings({}).value("refresh_margin"))
+    monkeypatch.setattr(bearer, "time", SimpleNamespace(time=lambda: due))  # its clock only
+    assert requests.get(sandbox.api_url + "c", auth=auth, timeout=30).status_code == 200
+    assert loads.reads > 0
 
 
 def test_import_bp_helper_stays_cheap() -> None:

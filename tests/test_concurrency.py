@@ -12,13 +12,20 @@ import multiprocessing
 import os
 import queue
 import signal
+import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.queues import Queue
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+import bp_helper
 from bp_helper import BioProdictAuth
+from bp_helper.engine.store import TokenStore
+from bp_helper.errors import BpError
 from bp_helper.testing import DEMO_USERS, Sandbox
 from bp_helper.tokens import StoredToken
 
@@ -28,6 +35,7 @@ from .concurrency_support import (
     WAITED,
     Outcome,
     Process,
+    blocked_on,
     call_api_with_auth,
     command,
     count_said,
@@ -37,6 +45,7 @@ from .concurrency_support import (
     mixed,
     store_state,
 )
+from .hostile_support import HostileServer, Received, send_json
 from .protocol_support import call_api, git_request
 from .support import Home, executable, expire_stored_token, in_process_env, login
 
@@ -356,3 +365,92 @@ def test_git_erase_and_get_race(sandbox: Sandbox, user: Home) -> None:
             done = Process(user, sandbox, "git").outcome(60)
             assert done.ok, done.stderr
     assert_refresh_token_works(user, sandbox)
+
+
+# -- a refresh that fails, shared --------------------------------------------------------
+
+REJECTED_CLIENT = b'{"error":"invalid_client","error_description":"Bad client credentials"}'
+
+
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="needs Linux's /proc/locks")
+def test_a_failed_refresh_reaches_every_waiter_from_one_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """16 processes and 8 threads wait (asleep on the lock) for a holder whose refresh the
+    server refuses: every one of them gets that one refusal, and the server sees one request.
+
+    The refusal (of the client) says nothing transient: before, only transient failures
+    were shared, and each waiter took the lock in turn to be refused again.
+    """
+    answering = threading.Event()
+
+    def answer(request: Received, conn: socket.socket) -> None:
+        answering.wait(120)
+        send_json(conn, 401, REJECTED_CLIENT, 'WWW-Authenticate: Basic realm="oauth"')
+
+    with HostileServer(answer, tmp_path) as server:
+        bundle = tmp_path / "ca.pem"
+        bundle.write_bytes(server.ca_path.read_bytes())
+        env = {
+            "BIOPRODICT_TOKEN_URL": server.url(),
+            "BIOPRODICT_CLIENT_ID": "hostile-client",
+            "BIOPRODICT_CLIENT_SECRET": "hostile-client-s3cret",
+            "REQUESTS_CA_BUNDLE": str(bundle),
+        }
+        home = Home.make(tmp_path / "home", env)
+        home.write_config("[profiles.default]\ntimeout = 60\n")
+        stale = StoredToken(
+            access_token="expired-access-token",
+            expires_at=1.0,
+            obtained_at=0.0,
+            username="alice",
+            token_url=server.url(),
+            client_id="hostile-client",
+            refresh_token="the-refresh-token",
+            login="alice",
+        )
+        TokenStore(home.store_dir, "default").save(stale)
+        in_process_env(home, monkeypatch)
+        waiting = []  # threads of this process that went to wait for the lock
+        real_wait = TokenStore.wait_while_locked
+
+        def wait_while_locked(store: TokenStore, *args: Any) -> StoredToken | None:
+            waiting.append(threading.get_ident())
+            return real_wait(store, *args)
+
+        monkeypatch.setattr(TokenStore, "wait_while_locked", wait_while_locked)
+        holder = Process(home, None, "token", data=b"")  # type: ignore[arg-type]
+        until_sent = time.monotonic() + 30
+        while not server.received and time.monotonic() < until_sent:
+            time.sleep(0.02)
+        assert server.received, "the holder never reached the token server"
+        waiters = [Process(home, None, "token", data=b"", debug=n % 2 == 0) for n in range(16)]  # type: ignore[arg-type]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            threads = [pool.submit(_token_or_error) for _ in range(8)]
+            pids = {w.popen.pid for w in waiters}
+            asleep: set[int] = set()
+            until_asleep = time.monotonic() + 60
+            while (asleep != pids or len(waiting) < 8) and time.monotonic() < until_asleep:
+                time.sleep(0.05)
+                asleep = blocked_on(home.store_dir / "default.lock", pids)
+            answering.set()
+            assert asleep == pids, f"{len(pids - asleep)} waiters never slept on the lock"
+            assert len(waiting) == 8
+            outcomes = [w.outcome(60) for w in waiters]
+            errors = [t.result(timeout=60) for t in threads]
+        held = holder.outcome(60)
+    assert len(server.received) == 1  # the holder's request alone
+    told = error_line(held)
+    assert held.status == 1 and "rejected client id 'hostile-client'" in told, told
+    assert [(o.status, error_line(o)) for o in outcomes] == [(1, told)] * 16
+    assert all(SHARED_FAILURE in o.stderr for o in outcomes[::2])
+    assert errors == [("ClientRejected", told.removeprefix("bp-helper: "))] * 8
+    assert store_state(home) == stale  # nothing lost: the refresh token is still there
+
+
+def _token_or_error() -> tuple[str, str]:
+    try:
+        bp_helper.token()
+    except BpError as exc:
+        return type(exc).__name__, exc.message
+    return "no error", ""

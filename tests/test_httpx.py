@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import httpx
 import pytest
 
@@ -136,6 +137,50 @@ def test_concurrent_async_requests_share_one_refresh_off_the_event_loop(
     print(f"worst ticker gap {worst_gap * 1000:.1f} ms during a {sandbox.delay} s refresh")
     assert worst_gap < sandbox.delay  # a loop blocked by the refresh would stall >= the delay
     assert in_flight[1] == 1  # the requests waited on the loop, not in a thread each
+
+
+def test_async_requests_with_a_kept_token_stay_on_the_event_loop(
+    sandbox: Sandbox, as_user: Home, verify: ssl.SSLContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No worker thread for a token at hand; reading the store and refreshing still go to one."""
+    login(as_user)
+    workers: list[str] = []  # what was sent to a worker thread
+    real_run_sync = anyio.to_thread.run_sync
+
+    async def run_sync(func: Any, *args: Any, **kwargs: Any) -> Any:
+        workers.append(getattr(func, "__name__", repr(func)))
+        return await real_run_sync(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", run_sync)
+    watch = RefreshWatch(monkeypatch, [])
+    auth = bp_helper.HttpxAuth()
+
+    async def main(names: str) -> tuple[list[int], int]:
+        async with httpx.AsyncClient(auth=auth, verify=verify) as client:
+            statuses = [(await client.get(sandbox.api_url + name)).status_code for name in names]
+        return statuses, threading.get_ident()
+
+    assert asyncio.run(main("a")) == ([200], threading.get_ident())
+    assert workers == ["token_for"]  # the first request reads the store off the loop
+    workers.clear()
+    looked_up_on: list[int] = []  # the threads the kept token was looked up on
+    real_cached_token = BoundTokens.cached_token
+
+    def cached_token(bound: BoundTokens, service: Any) -> str | None:
+        looked_up_on.append(threading.get_ident())
+        return real_cached_token(bound, service)
+
+    monkeypatch.setattr(BoundTokens, "cached_token", cached_token)
+    statuses, loop_thread = asyncio.run(main("bcde"))
+    assert statuses == [200] * 4
+    assert workers == []  # no worker thread
+    assert looked_up_on == [loop_thread] * 4  # the token came from the event loop's thread
+    assert sandbox.token_requests("refresh_token") == []
+    expire_stored_token(as_user)  # the file changes: read again, refreshed in a worker
+    statuses, loop_thread = asyncio.run(main("f"))
+    assert statuses == [200]
+    assert workers == ["token_for"]
+    assert len(watch.threads) == 1 and loop_thread not in watch.threads
 
 
 def test_a_revoked_token_is_renewed_once(

@@ -6,11 +6,14 @@ import os
 import resource
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from bp_helper.engine.store import TokenStore
+from bp_helper.errors import StoreError
 from bp_helper.testing import DEMO_USERS, Sandbox
 
 from .support import (
@@ -159,3 +162,32 @@ def test_deeply_nested_notes_are_ignored(sandbox: Sandbox, home: Home, note: str
     )
     assert done.returncode == 0, done.stderr
     assert "internal error" not in done.stderr
+
+
+HOLD_LOCK = (
+    "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600); "
+    "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.read()"
+)
+
+
+def test_a_wait_for_the_lock_ends_at_its_timeout_and_leaves_the_lock_free(tmp_path: Path) -> None:
+    """Waiters sleep on the lock, yet its timeout holds; a wait that gave up takes nothing."""
+    store = TokenStore(tmp_path / "tokens", "default")
+    (tmp_path / "tokens").mkdir(mode=0o700)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(store.lock_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        held = r"another bp-helper process has held .* for over 0 s"
+        with pytest.raises(StoreError, match=held), store.lock(0.2):
+            pytest.fail("took a lock another process holds")
+        with pytest.raises(StoreError, match=held):
+            store.wait_while_locked(0.2, lambda: pytest.fail("looked before the holder let go"))
+    finally:
+        holder.communicate("")  # the holder lets go and ends
+    with store.lock(30):  # the abandoned waits let go of what they got after giving up
+        assert store.lock_path.exists()

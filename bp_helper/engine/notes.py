@@ -10,10 +10,12 @@ An explicit ``bp-helper login`` always tries, and a successful login clears the 
 
 A token request that failed for a reason that says nothing about the credentials (the
 server is down, slow or answers garbage) is written to ``<profile>.failed`` by the caller
-that made it, before it lets go of the profile's lock. Callers that were already waiting
-for that lock share the failure instead of repeating it one after the other: a burst of
-callers during an outage makes one retry cycle, and nobody waits out the lock timeout.
-Callers that start later try again themselves.
+that made it, before it lets go of the profile's lock; so is any other failure to get a
+new token that would fail theirs too (the server refused the client, a full disk), for the
+same client and account. Callers that were already waiting for that lock share the
+failure instead of repeating it one after the other: a burst of callers during an outage
+makes one retry cycle, and nobody waits out the lock timeout. Callers that start later try
+again themselves.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import contextlib
 import json
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from bp_helper import log
 from bp_helper.errors import BpError, LoginRefusedRecently
@@ -39,13 +42,15 @@ class _Note:
     def __init__(self, directory: Path, profile: str) -> None:
         self.path = directory / f"{profile}.{self.suffix}"
 
-    def _write(self, data: dict[str, object]) -> None:
+    def _write(self, data: dict[str, object], quiet: bool = False) -> None:
+        """Write the note; one that cannot be written is a warning (``quiet``: a debug line,
+        for a note about a failure that the caller reports anyway, such as a full disk)."""
         try:
             ensure_private_dir(self.path.parent)
             remove_leftovers(self.path)  # written only under the profile's lock
             atomic_write(self.path, json.dumps(data).encode())
         except BpError as exc:  # a courtesy to other callers: never fatal
-            log.warn(f"cannot record the {self.what}: {exc.message}")
+            (log.debug if quiet else log.warn)(f"cannot record the {self.what}: {exc.message}")
 
     def _read(self, key: str, value: str, stamp: str) -> tuple[dict[str, object], float] | None:
         """The note and its time, if it is about ``key`` = ``value``; else ``None``."""
@@ -95,18 +100,56 @@ class RefusalNote(_Note):
         )
 
 
+class Failure(NamedTuple):
+    """A failed token request as the callers that waited for it see it."""
+
+    message: str
+    kind: str  # the name of the error's class (see bp_helper.errors)
+    transient: bool  # it says nothing about the credentials: the old token may still serve
+
+
 class FailureNote(_Note):
-    """The last token request of one profile that failed for everyone (``<profile>.failed``)."""
+    """The last token request of one profile that failed for everyone (``<profile>.failed``).
+
+    A transient failure (the server is down) concerns every account that uses the token URL;
+    any other (the server refused the client, a full disk) only the same client and account.
+    """
 
     suffix = "failed"
     what = "failed token request"
 
-    def remember(self, token_url: str, message: str) -> None:
-        self._write({"token_url": token_url, "failed_at": time.time(), "message": message})
+    def remember(
+        self,
+        token_url: str,
+        message: str,
+        *,
+        kind: str = "TokenRequestError",
+        transient: bool = True,
+        client_id: str | None = None,
+        account: str | None = None,
+    ) -> None:
+        data: dict[str, object] = {"token_url": token_url, "failed_at": time.time()}
+        data.update(message=message, kind=kind, transient=transient)
+        if not transient:
+            data.update(client_id=client_id, account=account)
+        self._write(data, quiet=not transient)
 
-    def since(self, started: float, token_url: str) -> str | None:
-        """The error of a request to ``token_url`` that failed at ``started`` or later."""
+    def since(
+        self,
+        started: float,
+        token_url: str,
+        client_id: str | None = None,
+        account: str | None = None,
+    ) -> Failure | None:
+        """The failure of a request to ``token_url`` at ``started`` or later that concerns
+        ``client_id`` and ``account``; ``None`` if there is none."""
         found = self._read("token_url", token_url, "failed_at")
         if found is None or found[1] < started:
             return None
-        return log.scrub(str(found[0].get("message", "")), 300) or "the token request failed"
+        data = found[0]
+        transient = data.get("transient", True) is not False
+        if not transient and (data.get("client_id"), data.get("account")) != (client_id, account):
+            return None
+        message = log.scrub(str(data.get("message", "")), 300) or "the token request failed"
+        kind = data.get("kind")
+        return Failure(message, kind if isinstance(kind, str) else "TokenRequestError", transient)

@@ -10,8 +10,11 @@ account) makes a new grant. Which stored token is the profile's is the grant's t
 
 A failed refresh keeps the refresh token unless the server rejected it; a transient
 failure while the old access token is still valid hands out the old token. Callers that
-waited for the lock while its holder's request failed that way share the holder's outcome
-instead of repeating the request (see :mod:`bp_helper.engine.notes`).
+waited for the lock while its holder failed to get a new token share the holder's outcome
+(that old token, or its error) instead of repeating the attempt one after the other, unless
+the failure may be the holder's own: its settings, no terminal to ask, a prompt cancelled
+(see :mod:`bp_helper.engine.notes`). Waiting sleeps on the lock (see
+:mod:`bp_helper.engine.store`).
 """
 
 from __future__ import annotations
@@ -30,7 +33,16 @@ from bp_helper.engine.grants import Grant, grant_of
 from bp_helper.engine.logout import forget_profile
 from bp_helper.engine.notes import FailureNote, RefusalNote
 from bp_helper.engine.store import TokenStore
-from bp_helper.errors import BpError, ConfigError, TokenRequestError
+from bp_helper.errors import (
+    AudienceRejected,
+    BpError,
+    ClientRejected,
+    ConfigError,
+    CredentialsRejected,
+    LoginRefusedRecently,
+    StoreError,
+    TokenRequestError,
+)
 from bp_helper.secrets import sources as credentials
 from bp_helper.secrets.oskeyring import OsKeyring
 from bp_helper.secrets.profile_keyring import ProfileKeyring
@@ -39,6 +51,23 @@ from bp_helper.tokens import StoredToken, sendable
 
 if TYPE_CHECKING:  # the network stack (see TokenService.client)
     from bp_helper.engine.client import TokenClient
+
+
+# The failures a caller that held the lock shares with those waiting for it, and what they
+# raise for it, by class name: what the server answered, and the store (a full disk). Not
+# what may differ from one caller to the next: its settings and secrets (ConfigError), its
+# terminal (LoginRequired), its Ctrl-C (Cancelled). A subclass is shared as its base here.
+_SHARED_KINDS: dict[str, type[BpError]] = {
+    kind.__name__: kind
+    for kind in (
+        AudienceRejected,
+        ClientRejected,
+        CredentialsRejected,
+        LoginRefusedRecently,
+        StoreError,
+        TokenRequestError,
+    )
+}
 
 
 class TokenService:
@@ -195,24 +224,36 @@ class TokenService:
         if token is not None:
             log.debug("another process refreshed the token meanwhile")
             return token
-        failure = self.failures.since(since, self.settings.value("token_url"))
+        failure = self.failures.since(
+            since, self.settings.value("token_url"), self.settings.client_id, self.grant.account
+        )
         if failure is None:
             return None
         previous = self.stored()
-        if previous is not None and not previous.expired():
-            log.warn(f"{failure}; using the current token until it expires")
+        if failure.transient and previous is not None and not previous.expired():
+            log.warn(f"{failure.message}; using the current token until it expires")
             return previous
         log.debug("the token request this caller waited for failed: sharing its error")
-        raise TokenRequestError(failure)
+        raise _SHARED_KINDS.get(failure.kind, BpError)(failure.message)
 
     @contextmanager
-    def _failure_shared(self) -> Iterator[None]:
-        """Record a transient failure for the callers that wait for this lock."""
+    def _failure_shared(self, only_transient: bool = False) -> Iterator[None]:
+        """Record a failure for the callers that wait for this lock: a transient one, and
+        (unless ``only_transient``) any other of :data:`_SHARED_KINDS`."""
         try:
             yield
-        except TokenRequestError as exc:
-            if exc.transient:
-                self.failures.remember(self.settings.value("token_url"), exc.message)
+        except BpError as exc:
+            kind = next((k for k in type(exc).__mro__ if k.__name__ in _SHARED_KINDS), None)
+            transient = isinstance(exc, TokenRequestError) and exc.transient
+            if kind is not None and (transient or not only_transient):
+                self.failures.remember(
+                    self.settings.value("token_url"),
+                    exc.message,
+                    kind=kind.__name__,
+                    transient=transient,
+                    client_id=self.settings.client_id,
+                    account=self.grant.account,
+                )
             raise
 
     def login(
@@ -224,7 +265,7 @@ class TokenService:
     ) -> StoredToken:
         """A new login, whatever is cached (and whatever was refused before), as the grant
         makes it: for a password grant, the account becomes the profile's default."""
-        with self.store.lock(self.lock_timeout), self._failure_shared():
+        with self.store.lock(self.lock_timeout), self._failure_shared(only_transient=True):
             return self.grant.login(self, username, password, twofactor, remember_password)
 
     def save(self, token: StoredToken, default: bool = False) -> None:

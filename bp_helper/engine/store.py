@@ -13,8 +13,9 @@ profile, not per account: the accounts share the file, so any change rewrites al
 
 from __future__ import annotations
 
+import _thread
+import fcntl
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -48,17 +49,66 @@ if hasattr(os, "register_at_fork"):  # not on Windows, which does not fork
     os.register_at_fork(after_in_child=_thread_locks.clear)
 
 
-def _pauses() -> Iterator[None]:
-    """Waits between looks at a lock someone else holds: 2 ms, growing to 20 ms."""
-    pause = 0.002
-    while True:
-        time.sleep(pause)
-        pause = min(pause * 1.5, 0.02)
-        yield
-
-
 def _thread_lock(path: Path) -> Any:
-    return _thread_locks.setdefault(path, threading.Lock())  # atomic under the GIL
+    return _thread_locks.setdefault(path, _thread.allocate_lock())  # atomic under the GIL
+
+
+def _flock(fd: int, how: int, timeout: float) -> bool:
+    """Take ``flock(fd, how)``; ``False`` once ``timeout`` seconds passed without it.
+
+    When someone else holds the lock, the caller sleeps rather than polls: a helper thread
+    blocks in ``flock`` (woken by the kernel when the lock is let go) while the caller waits
+    for it, on a thread lock, for at most ``timeout``. A helper that gets the lock after the
+    caller gave up lets go of it at once. Threads and processes alike; no signals.
+    """
+    try:
+        fcntl.flock(fd, how | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        if timeout <= 0:
+            return False
+    return _LockWaiter(fd, how).wait(timeout)
+
+
+class _LockWaiter:
+    """A helper thread blocked in ``flock`` for a caller that waits at most so long.
+
+    Built on ``_thread`` (``threading`` costs a waiting process more to import than the
+    rest of its wait).
+    """
+
+    def __init__(self, fd: int, how: int) -> None:
+        self.fd = os.dup(fd)  # the same open file: a lock taken through it is the caller's
+        self.how = how
+        self.error: OSError | None = None
+        self.taken = False
+        self.abandoned = False
+        self.state = _thread.allocate_lock()
+        self.done = _thread.allocate_lock()
+        self.done.acquire()  # released by the helper when it is done
+        _thread.start_new_thread(self._block, ())
+
+    def _block(self) -> None:
+        try:
+            fcntl.flock(self.fd, self.how)
+        except OSError as exc:
+            self.error = exc
+        with self.state:
+            if self.abandoned and self.error is None:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)  # the caller gave up: let the next one in
+            self.taken = self.error is None and not self.abandoned
+            os.close(self.fd)
+            self.done.release()
+
+    def wait(self, timeout: float) -> bool:
+        finished = self.done.acquire(timeout=timeout)
+        with self.state:
+            if not finished and not self.taken and self.error is None:
+                self.abandoned = True
+                return False
+        if self.error is not None:
+            raise self.error
+        return self.taken
 
 
 class TokenStore:
@@ -91,6 +141,31 @@ class TokenStore:
         except ValueError as exc:
             log.warn(f"ignoring token file {self.path}: {exc}; it is replaced at the next login")
             return None
+
+    def identity(self) -> tuple[int, ...] | None:
+        """What changes whenever the token file is replaced, written, moved, chmod-ed or
+        chown-ed: its device, inode, size, mtime, ctime, mode and owner, as ``lstat`` sees
+        them (a symbolic link is itself). ``None`` if there is no file.
+
+        A record :meth:`load` returned after this identity was taken may be handed out again
+        while the identity stays the same: everything ``load`` checks of the file (type,
+        owner, mode, size) is part of it, so a change to any of them makes the next caller
+        read it again. (Its folder is checked then too; a folder put in the place of this one
+        holds another file, of another identity.)
+        """
+        try:
+            st = os.lstat(self.path)
+        except OSError:
+            return None
+        return (
+            st.st_dev,
+            st.st_ino,
+            st.st_mode,
+            st.st_uid,
+            st.st_size,
+            st.st_mtime_ns,
+            st.st_ctime_ns,
+        )
 
     def accounts(self) -> list[StoredToken]:
         """Every account of the profile, the default one first; ``[]`` for none (or a bad file)."""
@@ -166,74 +241,73 @@ class TokenStore:
     def lock(self, timeout: float) -> Iterator[None]:
         """Hold the profile's cross-process lock (released by the kernel if we die).
 
-        Threads of one process queue on a plain lock first, so they do not poll each other;
-        processes poll the file lock until ``timeout``, then a :class:`StoreError` says so.
+        Threads of one process queue on a plain lock first, then on the file lock; both
+        waits sleep until the holder lets go. After ``timeout`` a :class:`StoreError` says so.
         """
         deadline = time.monotonic() + timeout
         local = _thread_lock(self.lock_path)
         if not local.acquire(timeout=timeout):
-            raise StoreError(f"another thread has held {self.lock_path} for over {timeout:.0f} s")
+            raise self._held_too_long("another thread", timeout)
         try:
-            lock = self._file_lock()
-            pauses = _pauses()
-            while not self._try(lock):
-                if time.monotonic() > deadline:
-                    raise StoreError(
-                        f"another bp-helper process has held {self.lock_path} for over "
-                        f"{timeout:.0f} s; try again"
-                    )
-                next(pauses)
+            fd = self._open_lock()
             try:
-                yield
+                if not self._take(fd, fcntl.LOCK_EX, deadline - time.monotonic()):
+                    raise self._held_too_long("another bp-helper process", timeout)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(fd, fcntl.LOCK_UN)  # a forked child may hold a copy of fd
             finally:
-                lock.release()
+                os.close(fd)
         finally:
             local.release()
 
     def wait_while_locked(
         self, timeout: float, outcome: Callable[[], StoredToken | None]
     ) -> StoredToken | None:
-        """While another caller holds the lock, watch for its ``outcome``; do not take the lock.
+        """If another caller holds the lock, sleep until it lets go, then return ``outcome()``;
+        ``None`` at once when the lock is free. The lock is not taken.
 
-        Returns the token ``outcome()`` finds as soon as it finds one (another caller stored a
-        fresh token), or ``None`` once the lock is free: then it is this caller's turn to
-        :meth:`lock` and look again. What ``outcome()`` raises (the holder's failure, shared)
-        ends the wait as well. After ``timeout`` it returns ``None`` and :meth:`lock` decides.
+        All callers waiting for one holder wake together when it lets go (they wait for a
+        shared lock), and look at what it left: a fresh token stored, or its failure (which
+        ``outcome()`` raises, shared). ``None`` from ``outcome()``: nothing for this caller,
+        which then takes the lock itself. After ``timeout`` a :class:`StoreError` says so.
         """
         deadline = time.monotonic() + timeout
         local = _thread_lock(self.lock_path)
-        lock = self._file_lock()
-        pauses = _pauses()
-        while True:
-            if local.acquire(blocking=False):
-                try:
-                    if self._try(lock):
-                        lock.release()
-                        return None
-                finally:
-                    local.release()
-            found = outcome()
-            if found is not None or time.monotonic() > deadline:
-                return found
-            next(pauses)
-
-    def _file_lock(self) -> Any:
-        import filelock  # where a lock is taken (see bp_helper.files.edit_lock)
-
-        ensure_private_dir(self.directory)
-        return filelock.FileLock(str(self.lock_path), mode=0o600, thread_local=False)
-
-    def _try(self, lock: Any) -> bool:
-        """Take ``lock`` if it is free, at once; a lock file that cannot be opened is an error."""
-        import filelock
-
+        waited = not local.acquire(blocking=False)
+        if waited and not local.acquire(timeout=timeout):
+            raise self._held_too_long("another thread", timeout)
         try:
-            lock.acquire(timeout=0)
-        except filelock.Timeout:
-            return False
+            fd = self._open_lock()
+            try:
+                if not self._take(fd, fcntl.LOCK_EX, 0):
+                    waited = True
+                    if not self._take(fd, fcntl.LOCK_SH, deadline - time.monotonic()):
+                        raise self._held_too_long("another bp-helper process", timeout)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            finally:
+                os.close(fd)
+        finally:
+            local.release()
+        return outcome() if waited else None
+
+    def _held_too_long(self, who: str, timeout: float) -> StoreError:
+        return StoreError(f"{who} has held {self.lock_path} for over {timeout:.0f} s; try again")
+
+    def _open_lock(self) -> int:
+        ensure_private_dir(self.directory)
+        try:
+            return os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         except OSError as exc:
             raise StoreError(f"cannot lock {self.lock_path}: {exc.strerror or exc}") from None
-        return True
+
+    def _take(self, fd: int, how: int, timeout: float) -> bool:
+        """:func:`_flock`; a lock that cannot be taken for another reason is an error."""
+        try:
+            return _flock(fd, how, timeout)
+        except OSError as exc:
+            raise StoreError(f"cannot lock {self.lock_path}: {exc.strerror or exc}") from None
 
     @staticmethod
     def profiles(directory: Path) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from bp_helper import log
@@ -19,6 +20,7 @@ from bp_helper.config.settings import Settings
 from bp_helper.engine.service import TokenService
 from bp_helper.errors import BpError, HostNotBound
 from bp_helper.route import route
+from bp_helper.tokens import StoredToken
 
 # error="..." in a Bearer challenge (RFC 6750 section 3)
 _CHALLENGE_ERROR = re.compile(r'\berror\s*=\s*"?([A-Za-z_]+)', re.IGNORECASE)
@@ -66,20 +68,47 @@ class BoundTokens:
         self.username = username
         self.refuse_unbound = refuse_unbound
         self._services: dict[tuple[str, str], TokenService | None] = {}
+        self._kept: dict[TokenService, _Kept] = {}  # the token last handed out, per service
+        self._keys: dict[tuple[str, str], tuple[str, str]] = {}  # see _key
 
     def service_for(self, url: str) -> TokenService | None:
         """The token service of the profile bound to ``url``'s host, or ``None``."""
-        scheme = urlsplit(url).scheme.lower()
-        try:
-            netloc = netloc_of(url)
-        except (BpError, ValueError):
+        key = self._key(url)
+        if key is None:
             return None
-        key = (scheme, netloc)
         if key not in self._services:
             flags = {"profile": self.profile} if self.profile else {}
-            found = route(Settings(flags), scheme, netloc, self.username)
+            found = route(Settings(flags), *key, self.username)
             self._services[key] = found.service() if found is not None else None
         return self._services[key]
+
+    def _key(self, url: str) -> tuple[str, str] | None:
+        """``url``'s scheme and :func:`netloc_of`, remembered per scheme and netloc as written
+        (of which they are a function); ``None`` for a URL without a valid host and port."""
+        parts = urlsplit(url)
+        written = (parts.scheme, parts.netloc)
+        if written not in self._keys:
+            try:
+                key = (parts.scheme.lower(), netloc_of(url))
+            except (BpError, ValueError):
+                return None
+            if len(self._keys) > 1000:  # a program that meets ever new hosts
+                self._keys.clear()
+            self._keys[written] = key
+        return self._keys[written]
+
+    def ready(self, url: str) -> tuple[TokenService, str] | NotReady | None:
+        """:meth:`token_for`'s answer if it is at hand: ``url``'s route is known and its token
+        kept (:meth:`cached_token`), or no profile is bound there; else :data:`NOT_READY`.
+        Never reads the config or the store, never waits: fit for an event loop."""
+        try:
+            service = self._services[self._key(url) or ("", "")]
+        except (KeyError, ValueError):
+            return NOT_READY
+        if service is None:
+            return NOT_READY if self.refuse_unbound else None
+        hit = self.cached_token(service)
+        return NOT_READY if hit is None else (service, hit)
 
     def token_for(self, url: str) -> tuple[TokenService, str] | None:
         """The service and access token to send to ``url``; ``None``: send no token there.
@@ -94,7 +123,73 @@ class BoundTokens:
                 raise HostNotBound(refusal(url, named))
             log.debug(f"{origin(url)}: no token sent")  # the route said which is not bound
             return None
-        return service, service.get().access_token
+        hit = self.cached_token(service)
+        if hit is not None:
+            return service, hit
+        before = service.store.identity()
+        token = service.get()
+        self._remember(service, token, before)
+        return service, token.access_token
+
+    def cached_token(self, service: TokenService) -> str | None:
+        """The access token handed out for ``service`` before, if it may go out again without
+        reading the store: not due for a refresh, and the token file (and its folder) still
+        the one it was read from (:meth:`~bp_helper.engine.store.TokenStore.identity`).
+        Looks at the clock and two ``lstat`` calls; reads, waits for and asks nothing."""
+        kept = self._kept.get(service)
+        if kept is None or time.time() >= kept.due_at:
+            return None
+        if service.store.identity() != kept.identity:
+            return None
+        return kept.access_token
+
+    def _remember(
+        self, service: TokenService, token: StoredToken, before: tuple[int, ...] | None
+    ) -> None:
+        """Keep ``token`` for :meth:`cached_token` if it is what the store held at identity
+        ``before`` and still holds: the file did not change while ``get`` read it, and the
+        token is fresh (not one handed out during an outage) and not ``BIOPRODICT_TOKEN``'s.
+        Else keep nothing: the next request reads the store again."""
+        margin = service.settings.value("refresh_margin")
+        if (
+            before is None
+            or service.settings.value("token")
+            or not token.fresh(margin)
+            or service.store.identity() != before
+        ):
+            self._kept.pop(service, None)
+            return
+        self._kept[service] = _Kept(token.access_token, token.due_at(margin), before)
+
+    def renewed(
+        self,
+        service: TokenService,
+        sent_token: str,
+        answered_authorization: str | None,
+        challenge: str,
+    ) -> str | None:
+        """:func:`renewed_token`, after which the next request reads the store again if the
+        401 said the token is bad (it may have been revoked: the store decides)."""
+        if answered_authorization == f"Bearer {sent_token}" and token_rejected(challenge):
+            self._kept.pop(service, None)
+        return renewed_token(service, sent_token, answered_authorization, challenge)
+
+
+class NotReady:
+    """What :meth:`BoundTokens.ready` answers when the token is not at hand without reading
+    or waiting (:data:`NOT_READY`)."""
+
+
+NOT_READY = NotReady()
+
+
+class _Kept(NamedTuple):
+    """An access token :class:`BoundTokens` handed out, with when it is due and the token
+    file's identity when it was read."""
+
+    access_token: str
+    due_at: float
+    identity: tuple[int, ...]
 
 
 def token_rejected(challenge: str) -> bool:

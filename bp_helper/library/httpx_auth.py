@@ -4,10 +4,12 @@ it may go.
 ``httpx.get(url, auth=HttpxAuth())`` and ``httpx.AsyncClient(auth=HttpxAuth())`` attach
 ``Authorization: Bearer <token>`` exactly as :class:`~bp_helper.BioProdictAuth` does for
 requests (the same host binding, cache, single-flight refresh and renew-once on a 401:
-:mod:`bp_helper.library.bearer`). In the async flow, everything that can wait (reading the
-store, the profile's lock, a token request, a prompt) runs in a worker thread, so the event
-loop keeps running; concurrent requests of one auth object go one at a time through that
-step, so a burst on an expired token makes one refresh without a thread per request.
+:mod:`bp_helper.library.bearer`). In the async flow, a token already handed out that is not
+due and whose file has not changed goes out at once, on the event loop; everything that can
+wait (reading the store, the profile's lock, a token request, a prompt) runs in a worker
+thread, so the event loop keeps running; concurrent requests of one auth object go one at a
+time through that step, so a burst on an expired token makes one refresh without a thread
+per request.
 Only a body held in memory is sent twice: a streamed one (a generator, a file, multipart) is
 gone once sent, so its 401 is returned as it came, as ``BioProdictAuth`` does for a body it
 cannot rewind.
@@ -26,7 +28,7 @@ import httpx
 
 from bp_helper import log
 from bp_helper.engine.service import TokenService
-from bp_helper.library.bearer import ProfileAuth, renewed_token
+from bp_helper.library.bearer import BoundTokens, NotReady, ProfileAuth
 
 
 class HttpxAuth(ProfileAuth, httpx.Auth):
@@ -45,7 +47,7 @@ class HttpxAuth(ProfileAuth, httpx.Auth):
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
         if response.status_code == 401 and _replayable(request):
-            renewed = _renewal(service, token, response)
+            renewed = _renewal(self._bound, service, token, response)
             if renewed is not None:
                 request.headers["Authorization"] = f"Bearer {renewed}"
                 yield request
@@ -53,8 +55,10 @@ class HttpxAuth(ProfileAuth, httpx.Auth):
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        async with self._lock():
-            found = await anyio.to_thread.run_sync(self._bound.token_for, str(request.url))
+        found = self._bound.ready(str(request.url))  # a kept token: no thread, no wait
+        if isinstance(found, NotReady):
+            async with self._lock():
+                found = await anyio.to_thread.run_sync(self._bound.token_for, str(request.url))
         if found is None:
             yield request
             return
@@ -63,7 +67,9 @@ class HttpxAuth(ProfileAuth, httpx.Auth):
         response = yield request
         if response.status_code == 401 and _replayable(request):
             async with self._lock():
-                renewed = await anyio.to_thread.run_sync(_renewal, service, token, response)
+                renewed = await anyio.to_thread.run_sync(
+                    _renewal, self._bound, service, token, response
+                )
             if renewed is not None:
                 request.headers["Authorization"] = f"Bearer {renewed}"
                 yield request
@@ -91,8 +97,10 @@ def _replayable(request: httpx.Request) -> bool:
     return False
 
 
-def _renewal(service: TokenService, sent_token: str, response: httpx.Response) -> str | None:
-    return renewed_token(
+def _renewal(
+    bound: BoundTokens, service: TokenService, sent_token: str, response: httpx.Response
+) -> str | None:
+    return bound.renewed(
         service,
         sent_token,
         response.request.headers.get("Authorization"),

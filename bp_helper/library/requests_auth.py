@@ -18,7 +18,7 @@ from requests.cookies import extract_cookies_to_jar
 
 from bp_helper import log
 from bp_helper.engine.service import TokenService
-from bp_helper.library.bearer import ProfileAuth, renewed_token
+from bp_helper.library.bearer import BoundTokens, ProfileAuth
 
 
 class BioProdictAuth(ProfileAuth, AuthBase):
@@ -37,14 +37,18 @@ class BioProdictAuth(ProfileAuth, AuthBase):
             return request
         service, token = found
         request.headers["Authorization"] = f"Bearer {token}"
-        request.register_hook("response", _RenewOnce(service, token, request))  # type: ignore[no-untyped-call]
+        renew = _RenewOnce(self._bound, service, token, request)
+        request.register_hook("response", renew)  # type: ignore[no-untyped-call]
         return request
 
 
 class _RenewOnce:
     """Response hook: on a 401 for the token we sent, renew it and resend the request once."""
 
-    def __init__(self, service: TokenService, sent_token: str, request: PreparedRequest) -> None:
+    def __init__(
+        self, bound: BoundTokens, service: TokenService, sent_token: str, request: PreparedRequest
+    ) -> None:
+        self.bound = bound
         self.service = service
         self.sent_token = sent_token
         self.body_position: int | None = None
@@ -66,7 +70,7 @@ class _RenewOnce:
         if not rewind(request, self.body_position):
             log.debug("the 401'd request body cannot be sent again: not retrying")
             return response
-        renewed = renewed_token(
+        renewed = self.bound.renewed(
             self.service,
             self.sent_token,
             request.headers.get("Authorization"),
