@@ -22,7 +22,7 @@ REAL_CURL = shutil.which("curl")
 
 def login(home: Home, user: str = "alice", *args: str, **env: str) -> str:
     """Log ``user`` in (profile from ``args``/``env``); the stored access token."""
-    support.login(home, user, *args, env=env)
+    support.sign_in(home, user, *args, env=env)
     profile = args[args.index("--profile") + 1] if "--profile" in args else "default"
     token: str = home.stored(profile)["access_token"]
     return token

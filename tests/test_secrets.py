@@ -20,6 +20,7 @@ from .support import (
     login,
     one_line_error,
     read_until,
+    sign_in,
     spawn_with_terminal,
 )
 
@@ -316,7 +317,7 @@ def test_noninteractive_flag_wins_over_a_terminal(sandbox: Sandbox, home: Home) 
 
 
 def test_status_says_where_secrets_live(sandbox: Sandbox, home: Home, tmp_path: Path) -> None:
-    login(home)
+    sign_in(home)
     done = home.bp("status", "--json")
     data = json.loads(done.stdout)
     assert data["plaintext"] == ["refresh token", "access token"]
