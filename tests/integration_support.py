@@ -10,9 +10,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+
+from bp_helper.testing.serving import QuickHTTPServer
 
 from . import support
 from .support import Home
@@ -73,7 +75,7 @@ class Recorder:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = QuickHTTPServer(("127.0.0.1", 0), Handler)
         self.netloc = f"127.0.0.1:{self.server.server_address[1]}"
         self.url = f"http://{self.netloc}/"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

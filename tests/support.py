@@ -308,10 +308,10 @@ def sign_in(
 
 
 def _no_keyring() -> Any:
-    """The backend PYTHON_KEYRING_BACKEND=keyring.backends.fail.Keyring selects."""
-    from keyring.backends.fail import Keyring
+    """The backend that PYTHON_KEYRING_BACKEND=keyring.backends.fail.Keyring selects."""
+    from keyring.core import load_keyring
 
-    return Keyring()
+    return load_keyring(NO_KEYRING)
 
 
 @contextlib.contextmanager
