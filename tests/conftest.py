@@ -26,6 +26,24 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return (os.cpu_count() or 1) + 1
 
 
+# The tiers whose tests take longest, in the order they start: first.
+LONGEST_FIRST = ("bench", "slow", "real_clients")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The benchmark, then the slow and real-client tiers, start first (otherwise in the order
+    collected): one of them handed out last would keep its worker busy after the others
+    are done."""
+
+    def rank(item: pytest.Item) -> int:
+        tiers = {mark.name for mark in item.iter_markers()}
+        return next(
+            (i for i, tier in enumerate(LONGEST_FIRST) if tier in tiers), len(LONGEST_FIRST)
+        )
+
+    items.sort(key=rank)
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Compile the package once, as pip does for a regular install. The programs the tests
     start run with PYTHONDONTWRITEBYTECODE, and would otherwise compile every module they

@@ -208,13 +208,16 @@ def spawn_with_terminal(
 
 
 def run_together(home: Home, commands: Sequence[Sequence[str]]) -> None:
-    """Start every ``bp-helper`` command at once (a race), then check that each succeeded."""
+    """Start every ``bp-helper`` command at once (a race), then check that each succeeded.
+
+    They run unmeasured under ``--cov``, as the bursts do: what each of them runs, one
+    command at a time, the fast tier measures."""
     procs = [
         subprocess.Popen(
             [executable("bp-helper"), *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=home.env,
+            env={**home.env, **UNMEASURED},
         )
         for args in commands
     ]

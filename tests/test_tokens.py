@@ -119,6 +119,7 @@ def test_store_files_are_private(sandbox: Sandbox, home: Home) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("unmeasured_programs")  # a burst
 def test_sixteen_concurrent_callers_share_one_refresh(sandbox: Sandbox, home: Home) -> None:
     sign_in(home)  # a token of the server's full lifetime: the refreshed one stays fresh
     expire_stored_token(home)
