@@ -88,7 +88,7 @@ class Home:
             [sys.executable, "-c", KEYRING_GET, service, username],
             capture_output=True,
             text=True,
-            env=self.env,
+            env={**self.env, **UNMEASURED},  # the keyring library alone: no bp-helper code
             timeout=60,
             check=True,
         )
@@ -100,7 +100,7 @@ class Home:
             [sys.executable, "-c", KEYRING_SET, service, username],
             input=value,
             text=True,
-            env=self.env,
+            env={**self.env, **UNMEASURED},
             timeout=60,
             check=True,
         )

@@ -29,8 +29,7 @@ ALICE = DEMO_USERS["alice"]
 
 
 def test_cached_token_path_imports_no_network_stack(sandbox: Sandbox, home: Home) -> None:
-    done = home.bp("login", "--username", "alice", "--password-stdin", input=ALICE.password)
-    assert done.returncode == 0
+    sign_in(home)
     cached = home.bp("token", env={"PYTHONPROFILEIMPORTTIME": "1"})
     assert cached.returncode == 0
     modules = imported_modules(cached.stderr)
