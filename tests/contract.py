@@ -23,7 +23,7 @@ from bp_helper.errors import BpError
 from bp_helper.testing import Sandbox
 
 from .integration_support import Recorder
-from .support import Home, in_process_env, sign_in
+from .support import Home, in_process_env, sign_in, sign_out
 
 
 @dataclass(frozen=True)
@@ -155,8 +155,7 @@ class FrontEndContract(ABC):
         self, sandbox: Sandbox, home: Home
     ) -> None:
         sign_in(home)
-        logout = home.bp("logout")
-        assert logout.returncode == 0, logout.stderr
+        sign_out(home)
         sandbox.reset_counters()
         outcome = self.use(home, sandbox, sandbox.api_url + "logged-out")
         self.check(outcome, self.logged_out)

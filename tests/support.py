@@ -262,27 +262,49 @@ def sign_in(
     """A logged-in profile, for a test about something else: what :func:`login` leaves behind,
     without starting a program (0.15 s of CPU each, twice that under coverage).
 
-    It runs `bp-helper login`'s own function (``cmd_login``: the password grant against the
-    sandbox, the store's write, the switch of a configured username) in this process, under
-    the home's environment, folder and keyring (none works), as the program would. Tests of
-    `login` itself or of what it prints use :func:`login`; so does this, for a home that
-    selects another keyring (the keyring library chooses its backend once per process).
+    `bp-helper login`'s own function (``cmd_login``: the password grant against the sandbox,
+    the store's write, the switch of a configured username) runs in this process, as
+    :func:`in_process_command` says. Tests of `login` itself or of what it prints use
+    :func:`login`; so does this, for a home that selects another keyring.
     """
+    from bp_helper.testing import DEMO_USERS
+
+    argv = ["login", "--username", user, "--password-stdin", *args]
+    if not in_process_command(home, argv, DEMO_USERS[user].password, env):
+        login(home, user, *args, env=env)
+
+
+def sign_out(home: Home, *args: str, env: Mapping[str, str] | None = None) -> None:
+    """A logged-out profile, for a test about something else: `bp-helper logout` (``args``
+    after it), in this process as :func:`in_process_command` says, or as a program for a home
+    that selects another keyring."""
+    if not in_process_command(home, ["logout", *args], "", env):
+        done = home.bp("logout", *args, env=env)
+        assert done.returncode == 0, done.stderr
+
+
+def in_process_command(
+    home: Home, argv: Sequence[str], stdin: str, env: Mapping[str, str] | None = None
+) -> bool:
+    """Run the `bp-helper` command ``argv`` (its name first) in this process, as the program
+    would run it with ``stdin`` and no terminal: its own function, under the home's
+    environment and folder, with the keyring the home selects (none works). Asserts that it
+    succeeded; what it prints is not kept. False (nothing run) if the home selects another
+    keyring: the keyring library chooses its backend once per process."""
     environ = {**home.env, **(env or {})}
     if environ.get("PYTHON_KEYRING_BACKEND") != NO_KEYRING or "PYTHONPATH" in environ:
-        login(home, user, *args, env=env)
-        return
+        return False
+    import importlib
+
     from bp_helper import log
-    from bp_helper.commands.account import cmd_login
-    from bp_helper.commands.cli import SETTING_FLAGS, build_parser
+    from bp_helper.commands.cli import HANDLERS, SETTING_FLAGS, build_parser
     from bp_helper.config.settings import Settings
     from bp_helper.errors import BpError
     from bp_helper.secrets import oskeyring
-    from bp_helper.testing import DEMO_USERS
 
-    parsed = build_parser("login").parse_args(
-        ["login", "--username", user, "--password-stdin", *args]
-    )
+    parsed = build_parser(argv[0]).parse_args(list(argv))
+    module, _, function = HANDLERS[argv[0]].partition(":")
+    handler = getattr(importlib.import_module(module), function)
     out = io.StringIO()
     # Nobody to ask, as for a program without a terminal; the log's secrets and warnings,
     # which a program forgets when it ends, as they were.
@@ -295,19 +317,21 @@ def sign_in(
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(out),
     ):
-        patch.setattr(sys, "stdin", io.StringIO(DEMO_USERS[user].password))
+        patch.setattr(sys, "stdin", io.StringIO(stdin))
         patch.setattr(oskeyring, "_backend", _no_keyring)
         try:
             flags = {name: getattr(parsed, name, None) for name in SETTING_FLAGS}
-            status = cmd_login(parsed, Settings(flags))
+            status = handler(parsed, Settings(flags))
         except BpError as exc:
-            raise AssertionError(f"login failed: {exc.message}; it said: {out.getvalue()}") from exc
+            said = out.getvalue()
+            raise AssertionError(f"{argv[0]} failed: {exc.message}; it said: {said}") from exc
         finally:
             log._secrets.clear()
             log._secrets.update(kept[0])
             log._warned.clear()
             log._warned.update(kept[1])
     assert status == 0, out.getvalue()
+    return True
 
 
 def _no_keyring() -> Any:

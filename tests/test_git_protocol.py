@@ -22,7 +22,7 @@ from .protocol_support import (
     run_bytes,
     use_git,
 )
-from .support import HEAVY, Home, imported_modules, sign_in, spawn_with_terminal
+from .support import HEAVY, Home, imported_modules, sign_in, sign_out, spawn_with_terminal
 
 ALICE = DEMO_USERS["alice"]
 
@@ -312,7 +312,7 @@ def test_prompts_on_the_terminal_unless_git_forbids_it(sandbox: Sandbox, gitting
     assert token == gitting.stored()["access_token"]
     assert ALICE.password not in output + terminal.replace("<answered>", "")
     assert sandbox.token_requests("password")[0].form["password"] == [ALICE.password]
-    gitting.bp("logout")
+    sign_out(gitting)
     status, output, terminal = _git_fill_on_a_terminal(gitting, request, {})  # prompt=0
     assert "Bio-Prodict" not in terminal
     assert status != 0 and "GIT_TERMINAL_PROMPT=0" in output

@@ -25,6 +25,7 @@ from .support import (
     login,
     one_line_error,
     sign_in,
+    sign_out,
 )
 
 ALICE = DEMO_USERS["alice"]
@@ -168,7 +169,7 @@ def test_two_factor_code(sandbox: Sandbox, home: Home) -> None:
     assert done.returncode == 0, done.stderr
     assert sandbox.token_requests("password")[-1].form["twofactor"] == [BOB.twofactor]
     # the code may also come from the environment
-    home.bp("logout")
+    sign_out(home)
     done = home.bp(
         "login",
         "--username",
