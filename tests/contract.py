@@ -23,7 +23,7 @@ from bp_helper.errors import BpError
 from bp_helper.testing import Sandbox
 
 from .integration_support import Recorder
-from .support import Home, in_process_env, login
+from .support import Home, in_process_env, sign_in, sign_out
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ class FrontEndContract(ABC):
             assert outcome.stdout == expected.stdout, outcome
 
     def test_a_bound_host_gets_a_token_the_api_accepts(self, sandbox: Sandbox, home: Home) -> None:
-        login(home)
+        sign_in(home)
         token = home.stored()["access_token"]
         sandbox.reset_counters()
         outcome = self.use(home, sandbox, sandbox.api_url + "contract")
@@ -139,7 +139,7 @@ class FrontEndContract(ABC):
         assert sandbox.requests == []  # the token came from the store
 
     def test_an_unbound_host_gets_nothing(self, sandbox: Sandbox, home: Home) -> None:
-        login(home)
+        sign_in(home)
         token = home.stored()["access_token"]
         sandbox.reset_counters()
         with Recorder() as other:
@@ -154,9 +154,8 @@ class FrontEndContract(ABC):
     def test_a_logged_out_profile_gets_the_documented_non_answer(
         self, sandbox: Sandbox, home: Home
     ) -> None:
-        login(home)
-        logout = home.bp("logout")
-        assert logout.returncode == 0, logout.stderr
+        sign_in(home)
+        sign_out(home)
         sandbox.reset_counters()
         outcome = self.use(home, sandbox, sandbox.api_url + "logged-out")
         self.check(outcome, self.logged_out)
@@ -166,7 +165,7 @@ class FrontEndContract(ABC):
         assert (sandbox.requests, sandbox.api_requests) == ([], [])  # nothing asked, nothing sent
 
     def test_a_revoked_token_is_renewed_once(self, sandbox: Sandbox, home: Home) -> None:
-        login(home)
+        sign_in(home)
         old = home.stored()["access_token"]
         sandbox.revoke_access_tokens()  # the server forgets it; the store still holds it
         sandbox.reset_counters()

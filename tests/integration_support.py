@@ -10,9 +10,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+
+from bp_helper.testing.serving import QuickHTTPServer
 
 from . import support
 from .support import Home
@@ -22,7 +24,7 @@ REAL_CURL = shutil.which("curl")
 
 def login(home: Home, user: str = "alice", *args: str, **env: str) -> str:
     """Log ``user`` in (profile from ``args``/``env``); the stored access token."""
-    support.login(home, user, *args, env=env)
+    support.sign_in(home, user, *args, env=env)
     profile = args[args.index("--profile") + 1] if "--profile" in args else "default"
     token: str = home.stored(profile)["access_token"]
     return token
@@ -73,7 +75,7 @@ class Recorder:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = QuickHTTPServer(("127.0.0.1", 0), Handler)
         self.netloc = f"127.0.0.1:{self.server.server_address[1]}"
         self.url = f"http://{self.netloc}/"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -16,7 +16,7 @@ import ssl
 import subprocess
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ import requests
 import trustme
 
 from bp_helper.testing import Sandbox
+from bp_helper.testing.serving import PromptShutdown, QuickHTTPServer
 
 Check = Callable[[str, str], bool]  # (username, token) -> accepted
 
@@ -67,7 +68,7 @@ class TlsSite:
         ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
         self.ca_path = folder / "site-ca.pem"
         self.ca_path.write_bytes(ca.cert_pem.bytes())
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server = QuickHTTPServer(("127.0.0.1", 0), handler)
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.server.site = self  # type: ignore[attr-defined]
         self.netloc = f"127.0.0.1:{self.server.server_address[1]}"
@@ -244,7 +245,7 @@ class _EngineHandler(_Quiet):
     do_POST = do_HEAD = do_GET
 
 
-class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+class _UnixServer(PromptShutdown, socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
 

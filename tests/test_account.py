@@ -12,9 +12,9 @@ from bp_helper.testing import DEMO_USERS, Sandbox
 
 from .support import (
     Home,
-    login,
     one_line_error,
     read_until,
+    sign_in,
     spawn_with_terminal,
 )
 
@@ -25,7 +25,7 @@ BOB = DEMO_USERS["bob"]
 
 
 def test_token_json_has_the_token_and_its_metadata(sandbox: Sandbox, home: Home) -> None:
-    login(home)
+    sign_in(home)
     done = home.bp("token", "--json")
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
@@ -53,7 +53,7 @@ def test_token_json_describes_a_ready_made_token(sandbox: Sandbox, home: Home) -
 def test_token_renew_gets_a_new_token_after_a_server_revoked_it(
     sandbox: Sandbox, home: Home
 ) -> None:
-    login(home)
+    sign_in(home)
     old = home.bp("token").stdout.strip()
     sandbox.revoke_access_tokens()
     assert home.bp("token").stdout.strip() == old  # still fresh in the cache
@@ -66,7 +66,7 @@ def test_token_renew_gets_a_new_token_after_a_server_revoked_it(
 
 
 def test_status_json_values_are_typed(sandbox: Sandbox, home: Home) -> None:
-    login(home)
+    sign_in(home)
     data = json.loads(home.bp("status", "--json").stdout)
     assert Path(data["config_file"]).name == "config.toml"  # a usable path, no note after it
     assert data["config_file_exists"] is False

@@ -11,7 +11,7 @@ import json
 from bp_helper.testing import DEMO_USERS, Sandbox
 
 from .protocol_support import GIT, attributes, git_request, run_bytes
-from .support import Home, login, one_line_error
+from .support import Home, one_line_error, sign_in
 
 ALICE = DEMO_USERS["alice"]
 DAVE = ("dave", "dave-password")
@@ -38,7 +38,7 @@ def git_get(home: Home, sandbox: Sandbox, *extra: str, **env: str) -> dict[str, 
 
 def test_a_request_for_another_user_keeps_the_logged_in_one(sandbox: Sandbox, home: Home) -> None:
     sandbox.add_user(*DAVE)
-    login(home)
+    sign_in(home)
     alice_token = home.stored()["access_token"]
     # git asks for dave (say, a URL with dave@): dave logs in, alice stays
     dave = git_get(home, sandbox, "username=dave", BIOPRODICT_PASSWORD=DAVE[1])
@@ -56,7 +56,7 @@ def test_a_request_for_another_user_keeps_the_logged_in_one(sandbox: Sandbox, ho
 
 def test_the_last_explicit_login_is_the_default(sandbox: Sandbox, home: Home) -> None:
     sandbox.add_user(*DAVE)
-    login(home)
+    sign_in(home)
     done = home.bp("login", "--username", "dave", "--password-stdin", input=DAVE[1])
     assert done.returncode == 0, done.stderr
     assert accounts(home) == [("dave", True), ("alice", False)]
@@ -70,7 +70,7 @@ def test_the_last_explicit_login_is_the_default(sandbox: Sandbox, home: Home) ->
 
 def test_logout_of_one_account(sandbox: Sandbox, home: Home) -> None:
     sandbox.add_user(*DAVE)
-    login(home)
+    sign_in(home)
     done = home.bp("login", "--username", "dave", "--password-stdin", input=DAVE[1])
     assert done.returncode == 0, done.stderr
     out = home.bp("logout", "--username", "dave")
@@ -85,7 +85,7 @@ def test_logout_of_one_account(sandbox: Sandbox, home: Home) -> None:
 
 def test_a_one_account_store_file_still_reads(sandbox: Sandbox, home: Home) -> None:
     """A token file written before accounts existed: no "login", no "accounts"."""
-    login(home)
+    sign_in(home)
     data = home.stored()
     data.pop("login", None)
     data.pop("accounts", None)
@@ -113,7 +113,7 @@ def test_the_cache_matches_the_name_logged_in_with(sandbox: Sandbox, home: Home)
 def test_http_as_another_user_keeps_the_logged_in_one(sandbox: Sandbox, home: Home) -> None:
     """`http -a dave` while alice is logged in: dave logs in beside her, nothing is dropped."""
     sandbox.add_user(*DAVE)
-    login(home)
+    sign_in(home)
     alice_token = home.stored()["access_token"]
     done = home.run(
         ["--ignore-stdin", "--check-status", "--auth-type=bioprodict", "-a", "dave", "GET",
@@ -135,7 +135,7 @@ def test_logging_in_as_another_account_makes_every_front_end_use_it(
     updates it and says so, like `gh auth login`: `token` and git get dave from then on."""
     sandbox.add_user(*DAVE)
     assert home.bp("config", "set", "username", "alice").returncode == 0
-    login(home)
+    sign_in(home)
     done = home.bp("login", "--username", "dave", "--password-stdin", input=DAVE[1])
     assert done.returncode == 0, done.stderr
     assert "username" in done.stdout and "dave" in done.stdout
@@ -162,7 +162,7 @@ def test_a_username_the_editor_cannot_change_is_named_after_the_login(
 def test_switch_moves_between_accounts_without_a_password(sandbox: Sandbox, home: Home) -> None:
     sandbox.add_user(*DAVE)
     assert home.bp("config", "set", "username", "alice").returncode == 0
-    login(home)
+    sign_in(home)
     alice_token = home.stored()["access_token"]
     assert home.bp("login", "--username", "dave", "--password-stdin", input=DAVE[1]).returncode == 0
     done = home.bp("switch", "alice", input="")  # nothing to read a password from
@@ -182,7 +182,7 @@ def test_switch_moves_between_accounts_without_a_password(sandbox: Sandbox, home
 def test_switch_to_an_account_that_never_logged_in_names_the_login(
     sandbox: Sandbox, home: Home
 ) -> None:
-    login(home)
+    sign_in(home)
     before = home.stored()
     done = home.bp("switch", "carol")
     assert done.returncode == 2

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.bench
+# The benchmark times its programs: coverage in each would be timed too (and double its cost).
+pytestmark = [pytest.mark.bench, pytest.mark.usefixtures("unmeasured_programs")]
 
 BENCH = Path(__file__).parent.parent / "benchmarks" / "bench.py"
 

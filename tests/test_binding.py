@@ -13,7 +13,7 @@ from bp_helper.testing import Sandbox
 
 from .support import (
     Home,
-    login,
+    sign_in,
 )
 
 CONFIG = """
@@ -136,7 +136,7 @@ def test_the_route_names_the_profile_account_and_settings(environ: dict[str, str
 def test_only_real_loopback_addresses_get_plain_http(
     sandbox: Sandbox, home: Home, host: str
 ) -> None:
-    login(home)
+    sign_in(home)
     netloc = f"{host}:8080"
     home.env["BIOPRODICT_HOSTS"] = f"{sandbox.netloc},{netloc}"
     asked = f"protocol=http\nhost={netloc}\n\n"

@@ -19,9 +19,9 @@ from .support import (
     Home,
     executable,
     imported_modules,
-    login,
     one_line_error,
     read_until,
+    sign_in,
     spawn_with_terminal,
 )
 
@@ -29,8 +29,7 @@ ALICE = DEMO_USERS["alice"]
 
 
 def test_cached_token_path_imports_no_network_stack(sandbox: Sandbox, home: Home) -> None:
-    done = home.bp("login", "--username", "alice", "--password-stdin", input=ALICE.password)
-    assert done.returncode == 0
+    sign_in(home)
     cached = home.bp("token", env={"PYTHONPROFILEIMPORTTIME": "1"})
     assert cached.returncode == 0
     modules = imported_modules(cached.stderr)
@@ -230,7 +229,7 @@ def test_ctrl_c_at_a_prompt_exits_130(sandbox: Sandbox, home: Home) -> None:
 def test_output_that_cannot_be_written_is_one_line(
     sandbox: Sandbox, home: Home, redirect: str, said: str
 ) -> None:
-    login(home)
+    sign_in(home)
     done = subprocess.run(
         ["sh", "-c", f'exec "$0" token {redirect}', executable("bp-helper")],
         capture_output=True,
@@ -254,7 +253,7 @@ def test_output_that_cannot_be_written_is_one_line(
 def test_a_reader_that_closes_the_pipe_early_is_one_line(
     sandbox: Sandbox, home: Home, program: str, args: list[str], stdin: bytes | None
 ) -> None:
-    login(home)
+    sign_in(home)
     asked = stdin if stdin is not None else f"protocol=https\nhost={sandbox.netloc}\n\n".encode()
     proc = subprocess.Popen(
         [executable(program), *args],

@@ -9,7 +9,7 @@ import pytest
 
 from bp_helper.testing import Sandbox
 
-from .support import Home, executable, login
+from .support import Home, executable, sign_in
 
 
 def test_bash_completion_completes_commands_options_and_profiles(
@@ -45,7 +45,7 @@ def test_bash_completion_completes_commands_options_and_profiles(
     assert "client_secret" in complete("config", "set", "")
     # switch completes the accounts logged in to the profile
     assert "--profile" in complete("switch", "")
-    login(home)
+    sign_in(home)
     assert "alice" in complete("switch", "")
     assert complete("switch", "al") == ["alice"]
 

@@ -47,7 +47,7 @@ from .concurrency_support import (
 )
 from .hostile_support import HostileServer, Received, send_json
 from .protocol_support import call_api, git_request
-from .support import Home, executable, expire_stored_token, in_process_env, login
+from .support import Home, executable, expire_stored_token, in_process_env, login, sign_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("unmeasured_programs")]
 
@@ -58,7 +58,7 @@ DID_NOT_HANG = 20.0  # seconds; the lock timeout is 55 s, a stuck waiter would t
 @pytest.fixture
 def user(home: Home, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Home:
     """alice, logged in; this process (its threads) uses the same home."""
-    login(home)
+    sign_in(home)
     in_process_env(home, monkeypatch)
     return home
 

@@ -19,7 +19,7 @@ from bp_helper.route import route
 from bp_helper.testing import Sandbox
 
 from .protocol_support import GIT, run_bytes
-from .support import UNMEASURED, Home, expire_stored_token, imported_modules, login
+from .support import UNMEASURED, Home, expire_stored_token, imported_modules, sign_in
 
 # two hosts whose names have the same length: a swap keeps the file's size
 HOST_A = "api-a.example.org"
@@ -61,7 +61,7 @@ def cache_files(home: Home) -> list[Path]:
 
 def test_cached_get_with_a_config_file_parses_no_toml(sandbox: Sandbox, home: Home) -> None:
     desktop(home, sandbox)
-    login(home)
+    sign_in(home)
     first, _ = git_get(home, sandbox.netloc)  # parses the file and caches the parse
     assert "password=" in first
     out, report = git_get(home, sandbox.netloc, PYTHONPROFILEIMPORTTIME="1", **UNMEASURED)
@@ -78,7 +78,7 @@ def test_cached_get_with_a_config_file_parses_no_toml(sandbox: Sandbox, home: Ho
 def test_a_change_of_the_same_size_and_mtime_is_seen(sandbox: Sandbox, home: Home) -> None:
     """The classic trap of size+mtime keys: an edit within one mtime tick, same size."""
     config = desktop(home, sandbox, hosts=f'["{sandbox.netloc}", "{HOST_A}"]')
-    login(home)
+    sign_in(home)
     assert "password=" in git_get(home, HOST_A)[0]
     assert git_get(home, HOST_B)[0] == ""
     before = config.stat()
@@ -92,7 +92,7 @@ def test_a_change_of_the_same_size_and_mtime_is_seen(sandbox: Sandbox, home: Hom
 
 def test_a_corrupt_or_foreign_cache_is_ignored(sandbox: Sandbox, home: Home) -> None:
     config = desktop(home, sandbox)
-    login(home)
+    sign_in(home)
     answer, _ = git_get(home, sandbox.netloc)
     [cache] = cache_files(home)
     good = json.loads(cache.read_text())
@@ -145,7 +145,7 @@ def test_config_errors_are_the_same_with_and_without_the_cache(
     sandbox: Sandbox, home: Home
 ) -> None:
     desktop(home, sandbox)
-    login(home)
+    sign_in(home)
     broken = {
         "not TOML": "[profiles.default\n",
         "not tables": "profiles = 3\n",
@@ -175,7 +175,7 @@ def test_a_cached_get_resolves_only_the_profiles_bound_to_the_host(
     sandbox: Sandbox, home: Home
 ) -> None:
     desktop(home, sandbox, others=100)
-    login(home)
+    sign_in(home)
     git_get(home, sandbox.netloc)
     out, trace = git_get(home, sandbox.netloc, "--debug")
     assert "password=" in out
@@ -274,7 +274,7 @@ def test_a_value_json_cannot_keep_is_not_cached(tmp_path: Path) -> None:
 
 def test_the_cache_holds_no_secret_and_a_refresh_still_has_it(sandbox: Sandbox, home: Home) -> None:
     desktop(home, sandbox, client_secret_typo='"canary-typo-value"')
-    login(home)
+    sign_in(home)
     git_get(home, sandbox.netloc)
     [cache] = cache_files(home)
     kept = cache.read_text()

@@ -24,7 +24,7 @@ from .support import (
     HEAVY,
     Home,
     imported_modules,
-    login,
+    sign_in,
 )
 
 # Every test runs against the cached path and the full path (see helper_path in conftest.py).
@@ -45,7 +45,7 @@ def store(home: Home, monkeypatch: pytest.MonkeyPatch) -> credentials.Store:
 
 
 def test_get_and_list_after_a_login(sandbox: Sandbox, home: Home, store: credentials.Store) -> None:
-    login(home)
+    sign_in(home)
     token = home.stored()["access_token"]
     answer = store.get(sandbox.netloc)
     assert answer == {"ServerURL": sandbox.netloc, "Username": "alice", "Secret": token}
@@ -61,7 +61,7 @@ def test_unbound_or_logged_out_is_not_found(
     with pytest.raises(docker_errors.CredentialsNotFound):
         store.get(sandbox.netloc)  # bound, but nobody is logged in
     assert store.list() == {}
-    login(home)
+    sign_in(home)
     for server in ("index.docker.io", "https://index.docker.io/v1/", "127.0.0.1:1"):
         with pytest.raises(docker_errors.CredentialsNotFound):
             store.get(server)
@@ -88,7 +88,7 @@ def test_store_of_a_token_it_handed_out_sends_nothing(
     sandbox: Sandbox, home: Home, store: credentials.Store
 ) -> None:
     """`docker login HOST` when logged in: docker stores back what `get` gave it."""
-    login(home)
+    sign_in(home)
     before = home.store_file().read_bytes()
     given = store.get(sandbox.netloc)
     store.store(sandbox.netloc, given["Username"], given["Secret"])
@@ -107,7 +107,7 @@ def test_identity_token_store(sandbox: Sandbox, home: Home) -> None:
     said = refused.stdout.decode()
     assert "identity token" in said and "`bp-helper login`" in said
     assert "log in with a username" not in said and "idtoken-xyz" not in said
-    login(home)
+    sign_in(home)
     before = home.store_file().read_bytes()
     accepted = run_bytes(home, DOCKER, ["store"], identity)
     assert (accepted.returncode, accepted.stdout) == (0, b"")
@@ -128,7 +128,7 @@ def test_store_is_a_password_login(sandbox: Sandbox, home: Home, store: credenti
 def test_a_refused_store_keeps_the_login(
     sandbox: Sandbox, home: Home, store: credentials.Store
 ) -> None:
-    login(home)
+    sign_in(home)
     before = home.store_file().read_bytes()
     with pytest.raises(docker_errors.StoreError) as refused:
         store.store(sandbox.netloc, "alice", "not-the-password")
@@ -155,7 +155,7 @@ def test_store_with_two_factor(sandbox: Sandbox, home: Home, store: credentials.
 
 
 def test_erase_logs_out(sandbox: Sandbox, home: Home, store: credentials.Store) -> None:
-    login(home)
+    sign_in(home)
     store.erase(sandbox.netloc)
     assert not home.store_file().exists()
     with pytest.raises(docker_errors.CredentialsNotFound):
@@ -169,7 +169,7 @@ def test_version_and_the_bp_helper_front_end(sandbox: Sandbox, home: Home) -> No
     version = run_bytes(home, DOCKER, ["version"])
     assert version.returncode == 0
     assert version.stdout.decode().startswith("docker-credential-bioprodict (bp-helper) ")
-    login(home)
+    sign_in(home)
     same = home.run(["docker", "get"], input=sandbox.netloc)
     assert json.loads(same.stdout)["Secret"] == home.stored()["access_token"]
     assert json.loads(home.run(["docker", "list"]).stdout) == {sandbox.netloc: "alice"}
@@ -184,7 +184,7 @@ def test_list_maps_each_bound_host_of_each_logged_in_profile(sandbox: Sandbox, h
         f"hosts = ['{sandbox.netloc}', 'api.example.org']\n"
         "[profiles.idle]\nhosts = ['idle.example.org']\n"
     )
-    login(home)
+    sign_in(home)
     done = home.bp("--profile", "staging", "login", "--username", "bob", "--password-stdin",
                    "--twofactor", "246810", input=DEMO_USERS["bob"].password)  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -195,7 +195,7 @@ def test_list_maps_each_bound_host_of_each_logged_in_profile(sandbox: Sandbox, h
 
 
 def test_malformed_store_input_is_refused(sandbox: Sandbox, home: Home) -> None:
-    login(home)
+    sign_in(home)
     before = home.store_file().read_bytes()
     for data in (
         b'{"ServerURL": "x"',
@@ -212,7 +212,7 @@ def test_malformed_store_input_is_refused(sandbox: Sandbox, home: Home) -> None:
 
 
 def test_cached_get_imports_no_network_stack(sandbox: Sandbox, home: Home) -> None:
-    login(home)
+    sign_in(home)
     env = {"PYTHONPROFILEIMPORTTIME": "1"}
     done = run_bytes(home, DOCKER, ["get"], sandbox.netloc.encode(), env)
     assert done.returncode == 0 and b'"Secret"' in done.stdout
@@ -225,7 +225,7 @@ def test_cached_get_imports_no_network_stack(sandbox: Sandbox, home: Home) -> No
 def test_docker_cli_logout_erases_through_the_helper(sandbox: Sandbox, home: Home) -> None:
     """The config.json line of the README, read by the real docker CLI (no daemon needed)."""
     docker = program("docker", "the README's config.json line is read by the docker CLI")
-    login(home)
+    sign_in(home)
     docker_config = home.root / ".docker"
     docker_config.mkdir()
     (docker_config / "config.json").write_text(

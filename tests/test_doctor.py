@@ -17,6 +17,7 @@ from .support import (
     Home,
     login,
     one_line_error,
+    sign_in,
 )
 
 Breakage = Callable[[Sandbox, Home], None]
@@ -139,7 +140,7 @@ def test_broken_setups_are_named(
     sandbox: Sandbox, home: Home, breakage: Breakage, check: str, expected: str, status: int
 ) -> None:
     """Exit status 2 when a problem is a configuration error, as for every command; else 1."""
-    login(home)
+    sign_in(home)
     breakage(sandbox, home)
     done, lines = doctor(home)
     assert done.returncode == status, done.stdout
@@ -157,7 +158,7 @@ def test_a_client_refused_with_a_bearer_challenge_is_named(tmp_path: Path) -> No
     challenge: doctor says so, as the token requests do, instead of "All is well"."""
     with Sandbox(bearer_client_errors=True) as dot:
         home = Home.make(tmp_path / "home", dot.env("bp-demo"))
-        login(home)
+        sign_in(home)
         done, lines = doctor(home)
         assert done.returncode == 0, done.stdout  # the right secret: all is well
         _wrong_client_secret(dot, home)
@@ -173,7 +174,7 @@ def test_a_client_refused_with_a_bearer_challenge_is_named(tmp_path: Path) -> No
 def test_the_profiles_ca_bundle_is_the_one_checked(
     sandbox: Sandbox, home: Home, tmp_path: Path
 ) -> None:
-    login(home)
+    sign_in(home)
     other = tmp_path / "other-ca.pem"
     other.write_bytes(trustme.CA().cert_pem.bytes())
     home.env.update(REQUESTS_CA_BUNDLE=str(other), SSL_CERT_FILE=str(other))
@@ -197,7 +198,7 @@ def test_a_missing_keyring_library_is_named_once_with_what_installs_it(
 ) -> None:
     """The hint is said once, in the form that works for this install (not the package index's
     `pip install 'bp-helper[keyring]'`: bp-helper is installed from a checkout or a wheel)."""
-    login(home)
+    sign_in(home)
     shadow = tmp_path / "no-keyring" / "keyring"
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text("raise ImportError('no keyring here', name='keyring')\n")
@@ -213,7 +214,7 @@ def test_a_missing_keyring_library_is_named_once_with_what_installs_it(
 def test_each_problem_is_said_once_and_only_what_happened(sandbox: Sandbox, home: Home) -> None:
     """A refused client answered (so the clocks are compared); a missing client id is said
     under "client" alone, and the token URL is then not asked, which is not "did not answer"."""
-    login(home)
+    sign_in(home)
     done, lines = doctor(home, env={"BIOPRODICT_CLIENT_SECRET": "not-the-secret"})
     assert "refused client id 'bp-demo'" in lines["token URL"]
     assert lines["clock"].startswith("OK within"), lines["clock"]
@@ -238,7 +239,7 @@ def test_a_machine_profile_missing_hosts_and_audience_hears_of_both(
 
 
 def test_doctor_reports_an_ancestor_others_can_write(sandbox: Sandbox, home: Home) -> None:
-    login(home)
+    sign_in(home)
     (home.root / "state").chmod(0o777)
     done = home.bp("doctor")
     assert done.returncode != 0

@@ -22,7 +22,7 @@ from .protocol_support import (
     run_bytes,
     use_git,
 )
-from .support import HEAVY, Home, imported_modules, login, spawn_with_terminal
+from .support import HEAVY, Home, imported_modules, sign_in, sign_out, spawn_with_terminal
 
 # Every test runs against the cached path and the full path (see helper_path in conftest.py).
 pytestmark = pytest.mark.usefixtures("helper_path")
@@ -42,7 +42,7 @@ def fill(home: Home, request: str, **env: str) -> subprocess.CompletedProcess[st
 
 
 def test_git_credential_fill_hands_out_a_working_token(sandbox: Sandbox, gitting: Home) -> None:
-    login(gitting)
+    sign_in(gitting)
     done = fill(gitting, f"protocol=https\nhost={sandbox.netloc}\npath=team/repo.git\n\n")
     assert done.returncode == 0, done.stderr
     answer = attributes(done.stdout)
@@ -57,7 +57,7 @@ def test_git_credential_fill_hands_out_a_working_token(sandbox: Sandbox, gitting
 
 
 def test_get_answers_the_expiry_and_authtype_when_asked(sandbox: Sandbox, home: Home) -> None:
-    login(home)
+    sign_in(home)
     stored = home.stored()
     plain = run_bytes(home, GIT, ["get"], git_request(sandbox))
     assert plain.returncode == 0 and plain.stderr == b""
@@ -84,7 +84,7 @@ def test_get_answers_the_expiry_and_authtype_when_asked(sandbox: Sandbox, home: 
 
 def test_bearer_only_when_the_server_takes_it(sandbox: Sandbox, home: Home) -> None:
     """git 2.46+ passes the server's challenges; a host that wants Basic gets a password."""
-    login(home)
+    sign_in(home)
     token = home.stored()["access_token"]
     capable = "capability[]=authtype"
     cases = {
@@ -104,7 +104,7 @@ def test_bearer_only_when_the_server_takes_it(sandbox: Sandbox, home: Home) -> N
 
 def test_what_the_installed_git_passes_on(sandbox: Sandbox, gitting: Home) -> None:
     """git < 2.46 neither asks for nor passes on authtype; git < 2.41 drops the expiry."""
-    login(gitting)
+    sign_in(gitting)
     done = fill(gitting, f"capability[]=authtype\nprotocol=https\nhost={sandbox.netloc}\n\n")
     assert done.returncode == 0, done.stderr
     answer = attributes(done.stdout)
@@ -124,7 +124,7 @@ def test_what_the_installed_git_passes_on(sandbox: Sandbox, gitting: Home) -> No
     ],
 )
 def test_other_hosts_get_silence(sandbox: Sandbox, gitting: Home, request_text: str) -> None:
-    login(gitting)
+    sign_in(gitting)
     request = request_text.format(netloc=sandbox.netloc)
     direct = run_bytes(gitting, GIT, ["get"], request.encode())
     assert (direct.returncode, direct.stdout, direct.stderr) == (0, b"", b"")
@@ -148,7 +148,7 @@ def test_debug_says_truthfully_which_profile_is_not_bound(sandbox: Sandbox, home
 
 
 def test_plain_http_only_to_loopback(sandbox: Sandbox, gitting: Home) -> None:
-    login(gitting)
+    sign_in(gitting)
     gitting.env["BIOPRODICT_HOSTS"] = f"{sandbox.netloc},api.example.org"
     token = gitting.stored()["access_token"]
     https = run_bytes(gitting, GIT, ["get"], b"protocol=https\nhost=api.example.org\n")
@@ -163,7 +163,7 @@ def test_plain_http_only_to_loopback(sandbox: Sandbox, gitting: Home) -> None:
 
 def test_carriage_return_injection_is_refused(sandbox: Sandbox, gitting: Home) -> None:
     """Even when git is told to pass a CR through, the helper answers nothing."""
-    login(gitting)
+    sign_in(gitting)
     request = f"protocol=https\nhost={sandbox.netloc}\rhost=evil.example.org\n\n"
     done = fill(gitting, request, GIT_CONFIG_PARAMETERS="'credential.protectProtocol'='false'")
     assert done.returncode != 0
@@ -174,7 +174,7 @@ def test_carriage_return_injection_is_refused(sandbox: Sandbox, gitting: Home) -
 
 
 def test_erase_then_get_gives_a_fresh_token(sandbox: Sandbox, gitting: Home) -> None:
-    login(gitting)
+    sign_in(gitting)
     first = fill(gitting, f"protocol=https\nhost={sandbox.netloc}\n\n")
     old = attributes(first.stdout)["password"]
     rejected = git(gitting, "credential", "reject", input=first.stdout + "\n")
@@ -189,7 +189,7 @@ def test_erase_then_get_gives_a_fresh_token(sandbox: Sandbox, gitting: Home) -> 
 
 
 def test_erase_of_an_already_replaced_token_keeps_the_new_one(sandbox: Sandbox, home: Home) -> None:
-    login(home)
+    sign_in(home)
     before = home.store_file().read_bytes()
     stale = git_request(sandbox, "username=alice", "password=eyJ.an-older-token")
     done = run_bytes(home, GIT, ["erase"], stale)
@@ -198,7 +198,7 @@ def test_erase_of_an_already_replaced_token_keeps_the_new_one(sandbox: Sandbox, 
 
 
 def test_store_changes_nothing(sandbox: Sandbox, gitting: Home) -> None:
-    login(gitting)
+    sign_in(gitting)
     before = gitting.store_file().read_bytes()
     answer = fill(gitting, f"protocol=https\nhost={sandbox.netloc}\n\n").stdout
     approved = git(gitting, "credential", "approve", input=answer + "\n")
@@ -223,7 +223,7 @@ def test_logged_out_without_a_terminal_hints_and_falls_through(
 
 
 def test_a_username_in_the_request_chooses_whose_token(sandbox: Sandbox, home: Home) -> None:
-    login(home)  # alice
+    sign_in(home)  # alice
     mine = run_bytes(home, GIT, ["get"], git_request(sandbox, "username=alice"))
     assert attributes(mine.stdout)["username"] == "alice"
     theirs = run_bytes(home, GIT, ["get"], git_request(sandbox, "username=bob"))
@@ -233,7 +233,7 @@ def test_a_username_in_the_request_chooses_whose_token(sandbox: Sandbox, home: H
 
 
 def test_unknown_actions_and_attributes_are_ignored(sandbox: Sandbox, home: Home) -> None:
-    login(home)
+    sign_in(home)
     unknown = run_bytes(home, GIT, ["frobnicate"], git_request(sandbox))
     assert (unknown.returncode, unknown.stdout, unknown.stderr) == (0, b"", b"")
     extra = git_request(sandbox, 'wwwauth[]=Bearer realm="x"', "future_key=1", "url=https://x")
@@ -242,7 +242,7 @@ def test_unknown_actions_and_attributes_are_ignored(sandbox: Sandbox, home: Home
 
 
 def test_bp_helper_git_speaks_the_same_protocol(sandbox: Sandbox, home: Home) -> None:
-    login(home)
+    sign_in(home)
     request = b"capability[]=authtype\n" + git_request(sandbox)
     assert home.run(["git", "get"], input=request).stdout == (
         run_bytes(home, GIT, ["get"], request).stdout.decode()
@@ -252,7 +252,7 @@ def test_bp_helper_git_speaks_the_same_protocol(sandbox: Sandbox, home: Home) ->
 
 
 def test_helper_options_and_usage(sandbox: Sandbox, home: Home) -> None:
-    login(home)
+    sign_in(home)
     home.write_config("[profiles.other]\nclient_id = 'bp-demo'\nhosts = ['api.example.org']\n")
     as_other = run_bytes(home, GIT, ["--profile", "other", "get"], git_request(sandbox))
     assert (as_other.returncode, as_other.stdout) == (0, b"")  # other is not bound there
@@ -267,7 +267,7 @@ def test_helper_options_and_usage(sandbox: Sandbox, home: Home) -> None:
 
 
 def test_cached_get_imports_no_network_stack(sandbox: Sandbox, home: Home) -> None:
-    login(home)
+    sign_in(home)
     done = run_bytes(home, GIT, ["get"], git_request(sandbox), {"PYTHONPROFILEIMPORTTIME": "1"})
     assert done.returncode == 0 and b"password=" in done.stdout
     modules = imported_modules(done.stderr.decode())
@@ -315,7 +315,7 @@ def test_prompts_on_the_terminal_unless_git_forbids_it(sandbox: Sandbox, gitting
     assert token == gitting.stored()["access_token"]
     assert ALICE.password not in output + terminal.replace("<answered>", "")
     assert sandbox.token_requests("password")[0].form["password"] == [ALICE.password]
-    gitting.bp("logout")
+    sign_out(gitting)
     status, output, terminal = _git_fill_on_a_terminal(gitting, request, {})  # prompt=0
     assert "Bio-Prodict" not in terminal
     assert status != 0 and "GIT_TERMINAL_PROMPT=0" in output
@@ -323,7 +323,7 @@ def test_prompts_on_the_terminal_unless_git_forbids_it(sandbox: Sandbox, gitting
 
 
 def test_configured_as_the_readme_says(sandbox: Sandbox, gitting: Home) -> None:
-    login(gitting)
+    sign_in(gitting)
     (gitting.root / ".gitconfig").unlink()
     scope = f"credential.https://{sandbox.netloc}.helper"
     configured = git(gitting, "config", "--global", scope, "bioprodict --profile default", input="")
@@ -343,7 +343,7 @@ def test_profiles_bound_to_one_host_are_told_apart_by_username(
     sandbox: Sandbox, home: Home
 ) -> None:
     home.write_config(f"[profiles.second]\ntoken_url = '{sandbox.token_url}'\n")
-    login(home)  # alice, profile default
+    sign_in(home)  # alice, profile default
     bob = DEMO_USERS["bob"]
     assert bob.twofactor is not None
     done = home.bp("--profile", "second", "login", "--username", "bob", "--password-stdin",

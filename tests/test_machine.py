@@ -131,6 +131,7 @@ def test_token_rejected_by_the_api_is_renewed_by_a_new_grant(
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("unmeasured_programs")  # a burst
 def test_16_concurrent_callers_on_an_expired_token_make_one_grant(
     sandbox: Sandbox, machine: Home
 ) -> None:

@@ -6,7 +6,7 @@ import json
 
 from bp_helper.testing import Sandbox
 
-from .support import Home, login
+from .support import Home, sign_in
 
 
 def test_status_all_lists_every_profile_with_hosts_and_login(sandbox: Sandbox, home: Home) -> None:
@@ -14,7 +14,7 @@ def test_status_all_lists_every_profile_with_hosts_and_login(sandbox: Sandbox, h
         '[profiles.default]\n[profiles.staging]\nhosts = ["staging.example.org"]\n'
         '[profiles.broken]\ntimeout = "soon"\n'
     )
-    login(home)
+    sign_in(home)
     done = home.bp("status", "--all", "--json")
     assert done.returncode == 0, done.stderr
     entries = {e["profile"]: e for e in json.loads(done.stdout)["profiles"]}

@@ -20,7 +20,7 @@ from bp_helper.testing import Sandbox
 from bp_helper.tokens import StoredToken
 
 from .protocol_support import DOCKER, GIT, assert_refused, run_bytes
-from .support import Home, executable, login
+from .support import Home, executable, sign_in
 
 # The tests that run the executables run against the cached path and the full path (see
 # helper_path in conftest.py); the fuzzers call the parsers in-process.
@@ -183,7 +183,7 @@ def test_format_credentials() -> None:
 
 @both_paths
 def test_hostile_git_input_is_refused_by_the_executable(sandbox: Sandbox, home: Home) -> None:
-    login(home)
+    sign_in(home)
     before = home.store_file().read_bytes()
     good = f"protocol=https\nhost={sandbox.netloc}\n".encode()
     for data in (
@@ -203,7 +203,7 @@ def test_hostile_git_input_is_refused_by_the_executable(sandbox: Sandbox, home: 
 
 @both_paths
 def test_hostile_docker_input_is_refused_by_the_executable(sandbox: Sandbox, home: Home) -> None:
-    login(home)
+    sign_in(home)
     before = home.store_file().read_bytes()
     for data in (
         f"{sandbox.netloc}\r\nevil".encode(),

@@ -14,8 +14,8 @@ import bp_helper
 from bp_helper.errors import BpError, CredentialsRejected, LoginRequired
 from bp_helper.testing import DEMO_USERS, Sandbox
 
-from .integration_support import login as cli_login
 from .support import Home, in_process_env
+from .support import login as cli_login
 
 ALICE = DEMO_USERS["alice"]
 BOB = DEMO_USERS["bob"]

@@ -25,7 +25,7 @@ from .real_clients_support import (
     program,
     sandbox_check,
 )
-from .support import Home, login
+from .support import Home, sign_in
 
 pytestmark = pytest.mark.real_clients
 
@@ -59,7 +59,7 @@ def test_docker_login_when_logged_in_sends_no_password(
 ) -> None:
     """docker 20.10+/28: `get`, a check through the daemon, then `store` of what `get` gave."""
     docker = program("docker", "the docker CLI")
-    login(home)
+    sign_in(home)
     engine = DockerEngine(tmp_path, registry.ca_path)
     config = home.root / ".docker"
     config.mkdir()
@@ -91,7 +91,7 @@ def test_new_git_clones_from_basic_and_bearer_hosts(
 ) -> None:
     """git >= 2.46 announces authtype and passes the challenges on: each host gets its scheme."""
     git = program("git", "git >= 2.46, from Debian trixie's source", "BP_GIT", NEW_GIT, (2, 46))
-    login(home)
+    sign_in(home)
     site = GitSite(tmp_path, git, scheme, sandbox_check(sandbox))
     home.env["BIOPRODICT_HOSTS"] = f"{sandbox.netloc},{site.netloc}"
     (home.root / ".gitconfig").write_text(
@@ -115,7 +115,7 @@ def test_skopeo_reads_cred_helpers_from_its_auth_file(
 ) -> None:
     """What `bp-helper setup containers` writes (here by hand): credHelpers in the auth file."""
     skopeo = program("skopeo", "skopeo, from Debian")
-    login(home)
+    sign_in(home)
     auth_file = home.root / "containers-auth.json"
     auth_file.write_text(json.dumps({"credHelpers": {registry.netloc: "bioprodict"}}))
     done = run(

@@ -12,7 +12,7 @@ import bp_helper
 from bp_helper.testing import Sandbox
 
 from .hostile_support import HostileServer, Received, send_json
-from .support import Home, in_process_env, login
+from .support import Home, in_process_env, sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +32,7 @@ def test_an_api_that_always_says_401_costs_at_most_one_refresh(
 ) -> None:
     with HostileServer(no_permission, tmp_path, tls=False) as api:
         monkeypatch.setenv("BIOPRODICT_HOSTS", f"{sandbox.netloc},127.0.0.1:{api.port}")
-        login(as_user)
+        sign_in(as_user)
         path = as_user.store_file()  # a token obtained an hour ago: a 401 may mean it is bad
         stored = as_user.stored()
         path.write_text(
@@ -50,7 +50,7 @@ def test_a_fresh_token_is_not_renewed_for_a_401_without_a_reason(
 ) -> None:
     with HostileServer(no_permission, tmp_path, tls=False) as api:
         monkeypatch.setenv("BIOPRODICT_HOSTS", f"{sandbox.netloc},127.0.0.1:{api.port}")
-        login(as_user)
+        sign_in(as_user)
         answers = [
             requests.get(api.url("/x"), auth=bp_helper.BioProdictAuth(), timeout=30)
             for _ in range(5)

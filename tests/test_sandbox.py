@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -19,6 +20,7 @@ import pytest
 import requests
 
 from bp_helper.testing import DEMO_CLIENTS, DEMO_USERS, RecordedRequest, Sandbox
+from bp_helper.testing.serving import QuickHTTPServer
 
 from .support import Home, executable
 from .support import login as cli_login
@@ -507,6 +509,20 @@ def test_hang_fault_times_out_the_client_then_closes(sandbox: Sandbox) -> None:
         post(sandbox, password_form(), timeout=5)
     assert 0.4 < time.monotonic() - started < 3
     assert [r.status for r in sandbox.requests] == [0, 0]
+
+
+def test_a_test_server_stops_without_waiting_for_its_next_poll() -> None:
+    """shutdown() wakes the serving loop: with no poll at all (where the stdlib's loop would
+    never see the request to stop), it still returns, and the loop has ended."""
+    server = QuickHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    serving = threading.Thread(target=server.serve_forever, args=(None,), daemon=True)
+    serving.start()
+    stopping = threading.Thread(target=server.shutdown, daemon=True)
+    stopping.start()
+    stopping.join(60)  # a guard against a hang, not a measure
+    serving.join(60)
+    assert not stopping.is_alive() and not serving.is_alive()
+    server.server_close()
 
 
 def test_stop_during_hang_returns_quickly() -> None:

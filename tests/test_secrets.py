@@ -20,6 +20,8 @@ from .support import (
     login,
     one_line_error,
     read_until,
+    sign_in,
+    sign_out,
     spawn_with_terminal,
 )
 
@@ -84,14 +86,14 @@ def test_password_command_quoting_and_spaces(sandbox: Sandbox, home: Home, tmp_p
     assert done.returncode == 0, done.stderr
     assert sandbox.token_requests("password")[-1].form["password"] == [ALICE.password]
     # A list is run as it is: a program whose path has spaces, arguments unsplit.
-    home.bp("logout")
+    sign_out(home)
     command = printer(tmp_path, ALICE.password)
     home.write_config(f"[profiles.default]\npassword_command = {toml_list(command)}\n")
     done = home.bp("token", env={"BIOPRODICT_USERNAME": "alice"})
     assert done.returncode == 0, done.stderr
     assert sandbox.token_requests("password")[-1].form["password"] == [ALICE.password]
     # Never a shell: shell syntax in a string is passed on literally.
-    home.bp("logout")
+    sign_out(home)
     home.write_config('[profiles.default]\npassword_command = "echo $HOME; exit 3"\n')
     done = home.bp("token", env={"BIOPRODICT_USERNAME": "alice"})
     assert done.returncode == 1  # refused: the password was the literal text
@@ -316,7 +318,7 @@ def test_noninteractive_flag_wins_over_a_terminal(sandbox: Sandbox, home: Home) 
 
 
 def test_status_says_where_secrets_live(sandbox: Sandbox, home: Home, tmp_path: Path) -> None:
-    login(home)
+    sign_in(home)
     done = home.bp("status", "--json")
     data = json.loads(done.stdout)
     assert data["plaintext"] == ["refresh token", "access token"]
@@ -349,7 +351,7 @@ def test_missing_twofactor_code_is_not_held_back(sandbox: Sandbox, home: Home) -
     assert done.returncode == 0, done.stderr
     done = home.bp("token", env={"BIOPRODICT_TWOFACTOR": "000000"})
     assert done.returncode == 0  # cached: no login at all
-    home.bp("logout")
+    sign_out(home)
     assert home.bp("token", env={"BIOPRODICT_TWOFACTOR": "000000"}).returncode == 1
     again = home.bp("token", env={"BIOPRODICT_TWOFACTOR": BOB.twofactor})
     assert "was refused" in one_line_error(again)  # a wrong code is held back like a password

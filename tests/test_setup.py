@@ -14,7 +14,7 @@ from bp_helper.testing import Sandbox
 
 from .protocol_support import path_with_helpers
 from .real_clients_support import program
-from .support import BIN, Home, executable, login, one_line_error, run_together
+from .support import BIN, Home, executable, one_line_error, run_together, sign_in
 
 GITCONFIG = (
     '[user]\n\tname = Some One\n[credential]\n\thelper = cache\n[alias]\n\tst = "status -s"\n'
@@ -58,7 +58,7 @@ def test_setup_git_twice_is_identical_and_remove_restores(sandbox: Sandbox, tool
     assert again.returncode == 0 and "already set" in again.stdout
     assert gitconfig.read_bytes() == after
     # git itself now asks our helper (and not the `cache` helper of every host) for the host
-    token = login(tooled)
+    sign_in(tooled)
     filled = git_fill(tooled, sandbox.netloc)
     assert filled.returncode == 0, filled.stderr
     assert "password=" in filled.stdout and "username=alice" in filled.stdout
@@ -66,7 +66,6 @@ def test_setup_git_twice_is_identical_and_remove_restores(sandbox: Sandbox, tool
     assert removed.returncode == 0, removed.stderr
     assert f"git: removed {key}" in removed.stdout
     assert gitconfig.read_text() == GITCONFIG
-    assert token.returncode == 0
 
 
 def test_setup_git_for_a_profile_and_without_the_helper_on_path(
@@ -169,7 +168,7 @@ def test_skopeo_reads_the_token_through_the_configured_helper(
 ) -> None:
     skopeo = program("skopeo", "containers' auth.json is read by skopeo")
     auth = tooled.root / "auth.json"
-    login(tooled)
+    sign_in(tooled)
     done = tooled.bp("setup", "containers", env={"REGISTRY_AUTH_FILE": str(auth)})
     assert done.returncode == 0, done.stderr
     got = subprocess.run(

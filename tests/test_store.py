@@ -23,6 +23,7 @@ from .support import (
     expire_stored_token,
     login,
     one_line_error,
+    sign_in,
 )
 
 
@@ -30,7 +31,7 @@ def test_a_refresh_that_could_not_be_kept_is_not_asked_for(sandbox: Sandbox, hom
     """The sandbox rotates refresh tokens, as real servers do: a refresh whose answer cannot
     be written (a full disk; here RLIMIT_FSIZE makes every file write past 100 bytes fail)
     would lose the login. It is not asked for; the login is kept for the next try."""
-    login(home)
+    sign_in(home)
     before = home.stored()
     expire_stored_token(home)
 
@@ -57,7 +58,7 @@ def test_a_refresh_that_could_not_be_kept_is_not_asked_for(sandbox: Sandbox, hom
 
 
 def test_symlinked_store_file_is_not_followed(sandbox: Sandbox, home: Home) -> None:
-    login(home)
+    sign_in(home)
     real = home.store_dir / "elsewhere.json"
     home.store_file().rename(real)
     home.store_file().symlink_to(real)
@@ -72,7 +73,7 @@ def test_symlinked_store_file_is_not_followed(sandbox: Sandbox, home: Home) -> N
 def test_foreign_owned_store_file_is_not_trusted(sandbox: Sandbox, home: Home) -> None:
     if os.geteuid() != 0:
         pytest.skip("needs root to chown a file to another user (CI runs as root)")
-    login(home)
+    sign_in(home)
     os.chown(home.store_file(), 12345, 12345)
     done = home.bp("token")
     assert done.returncode == 3
@@ -82,7 +83,7 @@ def test_foreign_owned_store_file_is_not_trusted(sandbox: Sandbox, home: Home) -
 def test_store_folder_open_to_others_is_reported_then_tightened(
     sandbox: Sandbox, home: Home
 ) -> None:
-    login(home)
+    sign_in(home)
     os.chmod(home.store_dir, 0o755)
     done = home.bp("token")
     # reported, then tightened; the file itself passed its own checks (ours, 0600, no link)
@@ -93,7 +94,7 @@ def test_store_folder_open_to_others_is_reported_then_tightened(
 
 
 def test_oversized_store_file_is_not_read(sandbox: Sandbox, home: Home) -> None:
-    login(home)
+    sign_in(home)
     home.store_file().write_bytes(b" " * (2 << 20))
     done = home.bp("token")
     assert done.returncode == 3
@@ -101,7 +102,7 @@ def test_oversized_store_file_is_not_read(sandbox: Sandbox, home: Home) -> None:
 
 
 def test_killed_lock_holder_does_not_block_others(sandbox: Sandbox, home: Home) -> None:
-    login(home)
+    sign_in(home)
     good = home.stored()
     expire_stored_token(home)
     sandbox.inject("hang", seconds=60)

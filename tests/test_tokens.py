@@ -24,6 +24,8 @@ from .support import (
     in_process_env,
     login,
     one_line_error,
+    sign_in,
+    sign_out,
 )
 
 ALICE = DEMO_USERS["alice"]
@@ -52,7 +54,7 @@ def test_password_grant_sends_exactly_the_documented_request(sandbox: Sandbox, h
 
 
 def test_cached_token_makes_no_request(sandbox: Sandbox, home: Home) -> None:
-    login(home)
+    sign_in(home)
     before = len(sandbox.requests)
     first = home.bp("token")
     second = home.bp("token")
@@ -63,7 +65,7 @@ def test_cached_token_makes_no_request(sandbox: Sandbox, home: Home) -> None:
 
 
 def test_expiry_leads_to_exactly_one_refresh_grant(sandbox: Sandbox, home: Home) -> None:
-    login(home)
+    sign_in(home)
     old = home.stored()
     expire_stored_token(home)
     done = home.bp("token")
@@ -82,7 +84,7 @@ def test_client_without_refresh_tokens_logs_in_again_from_env_password(
     sandbox: Sandbox, home: Home
 ) -> None:
     home.env.update(sandbox.env("bp-norefresh"))
-    login(home)
+    sign_in(home)
     assert home.stored()["refresh_token"] is None
     expire_stored_token(home)
     no_password = home.bp("token")
@@ -118,8 +120,9 @@ def test_store_files_are_private(sandbox: Sandbox, home: Home) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("unmeasured_programs")  # a burst
 def test_sixteen_concurrent_callers_share_one_refresh(sandbox: Sandbox, home: Home) -> None:
-    login(home)  # a token of the server's full lifetime: the refreshed one stays fresh
+    sign_in(home)  # a token of the server's full lifetime: the refreshed one stays fresh
     expire_stored_token(home)
     sandbox.delay = 0.5  # the refresh is slow, so every caller arrives while it runs
     with ThreadPoolExecutor(16) as pool:
@@ -166,7 +169,7 @@ def test_two_factor_code(sandbox: Sandbox, home: Home) -> None:
     assert done.returncode == 0, done.stderr
     assert sandbox.token_requests("password")[-1].form["twofactor"] == [BOB.twofactor]
     # the code may also come from the environment
-    home.bp("logout")
+    sign_out(home)
     done = home.bp(
         "login",
         "--username",
@@ -217,7 +220,7 @@ def test_server_failure_keeps_the_refresh_token(
     """In-process, with the back-off driven through ``client.pause`` (the real waits are
     proven by test_transient_5xx_is_retried and the outage bursts of the slow tier)."""
     home.write_config("[profiles.default]\ntimeout = 1\n")
-    login(home)
+    sign_in(home)
     good = home.stored()
     expire_stored_token(home)
     in_process_env(home, monkeypatch)
@@ -240,7 +243,7 @@ def test_transient_5xx_is_retried(sandbox: Sandbox, home: Home) -> None:
 
 
 def test_rejected_refresh_token_falls_back_to_password(sandbox: Sandbox, home: Home) -> None:
-    login(home)
+    sign_in(home)
     sandbox.revoke_refresh_tokens()
     expire_stored_token(home)
     no_password = home.bp("token")
@@ -257,13 +260,13 @@ def test_rejected_refresh_token_falls_back_to_password(sandbox: Sandbox, home: H
 
 
 def test_untrusted_store_files_are_ignored(sandbox: Sandbox, home: Home) -> None:
-    login(home)
+    sign_in(home)
     path = home.store_file()
     os.chmod(path, 0o644)
     done = home.bp("token")
     assert done.returncode == 3  # not trusted, and no password to log in again
     assert "mode 0644" in done.stderr
-    login(home)
+    sign_in(home)
     path.write_text("{not json")
     os.chmod(path, 0o600)
     done = home.bp("token")
@@ -330,10 +333,10 @@ def test_the_profiles_ca_bundle_wins_over_the_environments(
 
 def test_profiles_keep_separate_tokens(sandbox: Sandbox, home: Home) -> None:
     home.write_config("[profiles.default]\n[profiles.other]\n")
-    login(home)
+    sign_in(home)
     done = home.bp("--profile", "other", "token")
     assert done.returncode == 3  # nothing stored for "other"
-    login(home, "alice", env={"BIOPRODICT_PROFILE": "other"})
+    sign_in(home, "alice", env={"BIOPRODICT_PROFILE": "other"})
     assert home.store_file("other").exists()
     assert home.stored("other")["access_token"] != home.stored()["access_token"]
     done = home.bp("logout", "--all")

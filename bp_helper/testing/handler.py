@@ -25,6 +25,7 @@ from bp_helper.testing.replies import (
     parse_basic,
     spring_error,
 )
+from bp_helper.testing.serving import PromptShutdown
 
 if TYPE_CHECKING:  # the server imports this module
     from bp_helper.testing.server import Sandbox
@@ -228,7 +229,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
 
-class SandboxServer(ThreadingHTTPServer):
+class SandboxServer(PromptShutdown, ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # stop() joins the handler threads itself, with a deadline
 

@@ -112,7 +112,6 @@ class Sandbox:
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
             name=f"bp-sandbox-{port}",
             daemon=True,
         )
