@@ -124,7 +124,7 @@ def _fnv1a_name(path: str) -> str:
 
 def test_a_cache_file_of_the_earlier_naming_is_never_read(sandbox: Sandbox, home: Home) -> None:
     config = desktop(home, sandbox)
-    login(home)
+    sign_in(home)
     git_get(home, sandbox.netloc)
     [cache] = cache_files(home)
     assert cache.name == cache_file_name(str(config))
