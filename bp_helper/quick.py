@@ -37,7 +37,7 @@ from bp_helper.protocols import rules
 TYPE_CHECKING = False  # type checkers treat this name as true; no `typing` import
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from typing import Any
 
 FULL_PATH = "BP_HELPER_FULL_PATH"  # see the module docstring
@@ -343,7 +343,21 @@ def _token(profile: _Profile) -> tuple[str, str, float]:
     folder = os.path.join(_state_dir(), "tokens")
     if basics.unsafe_dir_reason(os.lstat(folder)):
         raise Miss("a token folder the store does not trust")
-    kept = basics.read_private_file(os.path.join(folder, f"{profile.name}.json"))
+    path = os.path.join(folder, profile.name)
+
+    def fresh() -> tuple[str, str, float] | None:
+        return _fresh(path + ".json", account, token_url, client_id, float(margin))
+
+    token = fresh()
+    return token if token is not None else _after_the_refresh(profile, path + ".lock", fresh)
+
+
+def _fresh(
+    path: str, account: str | None, token_url: str, client_id: str, margin: float
+) -> tuple[str, str, float] | None:
+    """The account, access token and expiry of the profile's token in the file ``path`` if
+    it is fresh; ``None`` if it is the profile's but due for a refresh."""
+    kept = basics.read_private_file(path)
     if kept is None:
         raise Miss("no token file")
     data = basics.loads(kept)
@@ -360,14 +374,44 @@ def _token(profile: _Profile) -> tuple[str, str, float]:
         and record["client_id"] == client_id
         and record.get("audience") is None
         and (account is None or holder == account)
-        and basics.fresh(
-            record["access_token"], record["expires_at"], record["obtained_at"], float(margin),
-            time.time(),
-        )
         and basics.sendable(record["access_token"])
-    ):  # fmt: skip
-        raise Miss("not the profile's fresh token")
-    return holder, record["access_token"], record["expires_at"]
+    ):
+        raise Miss("not the profile's token")
+    expires_at, obtained_at = record["expires_at"], record["obtained_at"]
+    if not basics.fresh(record["access_token"], expires_at, obtained_at, margin, time.time()):
+        return None
+    return holder, record["access_token"], expires_at
+
+
+def _after_the_refresh(
+    profile: _Profile, lock_path: str, fresh: "Callable[[], tuple[str, str, float] | None]"
+) -> tuple[str, str, float]:
+    """The token another process is refreshing, once it let go of the profile's lock.
+
+    Waits as the store waits (:mod:`bp_helper.waiting`), for as long. A Miss when nobody
+    holds the lock (the full path refreshes), or when the holder left no fresh token: the
+    full path then shares the holder's failure, told since when this process waited.
+    """
+    timeout = profile.value("timeout")
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise Miss("a timeout only the full path may judge")
+    if not basics.seconds_in_range(float(timeout), limit_zero=False):
+        raise Miss("a timeout out of range")
+    from bp_helper import waiting  # fcntl and a thread: only for a caller that waits
+
+    since = time.time()
+    fd = os.open(lock_path, os.O_RDWR | os.O_NOFOLLOW)  # none yet: nobody holds it
+    try:
+        waited = waiting.sleep_while_locked(fd, waiting.lock_timeout(float(timeout)))
+    finally:
+        os.close(fd)
+    if not waited:  # free (the full path refreshes), or held too long (the full path says so)
+        raise Miss("nobody refreshed the token")
+    token = fresh()
+    if token is None:
+        waiting.hand_over(lock_path, since)
+        raise Miss("the refresh this process waited for left no fresh token")
+    return token
 
 
 def _full_path(program: str, args: list[str], seen: list[bytes]) -> int:
