@@ -369,18 +369,19 @@ def _fresh(
             raise Miss("no such account")
         record = basics.token_values({**others[account], "version": basics.TOKEN_FORMAT})
     holder = record.get("login") or record["username"]
+    access_token = record["access_token"]
     if not (
         record["token_url"] == token_url
         and record["client_id"] == client_id
         and record.get("audience") is None
         and (account is None or holder == account)
-        and basics.sendable(record["access_token"])
+        and (not access_token or basics.sendable(access_token))  # none (erased): due
     ):
         raise Miss("not the profile's token")
     expires_at, obtained_at = record["expires_at"], record["obtained_at"]
-    if not basics.fresh(record["access_token"], expires_at, obtained_at, margin, time.time()):
+    if not basics.fresh(access_token, expires_at, obtained_at, margin, time.time()):
         return None
-    return holder, record["access_token"], expires_at
+    return holder, access_token, expires_at
 
 
 def _after_the_refresh(
