@@ -403,11 +403,16 @@ def _after_the_refresh(
     since = time.time()
     fd = os.open(lock_path, os.O_RDWR | os.O_NOFOLLOW)  # none yet: nobody holds it
     try:
-        waited = waiting.sleep_while_locked(fd, waiting.lock_timeout(float(timeout)))
-    finally:
+        waited = waiting.sleep_while_locked(fd, waiting.lock_timeout(float(timeout)), True)
+    except BaseException:
         os.close(fd)
-    if not waited:  # free (the full path refreshes), or held too long (the full path says so)
-        raise Miss("nobody refreshed the token")
+        raise
+    if waited is False:  # free: the full path refreshes, holding the lock this one took
+        waiting.hand_over_lock(fd)
+        raise Miss("nobody is refreshing the token")
+    os.close(fd)
+    if waited is None:  # held too long: the full path says so
+        raise Miss("the lock was held too long")
     token = fresh()
     if token is None:
         waiting.hand_over(lock_path, since)

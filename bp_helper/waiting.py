@@ -39,13 +39,16 @@ def take(fd: int, how: int, timeout: float) -> bool:
     return _LockWaiter(fd, how).wait(timeout)
 
 
-def sleep_while_locked(fd: int, timeout: float) -> bool | None:
+def sleep_while_locked(fd: int, timeout: float, keep_free: bool = False) -> bool | None:
     """If someone holds the lock of ``fd``, sleep until they let go: ``True``. ``False`` at
-    once when it is free; ``None`` after ``timeout`` seconds. The lock is not kept.
+    once when it is free; ``None`` after ``timeout`` seconds. The lock is not kept, except a
+    free one with ``keep_free``: then ``fd`` holds it (exclusive).
 
     Waiters ask for a shared lock, so all those waiting for one holder wake together.
     """
     if take(fd, fcntl.LOCK_EX, 0):
+        if keep_free:
+            return False
         waited = False
     elif take(fd, fcntl.LOCK_SH, timeout):
         waited = True
@@ -98,7 +101,37 @@ class _LockWaiter:
 
 # -- the cached path's hand-over to the full path ------------------------------------------------
 
-_waited: dict[str, float] = {}
+_waited: dict[str, float] = {}  # lock path: since when this process waited for its holder
+_held: dict[tuple[int, int], int] = {}  # (device, inode) of the lock file: its descriptor
+
+
+def hand_over_lock(fd: int) -> None:
+    """The cached path found the token due and the profile's lock free, and took it (``fd``
+    holds it): the full path, in this process, refreshes holding it. Meanwhile the callers
+    that come find it held, and wait on the cached path instead of all going to the full
+    path."""
+    st = os.fstat(fd)
+    _held[st.st_dev, st.st_ino] = fd
+
+
+def _identity(lock_path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    try:
+        st = os.stat(lock_path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def holding(lock_path: str | os.PathLike[str]) -> bool:
+    """Does this process hold ``lock_path`` for the full path (see :func:`hand_over_lock`)?"""
+    return bool(_held) and _identity(lock_path) in _held
+
+
+def held_lock(lock_path: str | os.PathLike[str]) -> int | None:
+    """The descriptor that holds ``lock_path`` for the full path, now the caller's to
+    release and close; ``None`` if there is none."""
+    identity = _identity(lock_path) if _held else None
+    return None if identity is None else _held.pop(identity, None)
 
 
 def hand_over(lock_path: str, since: float) -> None:

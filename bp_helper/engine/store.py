@@ -191,7 +191,8 @@ class TokenStore:
         if not local.acquire(timeout=timeout):
             raise self._held_too_long("another thread", timeout)
         try:
-            fd = self._open_lock()
+            fd = waiting.held_lock(self.lock_path)  # the cached path took it for us
+            fd = self._open_lock() if fd is None else fd
             try:
                 if not self._take(fd, fcntl.LOCK_EX, deadline - time.monotonic()):
                     raise self._held_too_long("another bp-helper process", timeout)
@@ -215,6 +216,8 @@ class TokenStore:
         ``outcome()`` raises, shared). ``None`` from ``outcome()``: nothing for this caller,
         which then takes the lock itself. After ``timeout`` a :class:`StoreError` says so.
         """
+        if waiting.holding(self.lock_path):  # the cached path took it for this process
+            return None
         deadline = time.monotonic() + timeout
         local = _thread_lock(self.lock_path)
         waited = not local.acquire(blocking=False)
