@@ -530,3 +530,71 @@ def test_a_due_token_and_a_free_lock_go_to_the_full_path_without_waiting(
     assert [(r.grant_type, r.status) for r in sandbox.requests] == [("refresh_token", 200)]
     assert home.stored()["access_token"] != before.access_token
     assert home.stored()["access_token"].encode() in done.stdout
+
+
+GATE = '''"""Test-only: importing $BP_TEST_GATE_MODULE waits until the file $BP_TEST_GATE exists."""
+import os
+import sys
+import time
+
+
+class Gate:
+    def find_spec(self, name, path=None, target=None):
+        if name == os.environ.get("BP_TEST_GATE_MODULE"):
+            while not os.path.exists(os.environ["BP_TEST_GATE"]):
+                time.sleep(0.01)
+        return None
+
+
+sys.meta_path.insert(0, Gate())
+'''
+
+
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="needs Linux's /proc/locks")
+def test_the_caller_that_refreshes_takes_the_lock_before_it_imports_the_full_path(
+    sandbox: Sandbox, home: Home, tmp_path: Path
+) -> None:
+    """The first caller on a due token takes the profile's lock on the cached path and hands
+    it to the full path: whoever comes while it imports the full path finds the lock held
+    and waits on the cached path (rather than import the full path too, to wait there)."""
+    login(home)
+    expire_stored_token(home)
+    sandbox.reset_counters()
+    (tmp_path / "gate").mkdir()
+    (tmp_path / "gate" / "sitecustomize.py").write_text(GATE)
+    opened = tmp_path / "open"
+    gated = {
+        "PYTHONPATH": str(tmp_path / "gate"),
+        "BP_TEST_GATE_MODULE": FULL[GIT],
+        "BP_TEST_GATE": str(opened),
+    }
+    first = start(Home(home.root, {**home.env, **gated}), GIT, ["get"], git_request(sandbox))
+    try:
+        lock = home.store_dir / "default.lock"
+        deadline = time.monotonic() + 60
+        while first.pid not in holders_of(lock) and time.monotonic() < deadline:
+            assert first.poll() is None, first.communicate()
+            time.sleep(0.02)
+        assert first.pid in holders_of(lock), "the first caller imports the full path unlocked"
+        second = start(home, BP, ["token"], b"")
+        asleep_on_the_lock(home, second)
+    finally:
+        opened.touch()  # never leave it waiting at the gate
+    refreshed, waited = finished(first), finished(second)
+    token = home.stored()["access_token"]
+    assert refreshed.status == 0 and f"password={token}".encode() in refreshed.stdout
+    assert FULL[GIT] in refreshed.modules
+    assert waited.outcome == (0, f"{token}\n".encode(), [])
+    assert FULL[BP] not in waited.modules and "bp_helper.waiting" in waited.modules
+    assert [(r.grant_type, r.status) for r in sandbox.requests] == [("refresh_token", 200)]
+
+
+def holders_of(lock_file: Path) -> set[int]:
+    """The processes that hold an flock of ``lock_file`` (not those waiting for one)."""
+    inode = str(lock_file.stat().st_ino)
+    found = set()
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if len(fields) > 5 and fields[1] == "FLOCK" and fields[5].rsplit(":", 1)[-1] == inode:
+            found.add(int(fields[4]))
+    return found
