@@ -37,7 +37,7 @@ from bp_helper.protocols import rules
 TYPE_CHECKING = False  # type checkers treat this name as true; no `typing` import
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
     from typing import Any
 
 FULL_PATH = "BP_HELPER_FULL_PATH"  # see the module docstring
@@ -114,20 +114,8 @@ def _answer(program: str, args: list[str], seen: list[bytes]) -> bytes | None:
         return rules.git_answer(token[0], token[1], token[2], bearer)
     data = rules.read_all(stdin, rules.MAX_LINE, seen)
     url = rules.server_text(data)
-    token = _cached(flags, _host(docker_netloc(url)), None)
+    token = _cached(flags, _host(rules.docker_netloc(url)), None)
     return rules.docker_credentials(url, token[0], token[1])
-
-
-def docker_netloc(url: str) -> str:
-    """The ``host[:port]`` of an https server URL as docker sends it (``host[:port]`` or
-    ``https://host[:port]/...``); another scheme is the full path's."""
-    if "://" in url:
-        if url[:8].lower() != "https://":
-            raise Miss("another scheme")
-        url = url[8:]
-    for end in "/?#":
-        url = url.split(end, 1)[0]
-    return url
 
 
 def _flags(args: list[str]) -> dict[str, str] | None:
@@ -196,6 +184,14 @@ class _Profile:
         if not isinstance(value, str):
             raise Miss(f"{name} is not a string")
         return value
+
+    def seconds(self, name: str, limit_zero: bool) -> float:
+        value = self.value(name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise Miss(f"{name} only the full path may judge")
+        if not basics.seconds_in_range(float(value), limit_zero=limit_zero):
+            raise Miss(f"{name} out of range")
+        return float(value)
 
     def is_set(self, name: str) -> bool:
         return self.raw(name) is not None or table.SETTINGS[name][3] is not None
@@ -335,28 +331,30 @@ def _token(profile: _Profile) -> tuple[str, str, float]:
     if account is not None and not isinstance(account, str):
         raise Miss("a username that is not a string")
     account = account or None  # an empty one counts as not set
-    margin = profile.value("refresh_margin")
-    if isinstance(margin, bool) or not isinstance(margin, int | float):
-        raise Miss("a refresh margin only the full path may judge")
-    if not basics.seconds_in_range(float(margin), limit_zero=True):
-        raise Miss("a refresh margin out of range")
+    margin = profile.seconds("refresh_margin", limit_zero=True)
     folder = os.path.join(_state_dir(), "tokens")
     if basics.unsafe_dir_reason(os.lstat(folder)):
         raise Miss("a token folder the store does not trust")
     path = os.path.join(folder, profile.name)
 
     def fresh() -> tuple[str, str, float] | None:
-        return _fresh(path + ".json", account, token_url, client_id, float(margin))
+        return _fresh(path + ".json", account, token_url, client_id, margin)
 
     token = fresh()
-    return token if token is not None else _after_the_refresh(profile, path + ".lock", fresh)
+    if token is None:  # due: wait for whoever refreshes it, as the store waits, as long
+        from bp_helper import waiting  # fcntl and a thread: only for a caller that waits
+
+        timeout = waiting.lock_timeout(profile.seconds("timeout", limit_zero=False))
+        token = waiting.after_the_holder(path + ".lock", timeout, fresh)
+    if token is None:
+        raise Miss("no refresh, or none that left a fresh token: the full path's turn")
+    return token
 
 
 def _fresh(
     path: str, account: str | None, token_url: str, client_id: str, margin: float
 ) -> tuple[str, str, float] | None:
-    """The account, access token and expiry of the profile's token in the file ``path`` if
-    it is fresh; ``None`` if it is the profile's but due for a refresh."""
+    """The account, access token and expiry of the profile's token in ``path``; None: due."""
     kept = basics.read_private_file(path)
     if kept is None:
         raise Miss("no token file")
@@ -379,45 +377,8 @@ def _fresh(
     ):
         raise Miss("not the profile's token")
     expires_at, obtained_at = record["expires_at"], record["obtained_at"]
-    if not basics.fresh(access_token, expires_at, obtained_at, margin, time.time()):
-        return None
-    return holder, access_token, expires_at
-
-
-def _after_the_refresh(
-    profile: _Profile, lock_path: str, fresh: "Callable[[], tuple[str, str, float] | None]"
-) -> tuple[str, str, float]:
-    """The token another process is refreshing, once it let go of the profile's lock.
-
-    Waits as the store waits (:mod:`bp_helper.waiting`), for as long. A Miss when nobody
-    holds the lock (the full path refreshes), or when the holder left no fresh token: the
-    full path then shares the holder's failure, told since when this process waited.
-    """
-    timeout = profile.value("timeout")
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-        raise Miss("a timeout only the full path may judge")
-    if not basics.seconds_in_range(float(timeout), limit_zero=False):
-        raise Miss("a timeout out of range")
-    from bp_helper import waiting  # fcntl and a thread: only for a caller that waits
-
-    since = time.time()
-    fd = os.open(lock_path, os.O_RDWR | os.O_NOFOLLOW)  # none yet: nobody holds it
-    try:
-        waited = waiting.sleep_while_locked(fd, waiting.lock_timeout(float(timeout)), True)
-    except BaseException:
-        os.close(fd)
-        raise
-    if waited is False:  # free: the full path refreshes, holding the lock this one took
-        waiting.hand_over_lock(fd)
-        raise Miss("nobody is refreshing the token")
-    os.close(fd)
-    if waited is None:  # held too long: the full path says so
-        raise Miss("the lock was held too long")
-    token = fresh()
-    if token is None:
-        waiting.hand_over(lock_path, since)
-        raise Miss("the refresh this process waited for left no fresh token")
-    return token
+    fresh = basics.fresh(access_token, expires_at, obtained_at, margin, time.time())
+    return (holder, access_token, expires_at) if fresh else None
 
 
 def _full_path(program: str, args: list[str], seen: list[bytes]) -> int:

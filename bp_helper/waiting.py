@@ -14,6 +14,16 @@ process waited, so that it shares the holder's failure as a waiter of that refre
 import _thread
 import fcntl
 import os
+import time
+
+# No `from __future__ import annotations` (an import less on the cached path).
+TYPE_CHECKING = False  # type checkers treat this name as true; no `typing` import
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 
 def lock_timeout(network_timeout: float) -> float:
@@ -97,6 +107,31 @@ class _LockWaiter:
         if self.error is not None:
             raise self.error
         return self.taken
+
+
+def after_the_holder(lock_path: str, timeout: float, fresh: "Callable[[], T | None]") -> "T | None":
+    """For the cached path, which found the profile's token due: ``fresh()`` (the token, or
+    ``None`` while it is due) once the holder of ``lock_path`` let go of it; ``None`` when
+    the full path must go on. That is when nobody held the lock (this process now holds it,
+    for the full path to refresh: see :func:`hand_over_lock`), when the holder left no fresh
+    token (the full path is told since when this process waited: its failure is shared),
+    and after ``timeout`` (the full path says so).
+    """
+    since = time.time()
+    fd = os.open(lock_path, os.O_RDWR | os.O_NOFOLLOW)  # none yet: nobody holds it
+    try:
+        waited = sleep_while_locked(fd, timeout, keep_free=True)
+    except BaseException:
+        os.close(fd)
+        raise
+    if waited is False:
+        hand_over_lock(fd)
+        return None
+    os.close(fd)
+    token = fresh() if waited else None
+    if waited and token is None:
+        hand_over(lock_path, since)
+    return token
 
 
 # -- the cached path's hand-over to the full path ------------------------------------------------
