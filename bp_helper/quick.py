@@ -114,20 +114,8 @@ def _answer(program: str, args: list[str], seen: list[bytes]) -> bytes | None:
         return rules.git_answer(token[0], token[1], token[2], bearer)
     data = rules.read_all(stdin, rules.MAX_LINE, seen)
     url = rules.server_text(data)
-    token = _cached(flags, _host(docker_netloc(url)), None)
+    token = _cached(flags, _host(rules.docker_netloc(url)), None)
     return rules.docker_credentials(url, token[0], token[1])
-
-
-def docker_netloc(url: str) -> str:
-    """The ``host[:port]`` of an https server URL as docker sends it (``host[:port]`` or
-    ``https://host[:port]/...``); another scheme is the full path's."""
-    if "://" in url:
-        if url[:8].lower() != "https://":
-            raise Miss("another scheme")
-        url = url[8:]
-    for end in "/?#":
-        url = url.split(end, 1)[0]
-    return url
 
 
 def _flags(args: list[str]) -> dict[str, str] | None:
@@ -196,6 +184,14 @@ class _Profile:
         if not isinstance(value, str):
             raise Miss(f"{name} is not a string")
         return value
+
+    def seconds(self, name: str, limit_zero: bool) -> float:
+        value = self.value(name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise Miss(f"{name} only the full path may judge")
+        if not basics.seconds_in_range(float(value), limit_zero=limit_zero):
+            raise Miss(f"{name} out of range")
+        return float(value)
 
     def is_set(self, name: str) -> bool:
         return self.raw(name) is not None or table.SETTINGS[name][3] is not None
@@ -335,15 +331,31 @@ def _token(profile: _Profile) -> tuple[str, str, float]:
     if account is not None and not isinstance(account, str):
         raise Miss("a username that is not a string")
     account = account or None  # an empty one counts as not set
-    margin = profile.value("refresh_margin")
-    if isinstance(margin, bool) or not isinstance(margin, int | float):
-        raise Miss("a refresh margin only the full path may judge")
-    if not basics.seconds_in_range(float(margin), limit_zero=True):
-        raise Miss("a refresh margin out of range")
+    margin = profile.seconds("refresh_margin", limit_zero=True)
     folder = os.path.join(_state_dir(), "tokens")
     if basics.unsafe_dir_reason(os.lstat(folder)):
         raise Miss("a token folder the store does not trust")
-    kept = basics.read_private_file(os.path.join(folder, f"{profile.name}.json"))
+    path = os.path.join(folder, profile.name)
+
+    def fresh() -> tuple[str, str, float] | None:
+        return _fresh(path + ".json", account, token_url, client_id, margin)
+
+    token = fresh()
+    if token is None:  # due: wait for whoever refreshes it, as the store waits, as long
+        from bp_helper import waiting  # fcntl and a thread: only for a caller that waits
+
+        timeout = waiting.lock_timeout(profile.seconds("timeout", limit_zero=False))
+        token = waiting.after_the_holder(path + ".lock", timeout, fresh)
+    if token is None:
+        raise Miss("no refresh, or none that left a fresh token: the full path's turn")
+    return token
+
+
+def _fresh(
+    path: str, account: str | None, token_url: str, client_id: str, margin: float
+) -> tuple[str, str, float] | None:
+    """The account, access token and expiry of the profile's token in ``path``; None: due."""
+    kept = basics.read_private_file(path)
     if kept is None:
         raise Miss("no token file")
     data = basics.loads(kept)
@@ -355,19 +367,18 @@ def _token(profile: _Profile) -> tuple[str, str, float]:
             raise Miss("no such account")
         record = basics.token_values({**others[account], "version": basics.TOKEN_FORMAT})
     holder = record.get("login") or record["username"]
+    access_token = record["access_token"]
     if not (
         record["token_url"] == token_url
         and record["client_id"] == client_id
         and record.get("audience") is None
         and (account is None or holder == account)
-        and basics.fresh(
-            record["access_token"], record["expires_at"], record["obtained_at"], float(margin),
-            time.time(),
-        )
-        and basics.sendable(record["access_token"])
-    ):  # fmt: skip
-        raise Miss("not the profile's fresh token")
-    return holder, record["access_token"], record["expires_at"]
+        and (not access_token or basics.sendable(access_token))  # none (erased): due
+    ):
+        raise Miss("not the profile's token")
+    expires_at, obtained_at = record["expires_at"], record["obtained_at"]
+    fresh = basics.fresh(access_token, expires_at, obtained_at, margin, time.time())
+    return (holder, access_token, expires_at) if fresh else None
 
 
 def _full_path(program: str, args: list[str], seen: list[bytes]) -> int:

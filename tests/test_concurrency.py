@@ -15,7 +15,9 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from multiprocessing.queues import Queue
 from pathlib import Path
 from typing import Any
@@ -372,16 +374,10 @@ def test_git_erase_and_get_race(sandbox: Sandbox, user: Home) -> None:
 REJECTED_CLIENT = b'{"error":"invalid_client","error_description":"Bad client credentials"}'
 
 
-@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="needs Linux's /proc/locks")
-def test_a_failed_refresh_reaches_every_waiter_from_one_request(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """16 processes and 8 threads wait (asleep on the lock) for a holder whose refresh the
-    server refuses: every one of them gets that one refusal, and the server sees one request.
-
-    The refusal (of the client) says nothing transient: before, only transient failures
-    were shared, and each waiter took the lock in turn to be refused again.
-    """
+@contextmanager
+def refusing_server(tmp_path: Path) -> Iterator[tuple[HostileServer, Home, StoredToken, Any]]:
+    """A token server that refuses the client once ``answering`` is set, and a home whose
+    stored token (for that server) is expired: the server, home, stored token, event."""
     answering = threading.Event()
 
     def answer(request: Received, conn: socket.socket) -> None:
@@ -410,6 +406,23 @@ def test_a_failed_refresh_reaches_every_waiter_from_one_request(
             login="alice",
         )
         TokenStore(home.store_dir, "default").save(stale)
+        try:
+            yield server, home, stale, answering
+        finally:
+            answering.set()
+
+
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="needs Linux's /proc/locks")
+def test_a_failed_refresh_reaches_every_waiter_from_one_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """16 processes and 8 threads wait (asleep on the lock) for a holder whose refresh the
+    server refuses: every one of them gets that one refusal, and the server sees one request.
+
+    The refusal (of the client) says nothing transient: before, only transient failures
+    were shared, and each waiter took the lock in turn to be refused again.
+    """
+    with refusing_server(tmp_path) as (server, home, stale, answering):
         in_process_env(home, monkeypatch)
         waiting = []  # threads of this process that went to wait for the lock
         real_wait = TokenStore.wait_while_locked
@@ -454,3 +467,48 @@ def _token_or_error() -> tuple[str, str]:
     except BpError as exc:
         return type(exc).__name__, exc.message
     return "no error", ""
+
+
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="needs Linux's /proc/locks")
+def test_a_waiter_on_the_cached_path_shares_the_failure_of_the_refresh_it_waited_for(
+    tmp_path: Path,
+) -> None:
+    """``bp-helper token`` and ``git-credential-bioprodict get`` find the token due while a
+    holder refreshes: they sleep on the lock on the cached path, and when the holder's
+    refresh is refused, the full path they go to then shares that refusal (they waited for
+    it) instead of asking again: the server sees one request."""
+    with refusing_server(tmp_path) as (server, home, stale, answering):
+        holder = Process(home, None, "token", data=b"")  # type: ignore[arg-type]
+        until_sent = time.monotonic() + 30
+        while not server.received and time.monotonic() < until_sent:
+            time.sleep(0.02)
+        assert server.received, "the holder never reached the token server"
+        timed = Home(home.root, {**home.env, "PYTHONPROFILEIMPORTTIME": "1"})
+        netloc = server.url().split("/")[2]
+        waiters = [
+            Process(timed, None, "token", data=b"", debug=False),  # type: ignore[arg-type]
+            Process(timed, None, "git", f"protocol=https\nhost={netloc}\n".encode(), debug=False),  # type: ignore[arg-type]
+        ]
+        pids = {w.popen.pid for w in waiters}
+        asleep: set[int] = set()
+        until_asleep = time.monotonic() + 60
+        while asleep != pids and time.monotonic() < until_asleep:
+            time.sleep(0.05)
+            asleep = blocked_on(home.store_dir / "default.lock", pids)
+        answering.set()
+        assert asleep == pids, f"{len(pids - asleep)} waiters never slept on the lock"
+        outcomes = [w.outcome(60) for w in waiters]
+        held = holder.outcome(60)
+    assert len(server.received) == 1  # the holder's request alone
+    told = error_line(held)
+    assert held.status == 1 and "rejected client id 'hostile-client'" in told, told
+    for outcome, full in zip(
+        outcomes, ["bp_helper.commands.cli", "bp_helper.protocols.git"], strict=True
+    ):
+        report = [line for line in outcome.stderr.splitlines() if line.startswith("import time:")]
+        said = [line for line in outcome.stderr.splitlines() if line not in report]
+        assert (outcome.status, said[-1:]) == (1, [told]), outcome
+        modules = [line.rsplit("|", 1)[-1].strip() for line in report]
+        # it waited on the cached path, then went to the full path
+        assert modules.index("bp_helper.waiting") < modules.index(full), outcome.kind
+    assert store_state(home) == stale

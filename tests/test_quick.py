@@ -8,6 +8,7 @@ these tests add what those cannot see: which path answered.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import re
 import signal
@@ -24,10 +25,12 @@ from hypothesis import strategies as st
 from bp_helper import basics, quick
 from bp_helper.config import quick_table, table
 from bp_helper.config.hosts import bound_form, netloc_of, normalize_host
+from bp_helper.engine.store import TokenStore
 from bp_helper.protocols import docker, rules
 from bp_helper.testing import Sandbox
 from bp_helper.tokens import StoredToken
 
+from .concurrency_support import blocked_on
 from .protocol_support import DOCKER, GIT, git_request
 from .support import UNMEASURED, Home, executable, expire_stored_token, imported_modules, login
 
@@ -322,8 +325,8 @@ def test_the_docker_host_is_the_full_paths(scheme: str, value: str, rest: str) -
     url = f"{scheme}{value}/{rest}" if rest else f"{scheme}{value}"
     try:
         checked = rules.server_text(url.encode())
-        wanted = basics.plain_host(quick.docker_netloc(checked))
-    except (rules.Refused, quick.Miss):
+        wanted = basics.plain_host(rules.docker_netloc(checked))
+    except rules.Refused:
         return
     if wanted is not None:
         server = docker.parse_server(url.encode())
@@ -434,3 +437,164 @@ def test_the_config_cache_holds_only_a_well_formed_parse_of_that_file(
         "hosts": {"h": ["a"]}, "unsure": [],
     }  # fmt: skip
     assert basics.cache_holds({**data, **change}, "/c.toml", raw, [1, 2, 3, 4, 5]) is held
+
+
+# -- a caller that finds a refresh in progress waits for it here -----------------------------------
+
+
+def start(home: Home, program: str, args: list[str], data: bytes) -> subprocess.Popen[bytes]:
+    """An installed helper under ``-X importtime``, its request already on its stdin."""
+    reading, writing = os.pipe()
+    os.write(writing, data)
+    os.close(writing)
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-X", "importtime", executable(program), *args],
+            stdin=reading,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**home.env, **UNMEASURED},
+            cwd=home.root,
+            start_new_session=True,
+        )
+    finally:
+        os.close(reading)
+
+
+def asleep_on_the_lock(home: Home, proc: subprocess.Popen[bytes]) -> None:
+    """Returns once ``proc`` sleeps in the kernel waiting for the profile's lock."""
+    lock = home.store_dir / "default.lock"
+    deadline = time.monotonic() + 60
+    while not blocked_on(lock, {proc.pid}) and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    assert blocked_on(lock, {proc.pid}), "the caller never slept on the profile's lock"
+
+
+def finished(proc: subprocess.Popen[bytes]) -> Run:
+    out, err = proc.communicate(timeout=60)
+    return Run(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+
+
+WAITERS = {GIT: (["get"], "protocol=https\nhost={netloc}\n"), BP: (["token"], "")}
+
+
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="needs Linux's /proc/locks")
+@pytest.mark.parametrize("program", sorted(WAITERS))
+def test_a_caller_that_finds_a_refresh_in_progress_waits_for_it_on_the_cached_path(
+    sandbox: Sandbox, home: Home, program: str
+) -> None:
+    """The token is due and another process holds the profile's lock: the caller sleeps on
+    the lock without the full path and answers with the token the holder stored."""
+    login(home)
+    before = expire_stored_token(home)
+    sandbox.reset_counters()
+    args, request = WAITERS[program]
+    store = TokenStore(home.store_dir, "default")
+    now = time.time()
+    new = before._replace(
+        access_token="the-new-access-token", expires_at=now + 3600, obtained_at=now
+    )
+    with store.lock(30):  # as a refreshing process holds it
+        proc = start(home, program, args, request.format(netloc=sandbox.netloc).encode())
+        asleep_on_the_lock(home, proc)
+        store.save(new)
+    done = finished(proc)
+    assert done.status == 0 and done.stderr == [], done.stderr
+    assert b"the-new-access-token" in done.stdout
+    assert "bp_helper.waiting" in done.modules  # it waited here ...
+    assert FULL[program] not in done.modules  # ... and never imported the full path
+    assert sandbox.requests == []
+
+
+@pytest.mark.parametrize("program", sorted(WAITERS))
+def test_a_cached_hit_imports_no_lock_waiting(sandbox: Sandbox, home: Home, program: str) -> None:
+    login(home)
+    args, request = WAITERS[program]
+    done = run(home, program, args, request.format(netloc=sandbox.netloc).encode())
+    assert done.status == 0 and FULL[program] not in done.modules
+    assert not {"bp_helper.waiting", "fcntl", "threading"} & done.modules
+
+
+@pytest.mark.parametrize("program", sorted(WAITERS))
+def test_a_due_token_and_a_free_lock_go_to_the_full_path_without_waiting(
+    sandbox: Sandbox, home: Home, program: str
+) -> None:
+    """Nobody is refreshing: the full path refreshes, as before."""
+    login(home)
+    before = expire_stored_token(home)
+    sandbox.reset_counters()
+    args, request = WAITERS[program]
+    done = run(home, program, args, request.format(netloc=sandbox.netloc).encode())
+    assert done.status == 0 and FULL[program] in done.modules
+    assert [(r.grant_type, r.status) for r in sandbox.requests] == [("refresh_token", 200)]
+    assert home.stored()["access_token"] != before.access_token
+    assert home.stored()["access_token"].encode() in done.stdout
+
+
+GATE = '''"""Test-only: importing $BP_TEST_GATE_MODULE waits until the file $BP_TEST_GATE exists."""
+import os
+import sys
+import time
+
+
+class Gate:
+    def find_spec(self, name, path=None, target=None):
+        if name == os.environ.get("BP_TEST_GATE_MODULE"):
+            while not os.path.exists(os.environ["BP_TEST_GATE"]):
+                time.sleep(0.01)
+        return None
+
+
+sys.meta_path.insert(0, Gate())
+'''
+
+
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="needs Linux's /proc/locks")
+def test_the_caller_that_refreshes_takes_the_lock_before_it_imports_the_full_path(
+    sandbox: Sandbox, home: Home, tmp_path: Path
+) -> None:
+    """The first caller on a due token takes the profile's lock on the cached path and hands
+    it to the full path: whoever comes while it imports the full path finds the lock held
+    and waits on the cached path (rather than import the full path too, to wait there)."""
+    login(home)
+    expire_stored_token(home)
+    sandbox.reset_counters()
+    (tmp_path / "gate").mkdir()
+    (tmp_path / "gate" / "sitecustomize.py").write_text(GATE)
+    opened = tmp_path / "open"
+    gated = {
+        "PYTHONPATH": str(tmp_path / "gate"),
+        "BP_TEST_GATE_MODULE": FULL[GIT],
+        "BP_TEST_GATE": str(opened),
+    }
+    first = start(Home(home.root, {**home.env, **gated}), GIT, ["get"], git_request(sandbox))
+    try:
+        lock = home.store_dir / "default.lock"
+        deadline = time.monotonic() + 60
+        while first.pid not in holders_of(lock) and time.monotonic() < deadline:
+            assert first.poll() is None, first.communicate()
+            time.sleep(0.02)
+        assert first.pid in holders_of(lock), "the first caller imports the full path unlocked"
+        second = start(home, BP, ["token"], b"")
+        asleep_on_the_lock(home, second)
+    finally:
+        opened.touch()  # never leave it waiting at the gate
+    refreshed, waited = finished(first), finished(second)
+    token = home.stored()["access_token"]
+    assert refreshed.status == 0 and f"password={token}".encode() in refreshed.stdout
+    assert FULL[GIT] in refreshed.modules
+    assert waited.outcome == (0, f"{token}\n".encode(), [])
+    assert FULL[BP] not in waited.modules and "bp_helper.waiting" in waited.modules
+    assert [(r.grant_type, r.status) for r in sandbox.requests] == [("refresh_token", 200)]
+
+
+def holders_of(lock_file: Path) -> set[int]:
+    """The processes that hold an flock of ``lock_file`` (not those waiting for one)."""
+    inode = str(lock_file.stat().st_ino)
+    found = set()
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if len(fields) > 5 and fields[1] == "FLOCK" and fields[5].rsplit(":", 1)[-1] == inode:
+            found.add(int(fields[4]))
+    return found

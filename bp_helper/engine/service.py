@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from bp_helper import log
+from bp_helper import log, waiting
 from bp_helper.config.settings import Settings
 from bp_helper.config.tls import trust
 from bp_helper.engine.grants import Grant, grant_of
@@ -116,8 +116,7 @@ class TokenService:
 
     @property
     def lock_timeout(self) -> float:
-        # Long enough for a holder's full retry cycle, bounded all the same.
-        return 3 * float(self.settings.value("timeout")) + 10
+        return waiting.lock_timeout(float(self.settings.value("timeout")))
 
     # -- reading ------------------------------------------------------------------------
 
@@ -198,7 +197,8 @@ class TokenService:
         token = self.cached()
         if token is not None:
             return token
-        waiting_since = time.time()
+        # A process whose cached path waited for this lock's holder waits since then.
+        waiting_since = waiting.waited_since(self.store.lock_path) or time.time()
 
         def outcome() -> StoredToken | None:
             return self._outcome_of_others(waiting_since)

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bp_helper import log
+from bp_helper import log, waiting
 from bp_helper.errors import StoreError
 from bp_helper.files import (
     atomic_write,
@@ -51,64 +51,6 @@ if hasattr(os, "register_at_fork"):  # not on Windows, which does not fork
 
 def _thread_lock(path: Path) -> Any:
     return _thread_locks.setdefault(path, _thread.allocate_lock())  # atomic under the GIL
-
-
-def _flock(fd: int, how: int, timeout: float) -> bool:
-    """Take ``flock(fd, how)``; ``False`` once ``timeout`` seconds passed without it.
-
-    When someone else holds the lock, the caller sleeps rather than polls: a helper thread
-    blocks in ``flock`` (woken by the kernel when the lock is let go) while the caller waits
-    for it, on a thread lock, for at most ``timeout``. A helper that gets the lock after the
-    caller gave up lets go of it at once. Threads and processes alike; no signals.
-    """
-    try:
-        fcntl.flock(fd, how | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        if timeout <= 0:
-            return False
-    return _LockWaiter(fd, how).wait(timeout)
-
-
-class _LockWaiter:
-    """A helper thread blocked in ``flock`` for a caller that waits at most so long.
-
-    Built on ``_thread`` (``threading`` costs a waiting process more to import than the
-    rest of its wait).
-    """
-
-    def __init__(self, fd: int, how: int) -> None:
-        self.fd = os.dup(fd)  # the same open file: a lock taken through it is the caller's
-        self.how = how
-        self.error: OSError | None = None
-        self.taken = False
-        self.abandoned = False
-        self.state = _thread.allocate_lock()
-        self.done = _thread.allocate_lock()
-        self.done.acquire()  # released by the helper when it is done
-        _thread.start_new_thread(self._block, ())
-
-    def _block(self) -> None:
-        try:
-            fcntl.flock(self.fd, self.how)
-        except OSError as exc:
-            self.error = exc
-        with self.state:
-            if self.abandoned and self.error is None:
-                fcntl.flock(self.fd, fcntl.LOCK_UN)  # the caller gave up: let the next one in
-            self.taken = self.error is None and not self.abandoned
-            os.close(self.fd)
-            self.done.release()
-
-    def wait(self, timeout: float) -> bool:
-        finished = self.done.acquire(timeout=timeout)
-        with self.state:
-            if not finished and not self.taken and self.error is None:
-                self.abandoned = True
-                return False
-        if self.error is not None:
-            raise self.error
-        return self.taken
 
 
 class TokenStore:
@@ -249,7 +191,8 @@ class TokenStore:
         if not local.acquire(timeout=timeout):
             raise self._held_too_long("another thread", timeout)
         try:
-            fd = self._open_lock()
+            fd = waiting.held_lock(self.lock_path)  # the cached path took it for us
+            fd = self._open_lock() if fd is None else fd
             try:
                 if not self._take(fd, fcntl.LOCK_EX, deadline - time.monotonic()):
                     raise self._held_too_long("another bp-helper process", timeout)
@@ -273,6 +216,8 @@ class TokenStore:
         ``outcome()`` raises, shared). ``None`` from ``outcome()``: nothing for this caller,
         which then takes the lock itself. After ``timeout`` a :class:`StoreError` says so.
         """
+        if waiting.holding(self.lock_path):  # the cached path took it for this process
+            return None
         deadline = time.monotonic() + timeout
         local = _thread_lock(self.lock_path)
         waited = not local.acquire(blocking=False)
@@ -281,11 +226,13 @@ class TokenStore:
         try:
             fd = self._open_lock()
             try:
-                if not self._take(fd, fcntl.LOCK_EX, 0):
-                    waited = True
-                    if not self._take(fd, fcntl.LOCK_SH, deadline - time.monotonic()):
-                        raise self._held_too_long("another bp-helper process", timeout)
-                fcntl.flock(fd, fcntl.LOCK_UN)
+                try:
+                    slept = waiting.sleep_while_locked(fd, deadline - time.monotonic())
+                except OSError as exc:
+                    raise self._cannot_lock(exc) from None
+                if slept is None:
+                    raise self._held_too_long("another bp-helper process", timeout)
+                waited = waited or slept
             finally:
                 os.close(fd)
         finally:
@@ -303,11 +250,14 @@ class TokenStore:
             raise StoreError(f"cannot lock {self.lock_path}: {exc.strerror or exc}") from None
 
     def _take(self, fd: int, how: int, timeout: float) -> bool:
-        """:func:`_flock`; a lock that cannot be taken for another reason is an error."""
+        """:func:`waiting.take`; a lock that cannot be taken for another reason is an error."""
         try:
-            return _flock(fd, how, timeout)
+            return waiting.take(fd, how, timeout)
         except OSError as exc:
-            raise StoreError(f"cannot lock {self.lock_path}: {exc.strerror or exc}") from None
+            raise self._cannot_lock(exc) from None
+
+    def _cannot_lock(self, exc: OSError) -> StoreError:
+        return StoreError(f"cannot lock {self.lock_path}: {exc.strerror or exc}")
 
     @staticmethod
     def profiles(directory: Path) -> list[str]:

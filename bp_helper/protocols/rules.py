@@ -199,3 +199,15 @@ class Replay(io.RawIOBase):
             data = self.rest.read1(len(buffer))  # type: ignore[attr-defined]
         buffer[: len(data)] = data
         return len(data)
+
+
+def docker_netloc(url: str) -> str:
+    """The ``host[:port]`` of an https server URL as docker sends it (``host[:port]`` or
+    ``https://host[:port]/...``); another scheme is refused (the full path judges it)."""
+    if "://" in url:
+        if url[:8].lower() != "https://":
+            raise Refused("another scheme")
+        url = url[8:]
+    for end in "/?#":
+        url = url.split(end, 1)[0]
+    return url
