@@ -310,6 +310,27 @@ def token_values(data: "dict[str, Any]") -> "dict[str, Any]":
     return values
 
 
+def other_accounts(data: "dict[str, Any]") -> "dict[str, dict[str, Any]]":
+    """The records a token file keeps beside its default one, by account; ``ValueError``
+    for one that is not an object."""
+    others = data.get("accounts", {})
+    for name, record in others.items():
+        if not isinstance(record, dict):
+            raise ValueError(f"its account {name!r} is not an object")
+    return dict(others)
+
+
+def account_record(data: "dict[str, Any]", account: str | None) -> "dict[str, Any] | None":
+    """The checked record (:func:`token_values`) of ``account`` in a token file's ``data``:
+    the default record when ``account`` is ``None`` or its own, else the one kept under
+    ``accounts``; ``None`` when the file holds no such account."""
+    record = token_values(data)
+    if account is None or (record.get("login") or record["username"]) == account:
+        return record
+    other = other_accounts(data).get(account)
+    return None if other is None else token_values({**other, "version": TOKEN_FORMAT})
+
+
 def fresh(
     access_token: str, expires_at: float, obtained_at: float, margin: float, now: float
 ) -> bool:

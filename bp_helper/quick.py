@@ -360,12 +360,9 @@ def _fresh(
         raise Miss("no token file")
     data = basics.loads(kept)
     basics.check_token_file(data)
-    record = basics.token_values(data)
-    if account is not None and (record.get("login") or record["username"]) != account:
-        others = data.get("accounts", {})
-        if not all(isinstance(r, dict) for r in others.values()) or account not in others:
-            raise Miss("no such account")
-        record = basics.token_values({**others[account], "version": basics.TOKEN_FORMAT})
+    record = basics.account_record(data, account)
+    if record is None:
+        raise Miss("no such account")
     holder = record.get("login") or record["username"]
     access_token = record["access_token"]
     if not (

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bp_helper import log, waiting
+from bp_helper.basics import account_record, other_accounts
 from bp_helper.errors import StoreError
 from bp_helper.files import (
     atomic_write,
@@ -32,15 +33,6 @@ from bp_helper.files import (
     unsafe_dir_reason,
 )
 from bp_helper.tokens import FORMAT_VERSION, StoredToken, parse_file
-
-
-def _other_accounts(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    others = data.get("accounts", {})
-    for name, record in others.items():
-        if not isinstance(record, dict):
-            raise ValueError(f"its account {name!r} is not an object")
-    return dict(others)
-
 
 _thread_locks: dict[Path, Any] = {}
 # A forked child (multiprocessing's default on Linux) has only the thread that forked: a
@@ -71,12 +63,10 @@ class TokenStore:
             data = self._read()
             if data is None:
                 return None
-            token = StoredToken.from_dict(data)
-            if account is not None and token.account != account:
-                record = _other_accounts(data).get(account)
-                if record is None:
-                    return None
-                token = StoredToken.from_dict({**record, "version": FORMAT_VERSION})
+            record = account_record(data, account)
+            if record is None:
+                return None
+            token = StoredToken(**record)
             log.add_secret(token.access_token)  # masked if anything ever echoes them
             log.add_secret(token.refresh_token)
             return token
@@ -116,7 +106,7 @@ class TokenStore:
             if data is None:
                 return []
             found = [StoredToken.from_dict(data)]
-            for record in _other_accounts(data).values():
+            for record in other_accounts(data).values():
                 found.append(StoredToken.from_dict({**record, "version": FORMAT_VERSION}))
         except ValueError as exc:
             log.warn(f"ignoring token file {self.path}: {exc}; it is replaced at the next login")
@@ -247,7 +237,7 @@ class TokenStore:
         try:
             return os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         except OSError as exc:
-            raise StoreError(f"cannot lock {self.lock_path}: {exc.strerror or exc}") from None
+            raise self._cannot_lock(exc) from None
 
     def _take(self, fd: int, how: int, timeout: float) -> bool:
         """:func:`waiting.take`; a lock that cannot be taken for another reason is an error."""

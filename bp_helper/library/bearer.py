@@ -135,7 +135,7 @@ class BoundTokens:
         """The access token handed out for ``service`` before, if it may go out again without
         reading the store: not due for a refresh, and the token file (and its folder) still
         the one it was read from (:meth:`~bp_helper.engine.store.TokenStore.identity`).
-        Looks at the clock and two ``lstat`` calls; reads, waits for and asks nothing."""
+        Looks at the clock and one ``lstat``; reads, waits for and asks nothing."""
         kept = self._kept.get(service)
         if kept is None or time.time() >= kept.due_at:
             return None
