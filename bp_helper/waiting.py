@@ -114,8 +114,8 @@ def after_the_holder(lock_path: str, timeout: float, fresh: "Callable[[], T | No
     ``None`` while it is due) once the holder of ``lock_path`` let go of it; ``None`` when
     the full path must go on. That is when nobody held the lock (this process now holds it,
     for the full path to refresh: see :func:`hand_over_lock`), when the holder left no fresh
-    token (the full path is told since when this process waited: its failure is shared),
-    and after ``timeout`` (the full path says so).
+    token, and after ``timeout``. In those two the full path is told since when this process
+    waited: it shares the holder's failure, and waits only what is left of ``timeout``.
     """
     since = time.time()
     fd = os.open(lock_path, os.O_RDWR | os.O_NOFOLLOW)  # none yet: nobody holds it
@@ -129,7 +129,7 @@ def after_the_holder(lock_path: str, timeout: float, fresh: "Callable[[], T | No
         return None
     os.close(fd)
     token = fresh() if waited else None
-    if waited and token is None:
+    if token is None:  # the holder left no fresh token, or is still at it
         hand_over(lock_path, since)
     return token
 

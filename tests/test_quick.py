@@ -22,7 +22,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bp_helper import basics, quick
+from bp_helper import basics, quick, waiting
 from bp_helper.config import quick_table, table
 from bp_helper.config.hosts import bound_form, netloc_of, normalize_host
 from bp_helper.engine.store import TokenStore
@@ -32,7 +32,15 @@ from bp_helper.tokens import StoredToken
 
 from .concurrency_support import blocked_on
 from .protocol_support import DOCKER, GIT, git_request
-from .support import UNMEASURED, Home, executable, expire_stored_token, imported_modules, login
+from .support import (
+    UNMEASURED,
+    Home,
+    executable,
+    expire_stored_token,
+    imported_modules,
+    login,
+    sign_in,
+)
 
 # What a cached get may import beyond what `python -c pass` does, and nothing else.
 ALLOWED = frozenset(
@@ -504,6 +512,33 @@ def test_a_caller_that_finds_a_refresh_in_progress_waits_for_it_on_the_cached_pa
     assert b"the-new-access-token" in done.stdout
     assert "bp_helper.waiting" in done.modules  # it waited here ...
     assert FULL[program] not in done.modules  # ... and never imported the full path
+    assert sandbox.requests == []
+
+
+@pytest.mark.slow  # the lock's timeout is waited out (10 s at the least)
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="needs Linux's /proc/locks")
+def test_a_caller_that_waited_out_the_lock_on_the_cached_path_does_not_wait_again(
+    sandbox: Sandbox, home: Home
+) -> None:
+    """The holder keeps the lock past its timeout: the caller waited that long on the cached
+    path, and the full path says so at once rather than wait the whole timeout again."""
+    network_timeout = 0.1
+    lock_timeout = waiting.lock_timeout(network_timeout)
+    home.write_config(f"[profiles.default]\ntimeout = {network_timeout}\n")
+    sign_in(home)
+    assert run(home, BP, ["token"], b"").status == 0  # the config is cached: the cached path
+    expire_stored_token(home)  # reads it
+    sandbox.reset_counters()
+    with TokenStore(home.store_dir, "default").lock(10 * lock_timeout):  # a holder that hangs
+        started = time.monotonic()
+        proc = start(home, BP, ["token"], b"")
+        asleep_on_the_lock(home, proc)
+        done = finished(proc)
+        took = time.monotonic() - started
+    assert done.status != 0 and done.stdout == b""
+    assert "bp_helper.waiting" in done.modules and FULL[BP] in done.modules
+    assert re.search(r"another bp-helper process has held .* for over \d+ s", done.stderr[-1])
+    assert lock_timeout <= took < 1.5 * lock_timeout  # one timeout, not the cached path's + one
     assert sandbox.requests == []
 
 

@@ -197,13 +197,15 @@ class TokenService:
         token = self.cached()
         if token is not None:
             return token
-        # A process whose cached path waited for this lock's holder waits since then.
+        # A process whose cached path waited for this lock's holder waits since then, and
+        # for what is left of the lock's timeout.
         waiting_since = waiting.waited_since(self.store.lock_path) or time.time()
 
         def outcome() -> StoredToken | None:
             return self._outcome_of_others(waiting_since)
 
-        token = self.store.wait_while_locked(self.lock_timeout, outcome)
+        waited = max(0.0, time.time() - waiting_since)
+        token = self.store.wait_while_locked(self.lock_timeout, outcome, waited)
         if token is not None:
             return token
         with self.store.lock(self.lock_timeout):

@@ -196,7 +196,7 @@ class TokenStore:
             local.release()
 
     def wait_while_locked(
-        self, timeout: float, outcome: Callable[[], StoredToken | None]
+        self, timeout: float, outcome: Callable[[], StoredToken | None], already: float = 0.0
     ) -> StoredToken | None:
         """If another caller holds the lock, sleep until it lets go, then return ``outcome()``;
         ``None`` at once when the lock is free. The lock is not taken.
@@ -204,11 +204,12 @@ class TokenStore:
         All callers waiting for one holder wake together when it lets go (they wait for a
         shared lock), and look at what it left: a fresh token stored, or its failure (which
         ``outcome()`` raises, shared). ``None`` from ``outcome()``: nothing for this caller,
-        which then takes the lock itself. After ``timeout`` a :class:`StoreError` says so.
+        which then takes the lock itself. After ``timeout`` a :class:`StoreError` says so;
+        ``already``: seconds of it this process waited before (on the cached path).
         """
         if waiting.holding(self.lock_path):  # the cached path took it for this process
             return None
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout - already
         local = _thread_lock(self.lock_path)
         waited = not local.acquire(blocking=False)
         if waited and not local.acquire(timeout=timeout):
