@@ -38,7 +38,6 @@ from .support import (
     executable,
     expire_stored_token,
     imported_modules,
-    login,
     sign_in,
 )
 
@@ -138,7 +137,7 @@ def config_file(sandbox: Sandbox, home: Home) -> None:
 def test_a_cached_get_imports_only_its_allow_list(
     sandbox: Sandbox, home: Home, settings_from: str
 ) -> None:
-    login(home)
+    sign_in(home)
     if settings_from == "config file":
         config_file(sandbox, home)
         first = run(home, GIT, ["get"], git_request(sandbox))  # parses it, keeps the parse
@@ -246,7 +245,7 @@ def test_every_miss_falls_through_to_the_full_paths_answer(
     sandbox: Sandbox, home: Home, case: str
 ) -> None:
     setup, program, args, request = MISSES[case]
-    login(home)
+    sign_in(home)
     setup(sandbox, home)
     data = request.format(netloc=sandbox.netloc).encode()
     first = run(home, program, args, data)  # the cached path declines, the full one answers
@@ -277,7 +276,7 @@ HITS: dict[str, tuple[str, list[str], str, dict[str, str]]] = {
 @pytest.mark.parametrize("case", sorted(HITS))
 def test_hits_answer_as_the_full_path(sandbox: Sandbox, home: Home, case: str) -> None:
     program, args, request, env = HITS[case]
-    login(home)
+    sign_in(home)
     data = request.format(netloc=sandbox.netloc).encode()
     env = {name: value.format(netloc=sandbox.netloc) for name, value in env.items()}
     hit = run(home, program, args, data, env)
@@ -287,7 +286,7 @@ def test_hits_answer_as_the_full_path(sandbox: Sandbox, home: Home, case: str) -
 
 
 def test_the_full_path_switch_takes_the_full_path(sandbox: Sandbox, home: Home) -> None:
-    login(home)
+    sign_in(home)
     full = run(home, GIT, ["get"], git_request(sandbox), {quick.FULL_PATH: "1"})
     quick_run = run(home, GIT, ["get"], git_request(sandbox))
     assert FULL[GIT] in full.modules and FULL[GIT] not in quick_run.modules
@@ -494,7 +493,7 @@ def test_a_caller_that_finds_a_refresh_in_progress_waits_for_it_on_the_cached_pa
 ) -> None:
     """The token is due and another process holds the profile's lock: the caller sleeps on
     the lock without the full path and answers with the token the holder stored."""
-    login(home)
+    sign_in(home)
     before = expire_stored_token(home)
     sandbox.reset_counters()
     args, request = WAITERS[program]
@@ -544,7 +543,7 @@ def test_a_caller_that_waited_out_the_lock_on_the_cached_path_does_not_wait_agai
 
 @pytest.mark.parametrize("program", sorted(WAITERS))
 def test_a_cached_hit_imports_no_lock_waiting(sandbox: Sandbox, home: Home, program: str) -> None:
-    login(home)
+    sign_in(home)
     args, request = WAITERS[program]
     done = run(home, program, args, request.format(netloc=sandbox.netloc).encode())
     assert done.status == 0 and FULL[program] not in done.modules
@@ -556,7 +555,7 @@ def test_a_due_token_and_a_free_lock_go_to_the_full_path_without_waiting(
     sandbox: Sandbox, home: Home, program: str
 ) -> None:
     """Nobody is refreshing: the full path refreshes, as before."""
-    login(home)
+    sign_in(home)
     before = expire_stored_token(home)
     sandbox.reset_counters()
     args, request = WAITERS[program]
@@ -592,7 +591,7 @@ def test_the_caller_that_refreshes_takes_the_lock_before_it_imports_the_full_pat
     """The first caller on a due token takes the profile's lock on the cached path and hands
     it to the full path: whoever comes while it imports the full path finds the lock held
     and waits on the cached path (rather than import the full path too, to wait there)."""
-    login(home)
+    sign_in(home)
     expire_stored_token(home)
     sandbox.reset_counters()
     (tmp_path / "gate").mkdir()
