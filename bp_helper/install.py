@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import shlex
 import sys
-from importlib import metadata
 from pathlib import Path
 
 DISTRIBUTION = "bp-helper"
@@ -21,6 +20,10 @@ DISTRIBUTION = "bp-helper"
 
 def extra_packages(extra: str) -> list[str]:
     """The package names an extra of bp-helper adds (``["httpx"]`` for ``httpx``)."""
+    # Imported here, when a hint is written: importlib.metadata (with the email package it
+    # brings) is a tenth of every full-path command's start-up, and only hints read it.
+    from importlib import metadata
+
     try:
         requirements = metadata.requires(DISTRIBUTION) or []
     except metadata.PackageNotFoundError:
