@@ -292,6 +292,7 @@ def test_the_cached_path_imports_no_network_stack(sandbox: Sandbox, machine: Hom
     assert len(sandbox.requests) == 1
 
 
+@pytest.mark.slow  # parallel jobs, then every front-end: the CI recipe end to end, 25 programs
 @pytest.mark.parametrize("switched_by", ["environment", "config set"])
 def test_a_profile_that_holds_a_persons_login_finds_its_machine_token(
     sandbox: Sandbox, tmp_path: Path, switched_by: str
