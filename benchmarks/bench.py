@@ -316,7 +316,7 @@ class Bench:
                 )
                 for _ in range(repeat)
             ]
-            requests = len(self.sandbox.requests)  # of the last expired burst
+            requests = "/".join(str(e.requests) for _, e in turns)  # each expired burst's
             cached = statistics.median(c.median for c, _ in turns)
             waiting = statistics.median(statistics.median(e.waiters) for _, e in turns)
             ratio = statistics.median(statistics.median(e.waiters) / c.median for c, e in turns)
@@ -362,13 +362,14 @@ class Bench:
         wall = time.perf_counter() - started
         if any(codes):
             raise SystemExit(f"bench: a caller failed: exit codes {codes}")
-        return Burst(wall, cpus)
+        return Burst(wall, cpus, len(self.sandbox.requests))
 
 
 @dataclass(frozen=True)
 class Burst:
     wall: float  # seconds, from the first start to the last exit
     cpus: list[float]  # CPU seconds (user + system) of each process
+    requests: int  # token requests the sandbox saw meanwhile
 
     @property
     def median(self) -> float:

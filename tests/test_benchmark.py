@@ -50,7 +50,7 @@ def test_benchmark_quick_mode_runs_and_counts_requests(tmp_path: Path) -> None:
         "one bp-helper token process on an expired token",
         "32 threads on an expired token",
         "16 bp-helper token processes, expired",
-        "16 processes, expired: CPU per process",
+        "16 processes, expired: CPU per waiting process",
     ):
         assert re.match(r"\d+\.\d ms", rows[name]), (name, rows[name])
     for name in (
@@ -70,4 +70,7 @@ def test_benchmark_quick_mode_runs_and_counts_requests(tmp_path: Path) -> None:
     assert rows["token requests during the cached runs"] == "0"
     assert rows["token requests during the in-process runs"] == "0"
     assert rows["32 threads on an expired token"].endswith(", 1 token request(s)")
-    assert rows["16 bp-helper token processes, expired"].endswith(", 1 token request(s)")
+    assert rows["16 bp-helper token processes, expired"].endswith(", 1/1/1 token request(s)")
+    assert re.search(
+        r"\d\.\d\dx the cached burst's", rows["16 processes, expired: CPU per waiting process"]
+    )
