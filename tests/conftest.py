@@ -71,10 +71,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """``helper_path``: the test runs twice, once as the helpers run (the cached path of
     :mod:`bp_helper.quick` where it answers) and once with every request on the full path.
-    Tests of the slow tier run once, on the cached path."""
+    Tests of the slow tier run once, on the cached path; tests marked ``no_cached_path``
+    (only requests that have none: store, erase, list, version) once, on the full path."""
     if "helper_path" in metafunc.fixturenames:
         slow = metafunc.definition.get_closest_marker("slow") is not None
-        metafunc.parametrize("helper_path", ["quick"] if slow else ["quick", "full"], indirect=True)
+        full_only = metafunc.definition.get_closest_marker("no_cached_path") is not None
+        paths = ["full"] if full_only else ["quick"] if slow else ["quick", "full"]
+        metafunc.parametrize("helper_path", paths, indirect=True)
 
 
 @pytest.fixture

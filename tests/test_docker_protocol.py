@@ -98,6 +98,7 @@ def test_store_of_a_token_it_handed_out_sends_nothing(
     assert store.get(sandbox.netloc) == given
 
 
+@pytest.mark.no_cached_path  # store, erase, list, version only
 def test_identity_token_store(sandbox: Sandbox, home: Home) -> None:
     identity = json.dumps(
         {"ServerURL": sandbox.netloc, "Username": "<token>", "Secret": "idtoken-xyz"}
@@ -125,6 +126,7 @@ def test_store_is_a_password_login(sandbox: Sandbox, home: Home, store: credenti
             assert ALICE.password.encode() not in path.read_bytes(), path
 
 
+@pytest.mark.no_cached_path  # store, erase, list, version only
 def test_a_refused_store_keeps_the_login(
     sandbox: Sandbox, home: Home, store: credentials.Store
 ) -> None:
@@ -177,6 +179,7 @@ def test_version_and_the_bp_helper_front_end(sandbox: Sandbox, home: Home) -> No
     assert unknown.returncode == 1 and b"unknown action" in unknown.stdout
 
 
+@pytest.mark.no_cached_path  # store, erase, list, version only
 def test_list_maps_each_bound_host_of_each_logged_in_profile(sandbox: Sandbox, home: Home) -> None:
     home.write_config(
         "[profiles.staging]\n"
@@ -194,6 +197,7 @@ def test_list_maps_each_bound_host_of_each_logged_in_profile(sandbox: Sandbox, h
     assert staging == {sandbox.netloc: "bob", "api.example.org": "bob"}
 
 
+@pytest.mark.no_cached_path  # store, erase, list, version only
 def test_malformed_store_input_is_refused(sandbox: Sandbox, home: Home) -> None:
     sign_in(home)
     before = home.store_file().read_bytes()
@@ -222,6 +226,7 @@ def test_cached_get_imports_no_network_stack(sandbox: Sandbox, home: Home) -> No
 
 
 @pytest.mark.real_clients
+@pytest.mark.no_cached_path  # store, erase, list, version only
 def test_docker_cli_logout_erases_through_the_helper(sandbox: Sandbox, home: Home) -> None:
     """The config.json line of the README, read by the real docker CLI (no daemon needed)."""
     docker = program("docker", "the README's config.json line is read by the docker CLI")
@@ -243,6 +248,7 @@ def test_docker_cli_logout_erases_through_the_helper(sandbox: Sandbox, home: Hom
     assert not home.store_file().exists()
 
 
+@pytest.mark.no_cached_path  # store, erase, list, version only
 def test_a_lone_surrogate_from_docker_is_a_local_error(sandbox: Sandbox, home: Home) -> None:
     request = (
         '{"ServerURL": "https://' + sandbox.netloc + '", "Username": "al\\ud800ice", '

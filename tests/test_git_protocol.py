@@ -188,6 +188,7 @@ def test_erase_then_get_gives_a_fresh_token(sandbox: Sandbox, gitting: Home) -> 
     assert call_api(sandbox, f"Bearer {new}").status_code == 200
 
 
+@pytest.mark.no_cached_path  # store, erase, list, version only
 def test_erase_of_an_already_replaced_token_keeps_the_new_one(sandbox: Sandbox, home: Home) -> None:
     sign_in(home)
     before = home.store_file().read_bytes()
