@@ -4,20 +4,24 @@ Not built on the ``logging`` module: every line must pass through :func:`redact`
 executables print their own one-line formats whatever logging a host program configured.
 Programs that use bp-helper as a library get its debug lines and warnings in their own
 logging as well, from the logger ``bp_helper`` (redacted the same way), once a library entry
-point (such as :class:`~bp_helper.BioProdictAuth`) has called :func:`use_logging`; the
-executables never do.
+point (such as :class:`~bp_helper.BioProdictAuth`) has called
+:func:`bp_helper.library.logger.use_logging`, which hands this module that logger; the
+executables never do, and never import ``logging`` for it.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from logging import Logger
 from urllib.parse import quote, quote_plus
 
 _secrets: set[str] = set()
 _debug = False
-_logger: logging.Logger | None = None  # see use_logging
+_logger: Logger | None = None  # see to_logging
 _warned: set[str] = set()
 
 # A JSON Web Token: what Bio-Prodict's access and refresh tokens are.
@@ -28,6 +32,9 @@ _OPAQUE = re.compile(
     r"|[A-Za-z0-9+/_~=-]{24,}"
 )
 REDACTED = "[redacted]"
+# The levels of the ``logging`` module, for the sink.
+DEBUG = 10
+WARNING = 30
 # Characters of untrusted text (a server's, a keyring's, a command's) one message may hold.
 TEXT_LIMIT = 200
 
@@ -87,7 +94,7 @@ def debug_enabled() -> bool:
 def debug(message: str) -> None:
     if _debug:
         _emit(f"bp-helper: debug: {message}")
-    _log(logging.DEBUG, message)
+    _log(DEBUG, message)
 
 
 def warn(message: str) -> None:
@@ -95,25 +102,18 @@ def warn(message: str) -> None:
     if message not in _warned:
         _warned.add(message)
         _emit(f"bp-helper: warning: {message}")
-        _log(logging.WARNING, message)
+        _log(WARNING, message)
 
 
-def use_logging() -> None:
-    """For library entry points: debug lines and warnings go to ``logging`` too, from now on.
-
-    Explicit rather than "whenever ``logging`` is imported": a module another thread is still
-    importing is in ``sys.modules`` half made (a burst of threads hit exactly that).
-    """
+def to_logging(logger: Logger) -> None:
+    """From now on, debug lines and warnings go to ``logger`` too, redacted (see
+    :func:`bp_helper.library.logger.use_logging`)."""
     global _logger
-    if _logger is None:
-        logger = logging.getLogger("bp_helper")
-        if not logger.handlers:  # a library's logger: no output unless the program asks for it
-            logger.addHandler(logging.NullHandler())
-        _logger = logger
+    _logger = logger
 
 
 def _log(level: int, message: str) -> None:
-    """Hand ``message``, redacted, to the logger ``bp_helper`` once :func:`use_logging` ran."""
+    """Hand ``message``, redacted, to the logger given to :func:`to_logging`, if any."""
     logger = _logger
     if logger is not None and logger.isEnabledFor(level):
         logger.log(level, redact(message))

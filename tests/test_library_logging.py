@@ -1,6 +1,5 @@
 """Used as a library, bp-helper's debug lines and warnings reach ``logging`` (logger
-``bp_helper``), redacted as on stderr; the helper executables' cached path still imports no
-``logging``."""
+``bp_helper``), redacted as on stderr; the executables import no ``logging``."""
 
 from __future__ import annotations
 
@@ -15,6 +14,7 @@ import requests
 
 import bp_helper
 from bp_helper import log
+from bp_helper.library.logger import use_logging
 from bp_helper.testing import Sandbox
 
 from .leak_support import (
@@ -76,7 +76,7 @@ def test_bioprodict_auth_debug_lines_reach_logging_redacted(
 
 def test_warnings_reach_logging_once(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="bp_helper")
-    log.use_logging()
+    use_logging()
     log.warn("a warning for the library's user eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln")
     log.warn("a warning for the library's user eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln")
     [record] = [r for r in caplog.records if r.name == "bp_helper"]
@@ -87,21 +87,35 @@ def test_warnings_reach_logging_once(caplog: pytest.LogCaptureFixture) -> None:
 def test_without_handlers_nothing_reaches_stderr_twice() -> None:
     """A program with ``logging`` loaded but not configured sees each warning once (ours)."""
     code = (
-        "from bp_helper import log\nlog.use_logging()\nlog.warn('once')\nlog.debug('not shown')\n"
+        "from bp_helper import log\nfrom bp_helper.library.logger import use_logging\n"
+        "use_logging()\nlog.warn('once')\nlog.debug('not shown')\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stderr == "bp-helper: warning: once\n"
 
 
-def test_cached_paths_import_no_logging(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_the_executables_import_no_logging(sandbox: Sandbox, tmp_path: Path) -> None:
+    """Neither a cached answer nor a full-path command that sends no request loads
+    ``logging`` (only the library's use_logging and the keyring extra do)."""
     home = Home.make(tmp_path / "home", sandbox.env(CLIENT_ID, USERNAME))
     login_done = home.bp("login", "--password-stdin", input=PASSWORD)
     assert login_done.returncode == 0, login_done.stderr
     request = f"protocol=https\nhost={sandbox.netloc}\n\n".encode()
-    git = run_bytes(home, GIT, ["get"], request, {"PYTHONPROFILEIMPORTTIME": "1"})
-    token = home.bp("token", env={"PYTHONPROFILEIMPORTTIME": "1"})
+    profiled = {"PYTHONPROFILEIMPORTTIME": "1"}
+    git = run_bytes(home, GIT, ["get"], request, profiled)
+    token = home.bp("token", env=profiled)
     assert b"password=" in git.stdout and token.stdout.strip()
-    for report in (git.stderr.decode(), token.stderr):
+    unbound = run_bytes(home, GIT, ["get"], b"protocol=https\nhost=example.org\n\n", profiled)
+    status = home.bp("status", env=profiled)
+    assert unbound.returncode == 0 and unbound.stdout == b"" and status.returncode == 0
+    reports = {
+        "cached get": git.stderr.decode(),
+        "cached token": token.stderr,
+        "full-path get": unbound.stderr.decode(),
+        "status": status.stderr,
+    }
+    for name, report in reports.items():
         modules = imported_modules(report)
-        assert "bp_helper" in modules  # the report is real
-        assert "logging" not in modules
+        assert "bp_helper" in modules, name  # the report is real
+        assert "logging" not in modules, name
+    assert "bp_helper.protocols.git" in imported_modules(reports["full-path get"])

@@ -22,6 +22,7 @@ from bp_helper.config.settings import Settings
 from bp_helper.config.tls import trust
 from bp_helper.engine.service import TokenService
 from bp_helper.errors import BpError
+from bp_helper.library.logger import use_logging
 from bp_helper.route import profile_route
 from bp_helper.secrets.prompt import choose_prompter
 from bp_helper.secrets.report import SecretPlace, secret_report
@@ -57,7 +58,7 @@ class Status:
 
 
 def _service(profile: str | None) -> TokenService:
-    log.use_logging()  # our debug lines and warnings reach the program's logging too
+    use_logging()  # our debug lines and warnings reach the program's logging too
     return profile_route(Settings({"profile": profile} if profile else {})).service()
 
 

@@ -19,6 +19,7 @@ from bp_helper.config.hosts import netloc_of, origin, refusal
 from bp_helper.config.settings import Settings
 from bp_helper.engine.service import TokenService
 from bp_helper.errors import BpError, HostNotBound
+from bp_helper.library.logger import use_logging
 from bp_helper.route import route
 from bp_helper.tokens import StoredToken
 
@@ -46,7 +47,7 @@ class ProfileAuth:
         self.username = username
         self.refuse_unbound = refuse_unbound
         self._bound = BoundTokens(profile, username, refuse_unbound)
-        log.use_logging()  # our debug lines and warnings reach the program's logging too
+        use_logging()  # our debug lines and warnings reach the program's logging too
 
     def service_for(self, url: str) -> TokenService | None:
         """The token service of the profile bound to ``url``'s host, or ``None``."""

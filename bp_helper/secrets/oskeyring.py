@@ -14,7 +14,6 @@ the same process, so a hanging backend costs at most one timeout.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -140,9 +139,14 @@ def _names(item: KeyringEntry) -> tuple[str, str]:
 
 
 def _backend() -> Any:
+    # Both imported here, on the keyring's first use (an optional extra, which imports
+    # `logging` itself): the commands that never consult it do not load `logging`.
+    import logging
+
+    import keyring
+
     # keyring reports config problems through `logging`; they reach users as our one line.
     logging.getLogger("keyring").addHandler(logging.NullHandler())
-    import keyring
 
     return keyring.get_keyring()
 
