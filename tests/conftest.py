@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import compileall
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,18 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     they start and for sockets, so a third worker on two cores fills those waits (measured
     here: the whole suite under --cov in 237 s instead of 268 s; a fourth gained nothing)."""
     return (os.cpu_count() or 1) + 1
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C reaches the programs the tests start, however the suite was started.
+
+    A non-interactive shell starts a background command (`.ci/run &`, a runner without job
+    control) with SIGINT ignored, which every program inherits and Python then keeps: the
+    tests that press Ctrl-C would see it ignored. A handler, unlike "ignored", does not
+    outlive `exec`, so every program starts with the default again.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 # The tiers whose tests take longest, in the order they start: first.
