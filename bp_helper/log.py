@@ -14,10 +14,10 @@ from __future__ import annotations
 import re
 import sys
 from typing import TYPE_CHECKING
+from urllib.parse import quote, quote_plus
 
 if TYPE_CHECKING:
     from logging import Logger
-from urllib.parse import quote, quote_plus
 
 _secrets: set[str] = set()
 _debug = False
@@ -32,7 +32,7 @@ _OPAQUE = re.compile(
     r"|[A-Za-z0-9+/_~=-]{24,}"
 )
 REDACTED = "[redacted]"
-# The levels of the ``logging`` module, for the sink.
+# The levels of the ``logging`` module, for the logger given to to_logging.
 DEBUG = 10
 WARNING = 30
 # Characters of untrusted text (a server's, a keyring's, a command's) one message may hold.
